@@ -1,0 +1,23 @@
+"""scaleplan: size foundation-model training runs. Navigation and the shared sidebar; nothing else."""
+import streamlit as st
+
+st.set_page_config(page_title="scaleplan", page_icon="📈", layout="wide")
+
+PAGES = {
+    "Plan": [
+        st.Page("pages/plan.py", title="Plan a run", icon="🧮", default=True),
+        st.Page("pages/models.py", title="Models & GPUs", icon="📚"),
+    ],
+    "Your data": [
+        st.Page("pages/fit.py", title="Fit laws", icon="📉"),
+        st.Page("pages/verify.py", title="Verify on GPUs", icon="🧪"),
+        st.Page("pages/runs.py", title="Runs", icon="🗂️"),
+    ],
+    "Adapt": [
+        st.Page("pages/adapt.py", title="Adaptation methods", icon="🔧"),
+    ],
+}
+
+page = st.navigation(PAGES)
+st.sidebar.caption("scaleplan — compute-optimal planning from published scaling laws and your own runs.")
+page.run()

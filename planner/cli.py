@@ -1,0 +1,109 @@
+"""`python -m planner ...`: every subcommand prints a readable summary, or with --json exactly the
+result model's `model_dump()`. Any error is one clear line on stderr and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from pydantic import BaseModel, ValidationError
+
+from planner import laws
+from planner.errors import PlannerError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's default prints the whole usage; keep errors to one line
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _emit(result, as_json: bool) -> None:
+    data = _plain(result)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        _print_human(data)
+
+
+def _plain(result):
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_plain(r) for r in result]
+    if isinstance(result, dict):
+        return {k: _plain(v) for k, v in result.items()}
+    return result
+
+
+def _print_human(data, indent: str = "") -> None:
+    if isinstance(data, list):
+        for item in data:
+            _print_human(item, indent)
+            print()
+        return
+    for key, value in data.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            _print_human(value, indent + "  ")
+        elif isinstance(value, float):
+            print(f"{indent}{key}: {value:.4g}")
+        else:
+            print(f"{indent}{key}: {value}")
+
+
+def _validation_message(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "input"
+    return f"{where}: {first['msg']}"
+
+
+# --- subcommands: each adds its parser and returns the handler -------------------------------------
+
+def _cmd_laws(sub) -> Callable:
+    sub.add_parser("laws", help="list the scaling laws (published presets and saved fits)")
+    return lambda args: laws.list_laws()
+
+
+def _cmd_optimal(sub) -> Callable:
+    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget")
+    p.add_argument("--flops", type=float, required=True, help="training compute in FLOPs, e.g. 5.88e23")
+    p.add_argument("--law", default=laws.DEFAULT_LAW, help="law name (see `laws`)")
+    return lambda args: laws.get_law(args.law).optimal(args.flops)
+
+
+# Feature modules register here (one line each); keep this list the only place that knows them all.
+COMMANDS: list[Callable] = [_cmd_laws, _cmd_optimal]
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
+    parser = _Parser(prog="python -m planner", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    handlers = {}
+    for register in COMMANDS:
+        before = set(sub.choices)
+        handler = register(sub)
+        for name in set(sub.choices) - before:
+            sub.choices[name].add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                                           help="print the result as JSON")
+            handlers[name] = handler
+    return parser, handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = handlers[args.command](args)
+    except PlannerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as err:
+        print(f"error: {_validation_message(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    _emit(result, args.json)
+    return 0

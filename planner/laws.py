@@ -1,0 +1,327 @@
+"""Scaling-law families and the published presets.
+
+Every law answers the same questions: `loss(params, tokens)` and `optimal(flops)`, plus the
+compute-optimal tokens for a fixed model size, the optimal size for a fixed token count, and the
+loss along an IsoFLOP curve. Compute is `C = 6 N D` throughout (Kaplan et al. 2020, §2.1).
+All published constants live in `PRESETS` below, each with its citation.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, Field, TypeAdapter
+
+from planner.errors import PlannerError
+from planner.settings import data_dir
+
+FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2ND + backward 4ND
+PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day
+MIN_PARAMS = 1e4  # below this no transformer is worth shaping: the budget is "too small for any model"
+
+
+class Allocation(BaseModel):
+    """A compute-optimal (or fixed) split of a FLOP budget into model size and tokens."""
+
+    law: str
+    flops: float
+    params: float
+    tokens: float
+    tokens_per_param: float
+    loss: float = Field(description="predicted loss (nats/token) at this allocation")
+    loss_note: str = ""
+
+
+def check_flops(flops: float) -> float:
+    if not (isinstance(flops, (int, float)) and math.isfinite(flops)) or flops <= 0:
+        raise PlannerError(f"compute budget must be a positive, finite number of FLOPs (got {flops!r})")
+    return float(flops)
+
+
+def _positive(name: str, value) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if np.any(~np.isfinite(arr)) or np.any(arr <= 0):
+        raise PlannerError(f"{name} must be positive and finite (got {value!r})")
+    return arr
+
+
+def _scalar(x):
+    """Return a Python float for scalar input, the array otherwise."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
+class _LawBase(BaseModel):
+    name: str
+    citation: str
+    note: str = ""
+
+    def allocation(self, flops: float, params: float, tokens: float, loss_note: str = "") -> Allocation:
+        if params < MIN_PARAMS:
+            raise PlannerError(
+                f"a budget of {flops:.3g} FLOPs is too small for any model: the optimum under {self.name} "
+                f"has {params:.3g} parameters (fewer than {MIN_PARAMS:.0e}); raise the budget"
+            )
+        return Allocation(law=self.name, flops=flops, params=params, tokens=tokens,
+                          tokens_per_param=tokens / params, loss=float(self.loss(params, tokens)),
+                          loss_note=loss_note)
+
+    def isoflop_loss(self, flops: float, params):
+        """Loss of models of size `params` each trained on the tokens that `flops` buys."""
+        flops = check_flops(flops)
+        n = _positive("params", params)
+        return _scalar(self.loss(n, flops / (FLOPS_PER_PARAM_TOKEN * n)))
+
+    def optimal_tokens(self, params: float) -> float:
+        """Tokens for which a model of `params` parameters is the compute-optimal size."""
+        raise NotImplementedError
+
+    def optimal_params(self, tokens: float) -> float:
+        """Model size for which `tokens` is the compute-optimal token count."""
+        raise NotImplementedError
+
+
+class ChinchillaLaw(_LawBase):
+    """L(N, D) = E + A / N^alpha + B / D^beta (Hoffmann et al. 2022, eq. 2)."""
+
+    family: Literal["chinchilla"] = "chinchilla"
+    E: float = Field(gt=0)
+    A: float = Field(gt=0)
+    B: float = Field(gt=0)
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+
+    @property
+    def a(self) -> float:
+        """Exponent of N_opt ∝ C^a."""
+        return self.beta / (self.alpha + self.beta)
+
+    @property
+    def b(self) -> float:
+        """Exponent of D_opt ∝ C^b."""
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def G(self) -> float:
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+
+    def loss(self, params, tokens):
+        n, d = _positive("params", params), _positive("tokens", tokens)
+        return _scalar(self.E + self.A / n**self.alpha + self.B / d**self.beta)
+
+    def optimal(self, flops: float) -> Allocation:
+        # Closed form: minimise L subject to 6ND = C (Hoffmann et al. 2022, App. D.2 eq. 4).
+        c6 = check_flops(flops) / FLOPS_PER_PARAM_TOKEN
+        return self.allocation(flops, self.G * c6**self.a, c6**self.b / self.G)
+
+    def optimal_tokens(self, params: float) -> float:
+        c6 = (float(_positive("params", params)) / self.G) ** (1 / self.a)
+        return c6 / params
+
+    def optimal_params(self, tokens: float) -> float:
+        c6 = (float(_positive("tokens", tokens)) * self.G) ** (1 / self.b)
+        return c6 / tokens
+
+
+class PowerLawAllocation(_LawBase):
+    """N_opt = k_N C^a, D_opt = C / (6 N_opt): Hoffmann's Approaches 1 and 2 (power-law fits, no loss form).
+
+    These approaches predict the allocation only; the loss shown is the companion parametric law's
+    (`loss_law`) evaluated at that allocation, and every result says so.
+    """
+
+    family: Literal["power"] = "power"
+    k_params: float = Field(gt=0, description="N_opt = k_params * C^a (C in FLOPs)")
+    a: float = Field(gt=0, lt=1)
+    loss_law: ChinchillaLaw
+
+    @property
+    def b(self) -> float:
+        return 1.0 - self.a
+
+    def loss(self, params, tokens):
+        return self.loss_law.loss(params, tokens)
+
+    def optimal(self, flops: float) -> Allocation:
+        flops = check_flops(flops)
+        n = self.k_params * flops**self.a
+        return self.allocation(flops, n, flops / (FLOPS_PER_PARAM_TOKEN * n),
+                               loss_note=f"loss from {self.loss_law.name} at this allocation")
+
+    def optimal_tokens(self, params: float) -> float:
+        flops = (float(_positive("params", params)) / self.k_params) ** (1 / self.a)
+        return flops / (FLOPS_PER_PARAM_TOKEN * params)
+
+    def optimal_params(self, tokens: float) -> float:
+        # N = k C^a with C = 6 N D  =>  N^(1-a) = k (6 D)^a
+        d6 = FLOPS_PER_PARAM_TOKEN * float(_positive("tokens", tokens))
+        return (self.k_params * d6**self.a) ** (1 / (1 - self.a))
+
+
+class KaplanLaw(_LawBase):
+    """Kaplan et al. 2020: L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D, N non-embedding.
+
+    Compute-optimal size N_opt = 1.3e9 * C^0.73 with C in PF-days (their eq. 6.1 / Fig. 14); losses are
+    nats/token on WebText2 with the GPT-2 tokenizer, so not comparable in level with Chinchilla's.
+    """
+
+    family: Literal["kaplan"] = "kaplan"
+    N_c: float = 6.4e13
+    D_c: float = 1.8e13
+    alpha_N: float = 0.076
+    alpha_D: float = 0.103
+    k_params_pfday: float = 1.3e9
+    a: float = 0.73
+    C_c_pfday: float = 3.1e8
+    alpha_C: float = 0.050
+
+    @property
+    def b(self) -> float:
+        return 1.0 - self.a
+
+    def loss(self, params, tokens):
+        n, d = _positive("params", params), _positive("tokens", tokens)
+        return _scalar(((self.N_c / n) ** (self.alpha_N / self.alpha_D) + self.D_c / d) ** self.alpha_D)
+
+    def loss_of_params(self, params):
+        """L(N) = (N_c/N)^alpha_N with the infinite-data constants N_c = 8.8e13, alpha_N = 0.076."""
+        return _scalar((8.8e13 / _positive("params", params)) ** 0.076)
+
+    def loss_of_tokens(self, tokens):
+        """L(D) = (D_c/D)^alpha_D with D_c = 5.4e13, alpha_D = 0.095 (early-stopped large models)."""
+        return _scalar((5.4e13 / _positive("tokens", tokens)) ** 0.095)
+
+    def loss_of_compute(self, flops):
+        """L(C_min) = (C_c / C_min)^0.050, C in PF-days."""
+        return _scalar((self.C_c_pfday / (_positive("flops", flops) / PF_DAY)) ** self.alpha_C)
+
+    def optimal(self, flops: float) -> Allocation:
+        flops = check_flops(flops)
+        n = self.k_params_pfday * (flops / PF_DAY) ** self.a
+        return self.allocation(flops, n, flops / (FLOPS_PER_PARAM_TOKEN * n),
+                               loss_note="L(N, D) at the allocation; N counts non-embedding parameters")
+
+    def optimal_tokens(self, params: float) -> float:
+        flops = PF_DAY * (float(_positive("params", params)) / self.k_params_pfday) ** (1 / self.a)
+        return flops / (FLOPS_PER_PARAM_TOKEN * params)
+
+    def optimal_params(self, tokens: float) -> float:
+        d6 = FLOPS_PER_PARAM_TOKEN * float(_positive("tokens", tokens)) / PF_DAY
+        return (self.k_params_pfday * d6**self.a) ** (1 / (1 - self.a))
+
+
+Law = Annotated[Union[ChinchillaLaw, PowerLawAllocation, KaplanLaw], Field(discriminator="family")]
+LAW_ADAPTER: TypeAdapter = TypeAdapter(Law)
+
+# --- Published presets ---------------------------------------------------------------------------
+
+HOFFMANN = "Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models'"
+
+_HOFFMANN_APPROACH3 = ChinchillaLaw(
+    name="hoffmann2022", E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28,
+    citation=f"{HOFFMANN}, Approach 3, App. D.2 (rounded constants)")
+
+
+def _table3_k_params() -> tuple[float, float]:
+    """Least-squares fit, in log space, of N_opt = k C^a to Hoffmann Table 3 (Approach 1).
+
+    The paper publishes the exponent (Table 2: a = 0.50) and the table, not the coefficient,
+    so the coefficient and exponent are read off the table itself.
+    """
+    params = np.log(np.array([400e6, 1e9, 10e9, 67e9, 175e9, 280e9, 520e9, 1e12, 10e12]))
+    flops = np.log(np.array([1.92e19, 1.21e20, 1.23e22, 5.76e23, 3.85e24, 9.90e24, 3.43e25, 1.27e26, 1.30e28]))
+    a, log_k = np.polyfit(flops, params, 1)
+    return float(math.exp(log_k)), float(a)
+
+
+def _chinchilla_anchor_k(a: float) -> float:
+    """Coefficient putting Chinchilla itself (70B params, 1.4T tokens) on an allocation of exponent a."""
+    n, d = 70e9, 1.4e12
+    return n / (FLOPS_PER_PARAM_TOKEN * n * d) ** a
+
+
+_k1, _a1 = _table3_k_params()
+
+PRESETS: dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw] = {
+    law.name: law
+    for law in [
+        _HOFFMANN_APPROACH3,
+        ChinchillaLaw(
+            name="hoffmann2022-unrounded", E=1.69337368, A=406.401018, B=410.722827,
+            alpha=0.33917084, beta=0.2849083,
+            citation=f"{HOFFMANN}, Approach 3 (unrounded values from the TeX source)"),
+        ChinchillaLaw(
+            name="besiroglu2024", E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
+            citation="Besiroglu et al. 2024, 'Chinchilla Scaling: A replication attempt'"),
+        PowerLawAllocation(
+            name="hoffmann2022-approach1", k_params=_k1, a=_a1, loss_law=_HOFFMANN_APPROACH3,
+            citation=f"{HOFFMANN}, Approach 1 (Table 2: a = b = 0.50; coefficient fitted to Table 3)"),
+        PowerLawAllocation(
+            name="hoffmann2022-approach2", k_params=_chinchilla_anchor_k(0.49), a=0.49,
+            loss_law=_HOFFMANN_APPROACH3,
+            citation=f"{HOFFMANN}, Approach 2 (Table 2: a = 0.49, b = 0.51; anchored at Chinchilla 70B/1.4T)"),
+        KaplanLaw(
+            name="kaplan2020",
+            citation="Kaplan et al. 2020, 'Scaling Laws for Neural Language Models' (eq. 1.5, 6.1)",
+            note="N counts non-embedding parameters; loss on WebText2, not comparable in level"),
+    ]
+}
+DEFAULT_LAW = "hoffmann2022"
+
+# --- Saved (fitted) laws ---------------------------------------------------------------------------
+
+
+def saved_laws_dir() -> Path:
+    path = data_dir() / "laws"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_law(law: ChinchillaLaw | PowerLawAllocation | KaplanLaw) -> Path:
+    """Store a (fitted) law so the Plan page and the CLI can pick it like a preset."""
+    if law.name in PRESETS:
+        raise PlannerError(f"'{law.name}' is a published preset; save the fitted law under another name")
+    path = saved_laws_dir() / f"{law.name}.json"
+    path.write_text(law.model_dump_json(indent=2))
+    return path
+
+
+def saved_laws() -> dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw]:
+    laws = {}
+    for path in sorted(saved_laws_dir().glob("*.json")):
+        try:
+            law = LAW_ADAPTER.validate_python(json.loads(path.read_text()))
+        except (ValueError, OSError):
+            continue  # a hand-edited or half-written file must not break the planner
+        laws[law.name] = law
+    return laws
+
+
+def all_laws() -> dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw]:
+    return {**PRESETS, **saved_laws()}
+
+
+def get_law(name: str) -> ChinchillaLaw | PowerLawAllocation | KaplanLaw:
+    laws = all_laws()
+    if name not in laws:
+        raise PlannerError(f"unknown law '{name}'; choose one of: {', '.join(laws)}")
+    return laws[name]
+
+
+class LawSummary(BaseModel):
+    name: str
+    family: str
+    citation: str
+    a: float = Field(description="exponent of N_opt ∝ C^a")
+    b: float = Field(description="exponent of D_opt ∝ C^b")
+    saved: bool = False
+    note: str = ""
+
+
+def list_laws() -> list[LawSummary]:
+    saved = saved_laws()
+    return [LawSummary(name=law.name, family=law.family, citation=law.citation, a=law.a, b=law.b,
+                       saved=law.name in saved, note=law.note)
+            for law in all_laws().values()]
