@@ -3,13 +3,13 @@ result model's `model_dump()`. Any error is one clear line on stderr and exit co
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from planner import laws
 from planner.errors import PlannerError
 
 EXIT_USAGE = 2
@@ -61,22 +61,22 @@ def _validation_message(err: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-# --- subcommands: each adds its parser and returns the handler -------------------------------------
-
-def _cmd_laws(sub) -> Callable:
-    sub.add_parser("laws", help="list the scaling laws (published presets and saved fits)")
-    return lambda args: laws.list_laws()
+# Each feature module in planner/commands/ exposes COMMANDS: functions that add a subparser and return
+# its handler. Handlers import heavy modules (torch, scipy) lazily so `laws` stays instant.
+FEATURES = ["plan", "models", "fit", "train", "adapt"]
 
 
-def _cmd_optimal(sub) -> Callable:
-    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget")
-    p.add_argument("--flops", type=float, required=True, help="training compute in FLOPs, e.g. 5.88e23")
-    p.add_argument("--law", default=laws.DEFAULT_LAW, help="law name (see `laws`)")
-    return lambda args: laws.get_law(args.law).optimal(args.flops)
-
-
-# Feature modules register here (one line each); keep this list the only place that knows them all.
-COMMANDS: list[Callable] = [_cmd_laws, _cmd_optimal]
+def _registrations() -> list[Callable]:
+    found = []
+    for feature in FEATURES:
+        try:
+            module = importlib.import_module(f"planner.commands.{feature}")
+        except ModuleNotFoundError as err:
+            if err.name != f"planner.commands.{feature}":
+                raise
+            continue  # feature not built yet
+        found.extend(module.COMMANDS)
+    return found
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
@@ -84,7 +84,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     handlers = {}
-    for register in COMMANDS:
+    for register in _registrations():
         before = set(sub.choices)
         handler = register(sub)
         for name in set(sub.choices) - before:
