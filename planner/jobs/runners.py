@@ -1,0 +1,135 @@
+"""Runner backends: how workers get started. One small interface, two backends.
+
+- `local` (default): one detached `python -m planner worker` subprocess per GPU on this machine
+  (CUDA_VISIBLE_DEVICES pins each to its GPU), or one CPU worker when there is no GPU.
+- `ray`: one Ray task per GPU slot (`num_gpus=1`; `num_gpus=0` on CPU) running the same worker loop,
+  for a cluster whose nodes share $SCALEPLAN_HOME (the job store is one SQLite file there).
+
+Either way the workers read jobs from the store, so a runner only has to make sure enough are alive.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Protocol
+
+from planner.errors import PlannerError
+from planner.jobs.store import JobStore
+from planner.settings import REPO_ROOT, data_dir
+
+IDLE_EXIT_S = 300.0  # a worker started for a launch goes away after 5 idle minutes
+
+
+def local_gpu_count() -> int:
+    """GPUs on this machine, without importing torch into the caller (the Streamlit server)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def slots_for(device: str) -> list[str]:
+    if device == "cpu":
+        return ["cpu"]
+    if device == "cuda":
+        count = local_gpu_count()
+        if count == 0:
+            raise PlannerError("no CUDA GPU found on this machine; use device 'cpu'")
+        return [f"cuda:{i}" for i in range(count)]
+    raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+
+
+class Runner(Protocol):
+    name: str
+
+    def ensure_workers(self, device: str) -> list[int]:
+        """Start workers for the device's slots that have none alive; return the new workers' pids."""
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(self, idle_exit_s: float = IDLE_EXIT_S):
+        self.idle_exit_s = idle_exit_s
+
+    def ensure_workers(self, device: str) -> list[int]:
+        held = {w.slot for w in JobStore().live_workers()}
+        return [self.start_worker(slot).pid for slot in slots_for(device) if slot not in held]
+
+    def start_worker(self, slot: str) -> subprocess.Popen:
+        """A detached worker process: it outlives the page or CLI that started it (new session),
+        logs to $SCALEPLAN_HOME/logs/, and exits after `idle_exit_s` idle seconds."""
+        env = os.environ.copy()
+        if slot.startswith("cuda"):
+            env["CUDA_VISIBLE_DEVICES"] = slot.partition(":")[2] or "0"
+        logs = data_dir() / "logs"
+        logs.mkdir(exist_ok=True)
+        log = open(logs / f"worker-{slot.replace(':', '')}.log", "ab")
+        cmd = [sys.executable, "-m", "planner", "worker", "--slot", slot, "--idle-exit", str(self.idle_exit_s)]
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _ray_worker_task(slot: str, home: str, idle_exit_s: float) -> dict:
+    os.environ["SCALEPLAN_HOME"] = home
+    from planner.jobs.worker import run_worker
+
+    if slot != "cpu":
+        import ray
+
+        slot = f"cuda:{ray.get_gpu_ids()[0]}"  # Ray already set CUDA_VISIBLE_DEVICES for this task
+    return run_worker(slot=slot, idle_exit_s=idle_exit_s)
+
+
+class RayRunner:
+    """Workers as Ray tasks. `address=None` starts (or joins) a local Ray instance."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, idle_exit_s: float = IDLE_EXIT_S, num_cpus: int | None = None):
+        self.address, self.idle_exit_s, self.num_cpus = address, idle_exit_s, num_cpus
+        self.refs = []
+
+    def _init(self):
+        import ray
+
+        if not ray.is_initialized():
+            kwargs = {"address": self.address} if self.address else {"num_cpus": self.num_cpus}
+            ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        return ray
+
+    def ensure_workers(self, device: str) -> list[int]:
+        ray = self._init()
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        if device == "cuda" and gpus == 0:
+            raise PlannerError("the Ray cluster has no GPU; use device 'cpu'")
+        slots = ["cpu"] if device == "cpu" else [f"cuda:{i}" for i in range(gpus)]
+        held = {w.slot for w in JobStore().live_workers()}
+        task = ray.remote(_ray_worker_task)
+        for slot in slots:
+            if device == "cpu" and "cpu" in held:
+                continue
+            opts = {"num_gpus": 0 if slot == "cpu" else 1, "num_cpus": 1}
+            self.refs.append(task.options(**opts).remote(slot, str(data_dir()), self.idle_exit_s))
+        return []  # Ray owns the processes; their pids show in the store once they register
+
+    def results(self, timeout_s: float | None = None) -> list[dict]:
+        ray = self._init()
+        return ray.get(self.refs, timeout=timeout_s)
+
+
+RUNNERS = {"local": LocalRunner, "ray": RayRunner}
+
+
+def get_runner(name: str = "local", **kwargs) -> Runner:
+    if name not in RUNNERS:
+        raise PlannerError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}")
+    return RUNNERS[name](**kwargs)

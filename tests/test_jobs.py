@@ -1,0 +1,169 @@
+"""The job store, the worker and the runners, with the dependency-free `sleep` kind."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from planner.errors import PlannerError
+from planner.jobs import kinds
+from planner.jobs.runners import get_runner, slots_for
+from planner.jobs.store import JobStore, slot_matches
+from planner.jobs.worker import run_worker
+from tests.conftest import REPO
+
+
+def wait_until(predicate, timeout_s=60, poll_s=0.2):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return False
+
+
+def start_worker_process(slot="cpu", *extra):
+    return subprocess.Popen([sys.executable, "-m", "planner", "worker", "--slot", slot, *extra],
+                            cwd=REPO, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_submit_get_list_and_cancel_a_queued_job(scaleplan_home):
+    store = JobStore()
+    a = store.submit("sleep", {"steps": 2}, group="g1", device="cpu")
+    b = store.submit("sleep", {"steps": 2}, group="g2")
+    assert (scaleplan_home / "jobs.sqlite").exists()
+    assert store.get(a).status == "queued" and store.get(a).spec == {"steps": 2}
+    assert [j.id for j in store.list_jobs(group="g1")] == [a]
+    assert [j.id for j in store.list_jobs()] == [a, b]
+    assert store.cancel(b).status == "cancelled"
+    assert store.retry(b).status == "queued" and store.get(b).attempt == 2
+    with pytest.raises(PlannerError, match="only failed or cancelled"):
+        store.retry(a)
+    with pytest.raises(PlannerError, match="no job with id"):
+        store.get(999)
+
+
+def test_worker_runs_jobs_and_records_failures_with_their_reason():
+    store = JobStore()
+    ok = store.submit("sleep", {"steps": 3, "step_s": 0.01})
+    bad = store.submit("sleep", {"steps": 3, "step_s": 0.01, "fail_at": 1})
+    unknown = store.submit("no-such-kind", {})
+    report = run_worker("cpu", max_jobs=3)
+    assert report["jobs"] == {ok: "done", bad: "failed", unknown: "failed"}
+    assert store.get(ok).result == {"steps": 3, "resumed_from": 0} and store.get(ok).progress == 1.0
+    assert [m["value"] for m in store.metrics(ok)] == [1.0, 2.0, 3.0]
+    assert "asked to fail at step 1" in store.get(bad).error
+    assert len(store.metrics(bad)) == 1  # what was logged before the failure stays
+    assert "unknown job kind 'no-such-kind'" in store.get(unknown).error
+    assert not store.live_workers()
+
+
+def test_a_slot_takes_one_worker_unless_both_ask_to_share():
+    store = JobStore()
+    first = store.register_worker("cuda:0")
+    with pytest.raises(PlannerError, match="already has a live worker"):
+        store.register_worker("cuda:0")
+    store.stop_worker(first)
+    store.register_worker("cuda:0", shared=True)
+    store.register_worker("cuda:0", shared=True)
+    assert len(store.live_workers()) == 2
+
+
+def test_jobs_go_to_matching_slots_and_are_claimed_once():
+    assert slot_matches(None, "cuda:1") and slot_matches("cuda", "cuda:1") and slot_matches("cuda:1", "cuda:1")
+    assert not slot_matches("cuda:0", "cuda:1") and not slot_matches("cpu", "cuda:0")
+    store = JobStore()
+    gpu_job = store.submit("sleep", {}, device="cuda")
+    cpu_job = store.submit("sleep", {}, device="cpu")
+    w1, w2 = store.register_worker("cpu"), store.register_worker("cuda:0")
+    assert store.claim(w1, "cpu").id == cpu_job
+    assert store.claim(w1, "cpu") is None
+    assert store.claim(w2, "cuda:0").id == gpu_job
+    assert store.claim(w2, "cuda:0") is None
+
+
+def test_cancel_stops_a_running_job():
+    store = JobStore()
+    job = store.submit("sleep", {"steps": 200, "step_s": 0.05})
+    proc = start_worker_process("cpu", "--max-jobs", "1")
+    try:
+        assert wait_until(lambda: len(store.metrics(job)) >= 2)
+        store.cancel(job)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+    assert store.get(job).status == "cancelled"
+    assert store.get(job).result["stopped_at"] < 200
+
+
+def test_killed_worker_fails_its_job_keeps_metrics_and_retry_resumes():
+    store = JobStore()
+    victim = store.submit("sleep", {"steps": 40, "step_s": 0.1})
+    other = store.submit("sleep", {"steps": 3, "step_s": 0.01})
+    proc = start_worker_process()
+    assert wait_until(lambda: len(store.metrics(victim)) >= 3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    store.list_jobs()  # any reader notices the dead worker
+    failed = store.get(victim)
+    assert failed.status == "failed" and "died" in failed.error and f"pid {proc.pid}" in failed.error
+    logged = len(store.metrics(victim))
+    assert logged >= 3
+    assert store.get(other).status == "queued"  # the other job is untouched and still runs
+    store.retry(victim)
+    report = run_worker("cpu", max_jobs=2)
+    assert report["jobs"] == {victim: "done", other: "done"}
+    resumed = store.get(victim)
+    assert resumed.result["resumed_from"] >= 3 and resumed.attempt == 2
+    steps = [m["step"] for m in store.metrics(victim)]
+    assert steps == list(range(1, 41))  # each step once, across both attempts
+
+
+def test_local_runner_starts_one_detached_worker_per_slot():
+    store = JobStore()
+    job = store.submit("sleep", {"steps": 2, "step_s": 0.01}, device="cpu")
+    runner = get_runner("local", idle_exit_s=2)
+    pids = runner.ensure_workers("cpu")
+    assert len(pids) == 1
+    assert wait_until(lambda: store.get(job).status == "done", timeout_s=90)
+    assert runner.ensure_workers("cpu") == [] or not store.live_workers()
+    assert wait_until(lambda: not store.live_workers(), timeout_s=60)  # idle worker exits by itself
+
+
+def test_unknown_runner_and_device_are_clear_errors():
+    with pytest.raises(PlannerError, match="unknown runner"):
+        get_runner("slurm")
+    with pytest.raises(PlannerError, match="device must be"):
+        slots_for("tpu")
+    assert "sleep" in kinds.names()
+
+
+def test_jobs_cli_lists_and_retries(run_cli):
+    store = JobStore()
+    job = store.submit("sleep", {"steps": 1})
+    store.cancel(job)
+    out = run_cli("jobs", "--json")
+    assert out.returncode == 0, out.stderr
+    assert '"status": "cancelled"' in out.stdout
+    out = run_cli("jobs", "retry", str(job), "--json")
+    assert out.returncode == 0 and '"status": "queued"' in out.stdout
+    out = run_cli("jobs", "retry")
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "needs a job id" in out.stderr
+
+
+@pytest.mark.slow
+def test_ray_runner_runs_jobs_on_a_local_ray_instance():
+    import ray
+
+    store = JobStore()
+    jobs = [store.submit("sleep", {"steps": 2, "step_s": 0.01}) for _ in range(2)]
+    runner = get_runner("ray", idle_exit_s=1, num_cpus=1)
+    try:
+        runner.ensure_workers("cpu")
+        results = runner.results(timeout_s=240)
+    finally:
+        ray.shutdown()
+    assert results[0]["jobs"] == {jobs[0]: "done", jobs[1]: "done"}
+    assert all(store.get(j).status == "done" for j in jobs)
