@@ -1,0 +1,86 @@
+"""The accelerator table (data/gpus.csv): dense peak throughput, memory, bandwidth, on-demand price.
+
+Peaks are *dense* BF16 tensor TFLOP/s: vendor pages often lead with 2:4-sparse numbers, which are twice
+as large and which no training run reaches. MFU is always measured against the dense BF16 peak.
+Every row carries the datasheet it came from, and every price its date and where it was listed.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from planner.errors import PlannerError
+from planner.settings import DATA_TABLES
+
+GPUS_CSV = DATA_TABLES / "gpus.csv"
+
+# Short names people type, resolved to a table row. A bare "A100" means the 80 GB part, the one
+# most published training runs used (LLaMA, Llama 2, OPT, BLOOM).
+ALIASES = {
+    "H100": "H100-SXM",
+    "A100": "A100-80GB",
+    "MI300": "MI300X",
+    "MI250": "MI250X",
+    "V5E": "TPU-v5e",
+    "V5P": "TPU-v5p",
+    "V4": "TPU-v4",
+}
+
+
+class Accelerator(BaseModel):
+    name: str
+    vendor: str
+    bf16_tflops: float = Field(gt=0, description="dense BF16 (V100: FP16) tensor peak, TFLOP/s")
+    fp8_tflops: float | None = Field(default=None, description="dense FP8 peak, TFLOP/s; None if unsupported")
+    memory_gb: float = Field(gt=0)
+    bandwidth_tbs: float = Field(gt=0, description="memory bandwidth, TB/s")
+    usd_per_hour: float = Field(gt=0, description="on-demand price per GPU (chip) hour")
+    price_date: str
+    price_source: str
+    source: str
+
+    @property
+    def peak_flops(self) -> float:
+        """Dense BF16 peak in FLOP/s, the denominator of MFU."""
+        return self.bf16_tflops * 1e12
+
+
+def _normalise(name: str) -> str:
+    """'h100 sxm', 'H100_SXM' and 'H100-SXM' are the same accelerator."""
+    return re.sub(r"[\s_\-]", "", name).upper()
+
+
+def _read_row(row: dict) -> Accelerator:
+    return Accelerator(**{k: (v if v != "" else None) for k, v in row.items()})
+
+
+@lru_cache(maxsize=1)
+def accelerators() -> dict[str, Accelerator]:
+    """All accelerators in data/gpus.csv, by name (read once per process)."""
+    with GPUS_CSV.open(newline="") as f:
+        return {acc.name: acc for acc in map(_read_row, csv.DictReader(f))}
+
+
+@lru_cache(maxsize=1)
+def _lookup() -> dict[str, str]:
+    table = {_normalise(name): name for name in accelerators()}
+    table.update({_normalise(alias): target for alias, target in ALIASES.items()})
+    return table
+
+
+def names_and_aliases() -> list[str]:
+    """Every spelling `get_accelerator` accepts (table names first), for parsers and help text."""
+    return [*accelerators(), *ALIASES]
+
+
+def get_accelerator(name: str | Accelerator) -> Accelerator:
+    """The accelerator called `name` (case, spaces and dashes ignored; 'H100' means H100-SXM)."""
+    if isinstance(name, Accelerator):
+        return name
+    key = _lookup().get(_normalise(str(name)))
+    if key is None:
+        raise PlannerError(f"unknown accelerator '{name}'; choose one of: {', '.join(accelerators())}")
+    return accelerators()[key]
