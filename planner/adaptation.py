@@ -1,0 +1,475 @@
+"""What adapting a base model costs, per method: trainable parameters, memory per GPU, FLOPs per token,
+GPU-hours and dollars, and whether it fits on one GPU.
+
+Every method is one small class with the same interface (like peft's `tuners/<method>/`): how many
+parameters it trains, how many bytes its weights and training state take, and what a token costs. The
+base-model formulas (parameter counts, FLOPs per token, activation memory) come from
+`planner.architecture` and `planner.memory`; budget conversions from `planner.budget`. This module only
+adds what is specific to adaptation: which parameters train, in which dtype, and what frozen weights save.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from planner.architecture import ModelConfig
+from planner.errors import PlannerError
+
+GB = 1e9
+METHOD_NAMES = ["full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "linear-probe", "zero-shot"]
+
+Precision = Literal["bf16", "mixed", "fp32"]
+Attention = Literal["sdpa", "flash", "eager"]
+
+# Bytes per stored value. "bf16": weights, grads and AdamW states all in bf16 (peft's method comparison,
+# `dtype: bfloat16`, `use_amp: false`); "mixed": bf16 compute weights + fp32 master copy and fp32 Adam
+# states (16 bytes per trained parameter, Rajbhandari et al. 2020); "fp32": everything in fp32.
+_WEIGHT_BYTES = {"bf16": 2, "mixed": 2, "fp32": 4}
+_TRAINED_BASE_BYTES = {"bf16": 2 + 2 + 4, "mixed": 2 + 2 + 12, "fp32": 4 + 4 + 8}
+# peft keeps adapter weights in fp32 even on a bf16 base (`autocast_adapter_dtype=True`): fp32 weight,
+# fp32 grad, two fp32 AdamW moments.
+_ADAPTER_BYTES = 4 + 4 + 8
+# QLoRA stores the base linear layers in NF4 with double quantisation: 4.127 bits per parameter
+# (Dettmers et al. 2023, "QLoRA", section 3); embeddings, norms and the output head stay in bf16.
+NF4_BYTES_PER_PARAM = 4.127 / 8
+
+# With frozen base weights, autograd does not keep the inputs of frozen linear layers (they only serve the
+# weight gradient), so a frozen body stores fewer activations than full fine-tuning. Calibrated on peft's
+# measured Llama-3.2-3B comparison (benchmarks/bench_adaptation.py): LoRA/IA3/prefix peaks imply this
+# fraction of the full fine-tuning activations.
+FROZEN_ACTIVATION_FRACTION = 0.75
+
+# peft's defaults (peft/utils/constants.py, TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING), per family.
+LORA_DEFAULT_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
+                        "mixtral": ["q_proj", "v_proj"]}
+IA3_DEFAULT_TARGETS = {"gpt2": ["c_attn", "mlp.c_proj"], "llama": ["k_proj", "v_proj", "down_proj"],
+                       "mistral": ["k_proj", "v_proj", "down_proj"], "mixtral": ["k_proj", "v_proj"]}
+IA3_FEEDFORWARD = {"gpt2": ["mlp.c_proj"], "llama": ["down_proj"], "mistral": ["down_proj"], "mixtral": []}
+
+
+class AdaptRequest(BaseModel):
+    """One adaptation to estimate: the base model, the method and the knobs a real run has."""
+
+    method: str = Field("lora", description=f"one of {', '.join(METHOD_NAMES)}")
+    rank: int = Field(8, description="LoRA/QLoRA rank r (peft default 8)")
+    alpha: float = Field(8.0, description="LoRA alpha; scales the update by alpha/r, costs nothing")
+    target_modules: list[str] | None = Field(None, description="LoRA targets; None = peft's defaults")
+    virtual_tokens: int = Field(20, description="prompt/prefix tuning: learned virtual tokens")
+    micro_batch: int = Field(4, description="sequences per GPU per step")
+    seq_len: int = Field(2048, description="tokens per sequence")
+    precision: Precision = Field("bf16", description="bf16 weights+states, mixed (fp32 master), or fp32")
+    gradient_checkpointing: bool = Field(False, description="recompute each layer in backward")
+    attention: Attention = Field("sdpa", description="attention kernel; eager keeps the s^2 scores")
+    dataset_tokens: float = Field(1e8, description="training tokens per epoch")
+    epochs: float = Field(1.0, description="passes over the dataset")
+    accelerator: str = Field("H100-SXM", description="GPU for time, cost and the fit check")
+    mfu: float = Field(0.35, description="model FLOPs utilisation assumed for the time estimate")
+
+
+class MemoryBreakdown(BaseModel):
+    weights_gb: float = Field(description="base weights (frozen and trained) in their storage dtype")
+    adapter_gb: float = Field(description="new adapter weights (fp32)")
+    grads_gb: float = Field(description="gradients of trained parameters only")
+    optimizer_gb: float = Field(description="AdamW moments (and fp32 master) of trained parameters only")
+    activations_gb: float = Field(description="saved activations + logits for one micro-batch")
+    total_gb: float
+
+
+class AdaptEstimate(BaseModel):
+    """Estimated cost of one method on one base model; `assumptions` says what was assumed."""
+
+    method: str
+    model: str
+    trainable_params: int
+    total_params: int
+    trainable_percent: float
+    memory_gb: float = Field(description="peak memory per GPU, 1e9 bytes")
+    memory: MemoryBreakdown
+    flops_per_token: float = Field(description="training FLOPs per dataset token (zero-shot: inference)")
+    train_flops: float
+    gpu_hours: float
+    usd: float
+    accelerator: str
+    accelerator_memory_gb: float
+    fits_one_gpu: bool
+    advice: str = ""
+    assumptions: list[str]
+
+
+class LinearShape(BaseModel):
+    """One kind of linear layer in a block (`count` copies in the whole model)."""
+
+    name: str
+    d_in: int
+    d_out: int
+    count: int
+    bias: bool
+
+
+def linear_modules(cfg: ModelConfig) -> list[LinearShape]:
+    """The block linear layers as transformers names them (module names relative to a block)."""
+    d, hd, L = cfg.d_model, cfg.head_dim, cfg.n_layers
+    q, kv = cfg.n_heads * hd, cfg.kv_heads * hd
+    if cfg.family == "gpt2":
+        return [LinearShape(name="attn.c_attn", d_in=d, d_out=3 * d, count=L, bias=True),
+                LinearShape(name="attn.c_proj", d_in=d, d_out=d, count=L, bias=True),
+                LinearShape(name="mlp.c_fc", d_in=d, d_out=cfg.d_ff, count=L, bias=True),
+                LinearShape(name="mlp.c_proj", d_in=cfg.d_ff, d_out=d, count=L, bias=True)]
+    attn = [LinearShape(name="self_attn.q_proj", d_in=d, d_out=q, count=L, bias=False),
+            LinearShape(name="self_attn.k_proj", d_in=d, d_out=kv, count=L, bias=False),
+            LinearShape(name="self_attn.v_proj", d_in=d, d_out=kv, count=L, bias=False),
+            LinearShape(name="self_attn.o_proj", d_in=q, d_out=d, count=L, bias=False)]
+    if cfg.family == "mixtral":
+        # transformers stores the experts as fused 3-D tensors (not nn.Linear): only the router is a
+        # Linear, so LoRA/IA3 can target attention and the router, not the experts.
+        return attn + [LinearShape(name="mlp.gate", d_in=d, d_out=cfg.n_experts, count=L, bias=False)]
+    return attn + [LinearShape(name="mlp.gate_proj", d_in=d, d_out=cfg.d_ff, count=L, bias=False),
+                   LinearShape(name="mlp.up_proj", d_in=d, d_out=cfg.d_ff, count=L, bias=False),
+                   LinearShape(name="mlp.down_proj", d_in=cfg.d_ff, d_out=d, count=L, bias=False)]
+
+
+def select_linears(cfg: ModelConfig, targets: list[str]) -> list[LinearShape]:
+    """peft's matching: a target names a module if the module's name is it or ends with `.target`."""
+    if targets == ["all-linear"]:
+        return linear_modules(cfg)
+    chosen = [m for m in linear_modules(cfg) if any(m.name == t or m.name.endswith("." + t) for t in targets)]
+    missing = [t for t in targets if not any(m.name == t or m.name.endswith("." + t) for m in chosen)]
+    if missing:
+        names = ", ".join(m.name.split(".")[-1] for m in linear_modules(cfg))
+        raise PlannerError(f"target module(s) {', '.join(missing)} not found in a {cfg.family} model; "
+                           f"choose from {names} or all-linear")
+    return chosen
+
+
+def norm_params(cfg: ModelConfig) -> int:
+    """Parameters of the normalisation layers: RMSNorm has a weight, LayerNorm a weight and a bias."""
+    per_norm = 2 * cfg.d_model if cfg.family == "gpt2" else cfg.d_model
+    return (2 * cfg.n_layers + 1) * per_norm
+
+
+def bias_params(cfg: ModelConfig) -> int:
+    return sum(m.d_out * m.count for m in linear_modules(cfg) if m.bias)
+
+
+# ---------------------------------------------------------------------------------------------- methods
+class AdaptMethod:
+    """Interface of one adaptation method. Subclasses override what differs from full fine-tuning."""
+
+    name = ""
+    label = ""
+    summary = ""
+    trains_base = True       # trained parameters are base weights (in the weights dtype), not new adapters
+    backprop_body = True     # gradients flow back through the whole frozen body
+    peft = False             # implemented with peft in measured runs (else plain torch)
+
+    def trainable_params(self, cfg: ModelConfig, req: AdaptRequest) -> int:
+        raise NotImplementedError
+
+    def quantised_params(self, cfg: ModelConfig) -> int:
+        """Base parameters stored in 4-bit (QLoRA only)."""
+        return 0
+
+    def extra_seq_tokens(self, req: AdaptRequest) -> int:
+        """Virtual tokens the model processes on top of each sequence."""
+        return 0
+
+    def validate(self, cfg: ModelConfig, req: AdaptRequest) -> None:
+        return None
+
+    def peft_config(self, cfg: ModelConfig, req: AdaptRequest):
+        """The peft config a measured run applies (None: plain torch, see planner/adapt_runs.py)."""
+        return None
+
+
+class FullFineTuning(AdaptMethod):
+    name, label = "full", "Full fine-tuning"
+    summary = "every weight trains: 6N FLOPs per token, weights + grads + AdamW states for all N"
+
+    def trainable_params(self, cfg, req):
+        from planner.architecture import param_counts
+        return param_counts(cfg).total
+
+
+class LoRA(AdaptMethod):
+    name, label = "lora", "LoRA"
+    summary = "frozen base + low-rank A·B on target linears: r(d_in + d_out) per target"
+    trains_base, peft = False, True
+
+    def targets(self, cfg, req) -> list[str]:
+        return req.target_modules or LORA_DEFAULT_TARGETS[cfg.family]
+
+    def trainable_params(self, cfg, req):
+        return sum(req.rank * (m.d_in + m.d_out) * m.count for m in select_linears(cfg, self.targets(cfg, req)))
+
+    def validate(self, cfg, req):
+        if req.rank < 1:
+            raise PlannerError(f"LoRA rank must be at least 1 (got {req.rank}); typical ranks are 8 to 64")
+        select_linears(cfg, self.targets(cfg, req))
+
+    def peft_config(self, cfg, req):
+        from peft import LoraConfig, TaskType
+        targets = self.targets(cfg, req)
+        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=req.rank, lora_alpha=req.alpha, lora_dropout=0.0,
+                          target_modules="all-linear" if targets == ["all-linear"] else targets)
+
+
+class QLoRA(LoRA):
+    name, label = "qlora", "QLoRA (4-bit base)"
+    summary = "LoRA on a base whose block linears are stored in 4-bit NF4 (needs CUDA + bitsandbytes)"
+
+    def quantised_params(self, cfg):
+        return sum(m.d_in * m.d_out * m.count for m in linear_modules(cfg)) + _expert_params(cfg)
+
+
+class PromptTuning(AdaptMethod):
+    name, label = "prompt", "Prompt tuning"
+    summary = "learned virtual input embeddings; every sequence gets longer by the virtual tokens"
+    trains_base, peft = False, True
+
+    def trainable_params(self, cfg, req):
+        return req.virtual_tokens * cfg.d_model
+
+    def extra_seq_tokens(self, req):
+        return req.virtual_tokens
+
+    def validate(self, cfg, req):
+        if req.virtual_tokens < 1:
+            raise PlannerError(f"{self.label} needs at least 1 virtual token (got {req.virtual_tokens})")
+
+    def peft_config(self, cfg, req):
+        from peft import PromptTuningConfig, TaskType
+        return PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=req.virtual_tokens)
+
+
+class PrefixTuning(PromptTuning):
+    name, label = "prefix", "Prefix tuning"
+    summary = "learned keys and values prepended in every layer (sized by the KV heads)"
+
+    def trainable_params(self, cfg, req):
+        return req.virtual_tokens * cfg.n_layers * 2 * cfg.kv_heads * cfg.head_dim
+
+    def extra_seq_tokens(self, req):
+        return 0  # prefixes lengthen only the attended keys; handled in the attention term
+
+    def peft_config(self, cfg, req):
+        from peft import PrefixTuningConfig, TaskType
+        return PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=req.virtual_tokens)
+
+
+class IA3(AdaptMethod):
+    name, label = "ia3", "IA3"
+    summary = "learned vectors rescaling keys, values and the MLP input (peft's default targets)"
+    trains_base, peft = False, True
+
+    def trainable_params(self, cfg, req):
+        ff = IA3_FEEDFORWARD[cfg.family]
+        total = 0
+        for m in select_linears(cfg, IA3_DEFAULT_TARGETS[cfg.family]):
+            feedforward = any(m.name == t or m.name.endswith("." + t) for t in ff)
+            total += (m.d_in if feedforward else m.d_out) * m.count
+        return total
+
+    def peft_config(self, cfg, req):
+        from peft import IA3Config, TaskType
+        return IA3Config(task_type=TaskType.CAUSAL_LM)
+
+
+class BitFit(AdaptMethod):
+    name, label = "bitfit", "BitFit / LayerNorm tuning"
+    summary = "only biases and normalisation weights train (Llama has no biases: LayerNorm tuning)"
+
+    def trainable_params(self, cfg, req):
+        return bias_params(cfg) + norm_params(cfg)
+
+
+class LinearProbe(AdaptMethod):
+    name, label = "linear-probe", "Linear probe"
+    summary = "frozen body, only the output head trains: no backward pass through the body"
+    backprop_body = False
+
+    def trainable_params(self, cfg, req):
+        return cfg.vocab_size * cfg.d_model
+
+
+class ZeroShot(AdaptMethod):
+    name, label = "zero-shot", "Zero-shot / in-context"
+    summary = "no training: the base model as is, prompted (cost = inference over the data)"
+    backprop_body = False
+
+    def trainable_params(self, cfg, req):
+        return 0
+
+
+METHODS: dict[str, AdaptMethod] = {m.name: m for m in (FullFineTuning(), LoRA(), QLoRA(), PromptTuning(),
+                                                        PrefixTuning(), IA3(), BitFit(), LinearProbe(),
+                                                        ZeroShot())}
+
+
+def get_method(name: str) -> AdaptMethod:
+    if name not in METHODS:
+        raise PlannerError(f"unknown adaptation method '{name}'; choose one of {', '.join(METHOD_NAMES)}")
+    return METHODS[name]
+
+
+def _expert_params(cfg: ModelConfig) -> int:
+    """MoE expert weights (3 matrices d x d_ff per expert per layer), not listed as nn.Linear."""
+    return 3 * cfg.d_model * cfg.d_ff * cfg.n_experts * cfg.n_layers if cfg.family == "mixtral" else 0
+
+
+# ---------------------------------------------------------------------------------------------- estimate
+# (weight, grad, optimizer) bytes per trained *base* parameter for each precision; adapters use fp32.
+_BASE_STATE_BYTES = {"bf16": (2, 2, 4), "mixed": (2, 2, 12), "fp32": (4, 4, 8)}
+_ADAPTER_STATE_BYTES = (4, 4, 8)
+
+
+def resolve_model(model: str | ModelConfig) -> ModelConfig:
+    """A preset name (or an already-built config) to a ModelConfig; unknown names list the choices."""
+    if isinstance(model, ModelConfig):
+        return model
+    from planner.architecture import get_preset
+    return get_preset(model)
+
+
+def _validate(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> None:
+    from planner.budget import check_mfu
+
+    for field, value in (("micro_batch", req.micro_batch), ("seq_len", req.seq_len)):
+        if value < 1:
+            raise PlannerError(f"{field} must be at least 1 (got {value})")
+    if req.dataset_tokens <= 0 or req.epochs <= 0:
+        raise PlannerError("dataset_tokens and epochs must be positive")
+    check_mfu(req.mfu)
+    method.validate(cfg, req)
+
+
+def trainable_params(model: str | ModelConfig, req: AdaptRequest) -> int:
+    cfg, method = resolve_model(model), get_method(req.method)
+    method.validate(cfg, req)
+    return method.trainable_params(cfg, req)
+
+
+def _memory(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable: int) -> MemoryBreakdown:
+    from planner.architecture import param_counts
+    from planner.memory import activation_bytes, inference_memory
+
+    if method.name == "zero-shot":
+        inf = inference_memory(cfg, weights_dtype="bf16" if req.precision != "fp32" else "bf16",
+                               batch=req.micro_batch, seq_len=req.seq_len)
+        scale = _WEIGHT_BYTES[req.precision] / 2  # inference_memory counts bf16 weights
+        return MemoryBreakdown(weights_gb=inf.weights_gb * scale, adapter_gb=0, grads_gb=0, optimizer_gb=0,
+                               activations_gb=inf.kv_cache_gb, total_gb=inf.weights_gb * scale + inf.kv_cache_gb)
+    total = param_counts(cfg).total
+    w, g, o = _BASE_STATE_BYTES[req.precision]
+    quantised = method.quantised_params(cfg)
+    extra_head = cfg.vocab_size * cfg.d_model if method.name == "linear-probe" and cfg.tie_embeddings else 0
+    weights = (total - quantised + extra_head) * w + quantised * NF4_BYTES_PER_PARAM
+    base_trained = trainable if method.trains_base else 0
+    adapter = 0 if method.trains_base else trainable
+    aw, ag, ao = _ADAPTER_STATE_BYTES
+    recompute = "full" if req.gradient_checkpointing else "none"
+    seq = req.seq_len + method.extra_seq_tokens(req)
+    activations = activation_bytes(cfg, seq, req.micro_batch, recompute=recompute, attention=req.attention)
+    if method.name == "linear-probe":
+        # no autograd graph through the body: only the last hidden state and the head's logits stay
+        activations = activation_bytes(cfg, seq, req.micro_batch, recompute="full", attention=req.attention) \
+            / cfg.n_layers
+    elif not method.trains_base and not req.gradient_checkpointing:
+        activations *= FROZEN_ACTIVATION_FRACTION
+    if quantised:  # one linear layer dequantised to bf16 at a time
+        activations += 2 * max(m.d_in * m.d_out for m in linear_modules(cfg))
+    parts = dict(weights_gb=weights / GB, adapter_gb=adapter * aw / GB,
+                 grads_gb=(base_trained * g + adapter * ag) / GB,
+                 optimizer_gb=(base_trained * o + adapter * ao) / GB, activations_gb=activations / GB)
+    return MemoryBreakdown(**parts, total_gb=sum(parts.values()))
+
+
+def _flops_per_token(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable: int) -> float:
+    """Training FLOPs per dataset token. Full fine-tuning: 6N + attention. Frozen weights need no weight
+    gradients, so methods that backpropagate through the body pay forward 2N + input-gradient 2N = 4N
+    (plus 6 FLOPs per LoRA parameter); a linear probe pays a forward pass and the head's weight gradient."""
+    from planner.architecture import flops_per_token
+
+    extra = method.extra_seq_tokens(req)
+    keys = req.seq_len + (req.virtual_tokens if method.name in ("prompt", "prefix") else 0)
+    train = flops_per_token(cfg, seq_len=keys, training=True)
+    forward = train.total / 3
+    if method.name == "zero-shot":
+        return forward
+    if method.name == "linear-probe":
+        return forward + 2 * cfg.vocab_size * cfg.d_model
+    if method.name == "full":
+        per_token = train.total
+    else:
+        per_token = train.dense * 2 / 3 + train.attention
+        if isinstance(method, LoRA):
+            per_token += 6 * trainable
+    if req.gradient_checkpointing:
+        per_token += forward  # one extra forward of every layer in the backward pass
+    return per_token * (req.seq_len + extra) / req.seq_len  # virtual tokens are paid per real token
+
+
+def _advice(cfg: ModelConfig, method: AdaptMethod, memory_gb: float, gpu_gb: float, accel: str) -> str:
+    if memory_gb <= gpu_gb:
+        return ""
+    return (f"{method.label} of {cfg.name} needs {memory_gb:.1f} GB per GPU, more than one {accel} "
+            f"({gpu_gb:.0f} GB): use QLoRA or LoRA, gradient checkpointing, a smaller micro-batch or "
+            "shorter sequences, or shard over several GPUs")
+
+
+def estimate(model: str | ModelConfig, req: AdaptRequest) -> AdaptEstimate:
+    """Trainable parameters, peak memory per GPU, FLOPs, GPU-hours and dollars of one method."""
+    from planner.architecture import param_counts
+    from planner.budget import flops_to_gpu_hours, gpu_hours_to_usd
+    from planner.hardware import get_accelerator
+
+    cfg, method = resolve_model(model), get_method(req.method)
+    _validate(cfg, req, method)
+    accel = get_accelerator(req.accelerator)
+    trainable = method.trainable_params(cfg, req)
+    total = param_counts(cfg).total + (0 if method.trains_base else trainable)
+    memory = _memory(cfg, req, method, trainable)
+    per_token = _flops_per_token(cfg, req, method, trainable)
+    train_flops = 0.0 if method.name == "zero-shot" else per_token * req.dataset_tokens * req.epochs
+    gpu_hours = flops_to_gpu_hours(train_flops, accel, req.mfu) if train_flops else 0.0
+    return AdaptEstimate(
+        method=method.name, model=cfg.name, trainable_params=trainable, total_params=total,
+        trainable_percent=100 * trainable / total, memory_gb=memory.total_gb, memory=memory,
+        flops_per_token=per_token, train_flops=train_flops, gpu_hours=gpu_hours,
+        usd=gpu_hours_to_usd(gpu_hours, accel), accelerator=accel.name, accelerator_memory_gb=accel.memory_gb,
+        fits_one_gpu=memory.total_gb <= accel.memory_gb,
+        advice=_advice(cfg, method, memory.total_gb, accel.memory_gb, accel.name),
+        assumptions=_assumptions(cfg, req, method))
+
+
+def _assumptions(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> list[str]:
+    notes = [f"weights {req.precision} ({'bf16 weights, fp32 master + Adam' if req.precision == 'mixed' else req.precision + ' weights and AdamW states'})",
+             f"attention kernel {req.attention}",
+             "gradient checkpointing on (one extra forward)" if req.gradient_checkpointing
+             else "no gradient checkpointing",
+             f"micro-batch {req.micro_batch} x {req.seq_len} tokens, {req.mfu:.0%} MFU on {req.accelerator}"]
+    if isinstance(method, LoRA):
+        notes.append(f"rank {req.rank}, alpha {req.alpha:g}, targets {', '.join(method.targets(cfg, req))}"
+                     + (" (peft default)" if req.target_modules is None else ""))
+    if not method.trains_base and method.name != "zero-shot":
+        notes.append("adapter weights, grads and AdamW states in fp32 (peft autocast_adapter_dtype)")
+    if method.name == "qlora":
+        notes.append("block linears in NF4 with double quantisation (4.127 bits/param); needs CUDA + "
+                     "bitsandbytes; dequantisation makes it slower than LoRA at equal FLOPs")
+    if method.name in ("prompt", "prefix"):
+        notes.append(f"{req.virtual_tokens} virtual tokens")
+    if method.name == "zero-shot":
+        notes.append("no training; FLOPs per token = one forward pass (evaluation / serving)")
+    return notes
+
+
+def estimate_all(model: str | ModelConfig, req: AdaptRequest,
+                 methods: list[str] | None = None) -> list[AdaptEstimate]:
+    """The same knobs for every method (each method ignores knobs that are not its own)."""
+    return [estimate(model, req.model_copy(update={"method": name})) for name in methods or METHOD_NAMES]
+
+
+def cheapest_fitting(estimates: list[AdaptEstimate]) -> AdaptEstimate | None:
+    """The trainable method with the lowest dollar cost that fits on one GPU (None if none fits)."""
+    fitting = [e for e in estimates if e.fits_one_gpu and e.method != "zero-shot"]
+    return min(fitting, key=lambda e: (e.usd, e.memory_gb)) if fitting else None
