@@ -19,6 +19,9 @@ from planner.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
 DEFAULT_ACCELERATOR = "H100-SXM"
+# A budget that names no GPU count is spread over the fewest GPUs (a power of two) that spend it within
+# about a quarter, a common planning horizon; the result says it assumed the count.
+ASSUMED_MAX_DAYS = 90.0
 DEFAULT_MFU = 0.4  # typical of well-tuned large dense runs (LLaMA-65B ~0.48 implied, Llama 3.1 405B 0.38-0.43)
 
 # --- validation ------------------------------------------------------------------------------------
@@ -119,6 +122,7 @@ class BudgetRequest(BaseModel):
     """A budget as the user states it: exactly one of flops, gpu_hours, gpu_days, gpus + days, usd.
 
     `gpus` alone is not a budget; given with another quantity it sets how many days the budget lasts.
+    Without it the budget is spread over `assumed_gpus` (the result says so).
     """
 
     flops: float | None = None
@@ -136,8 +140,9 @@ class Budget(BaseModel):
 
     flops: float
     gpu_hours: float
-    gpus: int | None = Field(description="None when the budget did not say how many GPUs")
-    days: float | None = Field(description="wall-clock days on `gpus`; None without gpus")
+    gpus: int
+    gpus_assumed: bool = Field(description="True when the budget named no GPU count (see `assumed_gpus`)")
+    days: float = Field(description="wall-clock days on `gpus`")
     usd: float
     accelerator: str
     mfu: float
@@ -171,15 +176,23 @@ def _gpu_hours_of(req: BudgetRequest, given: str, acc: Accelerator) -> float:
     return check_gpus(req.gpus) * check_positive("days", req.days) * HOURS_PER_DAY
 
 
+def assumed_gpus(gpu_hours: float, max_days: float = ASSUMED_MAX_DAYS) -> int:
+    """Fewest GPUs, a power of two, that spend `gpu_hours` within `max_days` of wall-clock time."""
+    needed = check_positive("GPU-hours", gpu_hours) / (max_days * HOURS_PER_DAY)
+    return 1 if needed <= 1 else 2 ** math.ceil(math.log2(needed))
+
+
 def resolve_budget(req: BudgetRequest) -> Budget:
     """Express a budget stated in one unit in all of them, for one accelerator at one MFU."""
     acc = get_accelerator(req.accelerator)
     mfu = check_mfu(req.mfu)
-    gpus = None if req.gpus is None else check_gpus(req.gpus)
+    if req.gpus is not None:
+        check_gpus(req.gpus)
     given = _stated_quantity(req)
     gpu_hours = _gpu_hours_of(req, given, acc)
+    gpus = assumed_gpus(gpu_hours) if req.gpus is None else int(req.gpus)
     return Budget(flops=gpu_hours_to_flops(gpu_hours, acc, mfu), gpu_hours=gpu_hours, gpus=gpus,
-                  days=None if gpus is None else gpu_hours_to_days(gpu_hours, gpus),
+                  gpus_assumed=req.gpus is None, days=gpu_hours_to_days(gpu_hours, gpus),
                   usd=gpu_hours_to_usd(gpu_hours, acc), accelerator=acc.name, mfu=mfu, given=given,
                   usd_per_gpu_hour=acc.usd_per_hour, price_date=acc.price_date)
 

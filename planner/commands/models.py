@@ -1,0 +1,43 @@
+"""Subcommands for hardware, budgets and the model catalog: cost, budget, gpus, models."""
+from __future__ import annotations
+
+from typing import Callable
+
+from planner import budget, hardware, models
+
+
+def cost_command(sub) -> Callable:
+    p = sub.add_parser("cost", help="FLOPs, GPU-hours, days and dollars to train N params on D tokens")
+    p.add_argument("--params", type=float, required=True, help="model parameters (active ones for an MoE)")
+    p.add_argument("--tokens", type=float, required=True, help="training tokens")
+    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR, help="accelerator (see `gpus`)")
+    p.add_argument("--gpus", type=int, default=1, help="number of accelerators (sets wall-clock days)")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
+    return lambda a: budget.training_cost(a.params, a.tokens, a.gpu, a.gpus, a.mfu)
+
+
+def budget_command(sub) -> Callable:
+    p = sub.add_parser("budget", help='a budget in every unit, from text like "512 H100 for 30 days"',
+                       description=f"Examples: {budget.EXAMPLES}")
+    p.add_argument("text", help="the budget, e.g. '$2M' or '1e24 FLOPs' (quote it)")
+    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR,
+                   help="accelerator, unless the text names one")
+    p.add_argument("--gpus", type=int, default=None, help="GPUs, to express the budget in days")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
+    return lambda a: budget.resolve_budget(budget.parse_budget(a.text, a.gpu, a.mfu, a.gpus))
+
+
+def gpus_command(sub) -> Callable:
+    sub.add_parser("gpus", help="the accelerator table: dense BF16 peak, memory, bandwidth, price")
+    return lambda a: list(hardware.accelerators().values())
+
+
+def models_command(sub) -> Callable:
+    p = sub.add_parser("models", help="published models: 6ND vs quoted compute, implied MFU, training cost")
+    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR, help="accelerator to price each run on")
+    p.add_argument("--gpus", type=int, default=1024, help="accelerators, for the wall-clock days")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
+    return lambda a: models.model_table(a.gpu, a.mfu, a.gpus)
+
+
+COMMANDS = [cost_command, budget_command, gpus_command, models_command]
