@@ -212,7 +212,73 @@ class KaplanLaw(_LawBase):
         return (self.k_params_pfday * d6**self.a) ** (1 / (1 - self.a))
 
 
-Law = Annotated[Union[ChinchillaLaw, PowerLawAllocation, KaplanLaw], Field(discriminator="family")]
+class DataConstrainedLaw(_LawBase):
+    """Muennighoff et al. 2023, 'Scaling Data-Constrained Language Models', eq. 5:
+    L = E + A / N'^alpha + B / D'^beta, where repeated tokens and excess parameters are worth less:
+    D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)), R_D = D / U_D - 1 (epochs beyond the first), and
+    N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)), U_N = min(N, compute-optimal N for U_D), R_N = N / U_N - 1.
+    With no repetition and N no larger than the compute-optimal size for the data it is the Chinchilla
+    law of its base constants; its allocation is that law's (the planner does not know the unique-data
+    budget). Fitted: planner.fitting (data-constrained method).
+    """
+
+    family: Literal["data_constrained"] = "data_constrained"
+    E: float = Field(gt=0)
+    A: float = Field(gt=0)
+    B: float = Field(gt=0)
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+    R_D_star: float = Field(gt=0, description="repeated epochs after which extra data is worth 1 - 1/e less")
+    R_N_star: float = Field(gt=0, description="the same for parameters beyond U_N")
+
+    @property
+    def base(self) -> ChinchillaLaw:
+        return ChinchillaLaw(name=self.name, citation=self.citation, E=self.E, A=self.A, B=self.B,
+                             alpha=self.alpha, beta=self.beta)
+
+    @property
+    def a(self) -> float:
+        return self.base.a
+
+    @property
+    def b(self) -> float:
+        return self.base.b
+
+    def repetitions(self, params, tokens, unique_tokens):
+        """(U_N, R_N, U_D, R_D): unique parameters and tokens and how often each is repeated beyond once."""
+        n, d = _positive("params", params), _positive("tokens", tokens)
+        u_d = np.minimum(_positive("unique_tokens", unique_tokens), d)
+        u_n = np.minimum(n, self.base.G * ((u_d * self.base.G) ** (1 / self.base.b)) ** self.base.a)
+        return u_n, n / u_n - 1, u_d, d / u_d - 1
+
+    @staticmethod
+    def discounted(unique, repeats, r_star):
+        """U + U R* (1 - exp(-R / R*)): repeats are worth less and less, never more than R* extra copies."""
+        return unique + unique * r_star * (1 - np.exp(-repeats / r_star))
+
+    def effective(self, params, tokens, unique_tokens):
+        """(N', D'): parameters and tokens discounted for repetition."""
+        u_n, r_n, u_d, r_d = self.repetitions(params, tokens, unique_tokens)
+        return self.discounted(u_n, r_n, self.R_N_star), self.discounted(u_d, r_d, self.R_D_star)
+
+    def loss(self, params, tokens, unique_tokens=None):
+        unique_tokens = tokens if unique_tokens is None else unique_tokens
+        n_eff, d_eff = self.effective(params, tokens, unique_tokens)
+        return _scalar(self.E + self.A / n_eff**self.alpha + self.B / d_eff**self.beta)
+
+    def optimal(self, flops: float) -> Allocation:
+        alloc = self.base.optimal(flops)
+        return alloc.model_copy(update={"law": self.name, "loss_note": "assumes every token is unique"})
+
+    def optimal_tokens(self, params: float) -> float:
+        return self.base.optimal_tokens(params)
+
+    def optimal_params(self, tokens: float) -> float:
+        return self.base.optimal_params(tokens)
+
+
+Law = Annotated[Union[ChinchillaLaw, PowerLawAllocation, KaplanLaw, DataConstrainedLaw],
+                Field(discriminator="family")]
 LAW_ADAPTER: TypeAdapter = TypeAdapter(Law)
 
 # --- Published presets ---------------------------------------------------------------------------

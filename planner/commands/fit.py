@@ -1,0 +1,85 @@
+"""`fit`: fit scaling laws to uploaded runs (tidy or wide CSV / Parquet / JSON lines)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from planner.errors import PlannerError
+
+METHOD_CHOICES = ["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
+
+
+def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise PlannerError(f"{what} '{item}' must look like NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def fit_command(sub) -> Callable:
+    p = sub.add_parser("fit", help="fit scaling laws to your runs' losses (Hoffmann Approaches 1-3, Kaplan, "
+                                   "data-constrained), with bootstrap intervals")
+    p.add_argument("files", nargs="+", help="CSV / Parquet / JSON-lines files (tidy or wide W&B-style)")
+    p.add_argument("--method", choices=METHOD_CHOICES, default="approach3")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="K", help="bootstrap resamples (runs resampled)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resample", choices=["runs", "points"], default="runs")
+    p.add_argument("--target-flops", type=float, metavar="C", help="report the optimum at this budget (FLOPs)")
+    p.add_argument("--points", choices=["final", "all"], default="final", help="each run's last point, or all")
+    p.add_argument("--loss", choices=["huber", "squared"], default="huber")
+    p.add_argument("--delta", type=float, default=1e-3, help="Huber delta")
+    p.add_argument("--budgets", help="Approach 2 budgets in FLOPs, comma separated (default: from the data)")
+    p.add_argument("--dc-base", choices=["fit", "muennighoff2023"], default="fit",
+                   help="data-constrained base law: fitted on single-epoch runs or Muennighoff's published one")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
+                   help="column for a field (run, params, tokens, flops, loss, step, unique_tokens); "
+                        "run may list several columns joined by '+'")
+    p.add_argument("--filter", action="append", metavar="COLUMN=VALUE", help="keep only rows with this value")
+    p.add_argument("--flops-unit", type=float, default=1.0, help="FLOPs per unit of the flops column (1e9: GFLOPs)")
+    p.add_argument("--tokens-per-step", type=float, help="tokens per step, for step-only files")
+    p.add_argument("--sizes", help="side table (run, params[, tokens_per_step]) for wide exports")
+    p.add_argument("--save-as", metavar="NAME", help="save the fitted law under NAME for the planner")
+    return _run
+
+
+def _run(args):
+    import pandas as pd
+
+    from planner import io, laws
+    from planner.fitting import FitOptions, fit_runs, to_law
+
+    fields = _pairs(args.map, "--map")
+    unknown = set(fields) - set(io.FIELDS)
+    if unknown:
+        raise PlannerError(f"--map: unknown field(s) {', '.join(sorted(unknown))}; fields: {', '.join(io.FIELDS)}")
+    if "run" in fields:
+        fields["run"] = fields["run"].split("+")
+    mapping = io.ColumnMapping(**fields, flops_unit=args.flops_unit, tokens_per_step=args.tokens_per_step)
+    sizes = None
+    if args.sizes:
+        sizes, _ = io.read_table(args.sizes, io._read_path(args.sizes))
+    budgets = None
+    if args.budgets:
+        try:
+            budgets = [float(b) for b in args.budgets.split(",")]
+        except ValueError:
+            raise PlannerError(f"--budgets must be numbers in FLOPs separated by commas (got {args.budgets})") from None
+    table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"))
+    options = FitOptions(method=args.method, bootstrap=args.bootstrap, seed=args.seed, resample=args.resample,
+                         target_flops=args.target_flops, points=args.points, loss=args.loss, delta=args.delta,
+                         budgets=budgets, dc_base=args.dc_base)
+    result = fit_runs(table, options)
+    notes = [d.message() for d in table.dropped] + table.notes + result.notes
+    if args.save_as:
+        path = laws.save_law(to_law(result, args.save_as))
+        notes.append(f"saved as '{args.save_as}' ({path}); pick it with `optimal --law {args.save_as}`")
+    result = result.model_copy(update={"notes": notes})
+    if not getattr(args, "json", False):  # the readable summary leaves out the per-point lists
+        diag = result.diagnostics and result.diagnostics.model_copy(update={"residuals": []})
+        result = result.model_copy(update={"diagnostics": diag, "bootstrap_samples": None})
+    return result
+
+
+COMMANDS = [fit_command]

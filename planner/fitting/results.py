@@ -1,0 +1,171 @@
+"""Inputs and results of the fits (pydantic): what the CLI prints with --json and the Fit page draws."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, field_validator
+
+from planner.fitting.parametric import HUBER_DELTA
+
+Method = Literal["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
+METHODS: dict[str, str] = {
+    "approach1": "Approach 1: lowest loss at each compute (envelope of the curves), N_opt ∝ C^a",
+    "approach2": "Approach 2: IsoFLOP parabolas, N_opt ∝ C^a",
+    "approach3": "Approach 3: parametric L = E + A/N^α + B/D^β (Huber, multi-start L-BFGS)",
+    "kaplan": "Kaplan et al. 2020: L(N, D), L(N) and L(D) power laws",
+    "data_constrained": "Muennighoff et al. 2023: repeated data (needs unique_tokens)",
+}
+
+
+class StartGrid(BaseModel):
+    """Approach-3 starting points: every combination (Hoffmann et al. 2022: 6 x 6 x 5 x 5 x 5 = 4,500)."""
+
+    alpha: list[float] = [0.0, 0.5, 1.0, 1.5, 2.0]
+    beta: list[float] = [0.0, 0.5, 1.0, 1.5, 2.0]
+    e: list[float] = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    a: list[float] = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+    b: list[float] = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+
+    @field_validator("alpha", "beta", "e", "a", "b")
+    @classmethod
+    def _non_empty(cls, v):
+        if not v or not all(np.isfinite(v)):
+            raise ValueError("each grid axis needs at least one finite value")
+        return v
+
+    @property
+    def size(self) -> int:
+        return len(self.alpha) * len(self.beta) * len(self.e) * len(self.a) * len(self.b)
+
+
+class FitOptions(BaseModel):
+    method: Method = "approach3"
+    points: Literal["final", "all"] = Field(
+        "final", description="use each run's last evaluation (default) or every point of its curve")
+    loss: Literal["huber", "squared"] = Field("huber", description="Approach 3 / Kaplan objective on log loss")
+    delta: float = Field(HUBER_DELTA, gt=0, description="Huber delta (Hoffmann: 1e-3)")
+    grid: StartGrid = StartGrid()
+    bootstrap: int = Field(0, ge=0, le=10_000, description="bootstrap resamples (0: none)")
+    seed: int = 0
+    resample: Literal["runs", "points"] = "runs"
+    target_flops: float | None = Field(None, gt=0, description="report the optimum at this budget")
+    budgets: list[float] | None = Field(None, description="Approach 2 IsoFLOP budgets (default: found in the data)")
+    dc_base: Literal["fit", "muennighoff2023"] = Field(
+        "fit", description="data-constrained base law: fitted on single-epoch runs, or the published one")
+    holdout_fraction: float = Field(0.2, ge=0, lt=1, description="share of runs (largest first) held out")
+
+
+class Interval(BaseModel):
+    low: float
+    high: float
+    median: float
+    level: float = 0.95
+
+
+class Optimum(BaseModel):
+    flops: float
+    params: float
+    tokens: float
+    loss: float | None = None
+
+
+class Residual(BaseModel):
+    run: str
+    params: float
+    tokens: float
+    flops: float
+    loss: float
+    predicted: float
+    residual_log: float = Field(description="log(predicted) - log(observed)")
+
+
+class Diagnostics(BaseModel):
+    rmse_log: float = Field(description="root mean square of log(predicted / observed) over the points used")
+    residuals: list[Residual] = []
+    heldout_runs: list[str] = []
+    heldout_rmse_log: float | None = Field(None, description="refit without the largest runs, error on them")
+
+
+class FitBase(BaseModel):
+    method: Method
+    n_points: int
+    n_runs: int
+    a: float | None = Field(None, description="exponent of N_opt ∝ C^a")
+    b: float | None = Field(None, description="exponent of D_opt ∝ C^b")
+    optimum: Optimum | None = None
+    ci: dict[str, Interval] | None = None
+    bootstrap_samples: dict[str, list[float]] | None = None
+    diagnostics: Diagnostics | None = None
+    notes: list[str] = []
+
+
+class ParametricFit(FitBase):
+    """Approach 3 result: L(N, D) = E + A/N^alpha + B/D^beta."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    objective: float
+    delta: float
+    loss_function: str
+    n_starts: int
+
+
+class BudgetOptimum(BaseModel):
+    flops: float
+    accepted: bool
+    reason: str = ""
+    params: list[float] = []
+    losses: list[float] = []
+    coefficients: list[float] = Field([], description="loss = c0 + c1 x + c2 x^2, x = ln(params)")
+    params_opt: float | None = None
+    tokens_opt: float | None = None
+    loss_opt: float | None = None
+
+
+class FrontierPoint(BaseModel):
+    flops: float
+    loss: float
+    run: str
+    params: float
+    tokens: float
+
+
+class AllocationFit(FitBase):
+    """Approaches 1 and 2: power laws N_opt = k_params C^a and D_opt = k_tokens C^b (C in FLOPs)."""
+
+    k_params: float
+    k_tokens: float
+    budgets: list[BudgetOptimum] = []
+    frontier: list[FrontierPoint] = []
+
+
+class KaplanFit(FitBase):
+    """Kaplan et al. 2020 forms fitted by least squares on log loss."""
+
+    N_c: float
+    D_c: float
+    alpha_N: float
+    alpha_D: float
+    N_c_only: float = Field(description="L(N) = (N_c/N)^alpha_N_only on each size's lowest loss")
+    alpha_N_only: float
+    D_c_only: float = Field(description="L(D) = (D_c/D)^alpha_D_only on each token count's lowest loss")
+    alpha_D_only: float
+
+
+class DataConstrainedFit(FitBase):
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    R_D_star: float
+    R_N_star: float
+    base_source: str
+    objective: float
+
+
+FitResult = ParametricFit | AllocationFit | KaplanFit | DataConstrainedFit

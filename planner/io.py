@@ -1,0 +1,355 @@
+"""Reading and validating uploaded training runs (loss curves or final losses) for the Fit page and CLI.
+
+Two layouts are accepted, from CSV (any common delimiter or encoding), Parquet or JSON lines:
+- tidy: one row per evaluation with `run`, `params`, `tokens` and/or `flops`, `loss`, optional `step`,
+  `unique_tokens` (other spellings are recognised, or mapped with `ColumnMapping`);
+- wide (W&B / TensorBoard export): a `step` (or `tokens`) column and one loss column per run; run sizes
+  come from a side table (`run, params[, tokens_per_step]`) or are parsed from the run name ("olmo-190M").
+Rows that cannot be used are dropped and listed (`RunTable.dropped`); a file that cannot be used at all
+raises PlannerError saying what is wrong and what to do.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from planner.errors import PlannerError
+from planner.laws import FLOPS_PER_PARAM_TOKEN
+
+MAX_FILE_BYTES = 100_000_000  # beyond this an upload is almost surely the wrong file
+MAX_ROWS = 2_000_000
+FIELDS = ("run", "params", "tokens", "flops", "loss", "step", "unique_tokens")
+ALIASES = {  # lower-cased column names recognised without a mapping, most specific first
+    "run": ["run", "run_name", "name", "experiment", "model", "id"],
+    "params": ["params", "parameters", "n_params", "num_params", "model_params", "n", "model_size"],
+    "tokens": ["tokens", "n_tokens", "train_tokens", "total_tokens", "d", "tokens_seen"],
+    "flops": ["flops", "compute", "c", "train_flops", "total_flops"],
+    "loss": ["loss", "val_loss", "eval_loss", "validation_loss", "valid_loss", "test_loss", "train_loss", "l"],
+    "step": ["step", "_step", "global_step", "iteration", "iter", "trainer/global_step"],
+    "unique_tokens": ["unique_tokens", "unique", "u_d", "unique_data"],
+}
+_SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*([kmbt])(?![a-z])", re.IGNORECASE)
+_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+
+class ColumnMapping(BaseModel):
+    """Which column of the upload holds each field (None: recognise it by name)."""
+
+    run: list[str] | str | None = Field(None, description="column(s) naming the run; several are joined")
+    params: str | None = None
+    tokens: str | None = None
+    flops: str | None = None
+    loss: str | None = None
+    step: str | None = None
+    unique_tokens: str | None = None
+    flops_unit: float = Field(1.0, gt=0, description="FLOPs per unit of the flops column (1e9 for GFLOPs)")
+    tokens_per_step: float | None = Field(None, gt=0, description="tokens = step x this, when no tokens column")
+
+
+class DroppedRows(BaseModel):
+    file: str
+    reason: str
+    rows: list[int] = Field(description="1-based data rows (the header is row 0)")
+
+    def message(self) -> str:
+        shown = ", ".join(map(str, self.rows[:12])) + (f" and {len(self.rows) - 12} more" if len(self.rows) > 12 else "")
+        return f"{self.file}: dropped {len(self.rows)} row(s) ({shown}): {self.reason}"
+
+
+class RunTable(BaseModel):
+    """Validated evaluations, one per row, in the units the fits use (FLOPs, tokens, params, nats)."""
+
+    run: list[str]
+    params: list[float]
+    tokens: list[float]
+    flops: list[float]
+    loss: list[float]
+    step: list[float | None]
+    unique_tokens: list[float] | None = None
+    files: list[str] = []
+    dropped: list[DroppedRows] = []
+    notes: list[str] = []
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.loss)
+
+    @property
+    def n_runs(self) -> int:
+        return len(set(self.run))
+
+    def frame(self) -> pd.DataFrame:
+        cols = {f: getattr(self, f) for f in FIELDS if getattr(self, f) is not None}
+        return pd.DataFrame(cols)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, **extra) -> "RunTable":
+        data = {f: df[f].tolist() for f in FIELDS if f in df.columns}
+        data["step"] = [None if pd.isna(s) else float(s) for s in df["step"]] if "step" in df else [None] * len(df)
+        return cls(**data, **extra)
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def read_table(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
+    """Parse one uploaded file into a DataFrame of strings/numbers; returns it and notes on how it was read."""
+    if len(data) == 0 or not data.strip():
+        raise PlannerError(f"{name} is empty: upload a CSV, Parquet or JSON-lines file with a header row and data")
+    if len(data) > MAX_FILE_BYTES:
+        raise PlannerError(f"{name} is {len(data) / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit: "
+                           "keep one row per evaluation (e.g. every 100th step) and upload again")
+    suffix = Path(name).suffix.lower()
+    if suffix == ".parquet" or data[:4] == b"PAR1":
+        return _read_parquet(name, data), []
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return _read_json_lines(name, data), []
+    return _read_csv(name, data)
+
+
+def _read_parquet(name: str, data: bytes) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as err:  # pyarrow raises many types for a corrupt file
+        raise PlannerError(f"{name} is not a readable Parquet file ({type(err).__name__}): export it again") from None
+
+
+def _read_json_lines(name: str, data: bytes) -> pd.DataFrame:
+    try:
+        return pd.read_json(io.BytesIO(data), lines=True)
+    except ValueError:
+        raise PlannerError(f"{name} is not valid JSON lines: put one JSON object per line, "
+                           '{"run": ..., "params": ..., "tokens": ..., "loss": ...}') from None
+
+
+def _decode(name: str, data: bytes) -> tuple[str, list[str]]:
+    if b"\x00" in data[:4096]:
+        raise PlannerError(f"{name} looks like a binary file (a spreadsheet?): save it as CSV and upload again")
+    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            return data.decode(encoding), []
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1"), [f"{name} is not UTF-8; read it as Latin-1 (check the run names)"]
+
+
+def _read_csv(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
+    text, notes = _decode(name, data)
+    first = text.splitlines()[0] if text.splitlines() else ""
+    # The delimiter that splits the header into the most columns wins: ',', ';', tab or '|'.
+    sep = max([",", ";", "\t", "|"], key=first.count)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as err:
+        raise PlannerError(f"{name} could not be parsed as CSV ({str(err).splitlines()[0]}): check that every "
+                           "row has as many fields as the header") from None
+    if df.shape[1] < 2:
+        raise PlannerError(f"{name} has a single column ('{first[:60]}'): separate the fields with commas, "
+                           "semicolons or tabs")
+    if sep != ",":
+        notes.append(f"{name}: fields separated by {'tab' if sep == chr(9) else repr(sep)}")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df, notes
+
+
+# --- recognising the layout ---------------------------------------------------------------------------
+
+
+def find_column(columns, field: str, explicit: str | None = None) -> str | None:
+    if explicit:
+        if explicit not in columns:
+            raise PlannerError(f"column '{explicit}' (mapped to {field}) is not in the file; columns: {', '.join(columns)}")
+        return explicit
+    lower = {str(c).lower(): c for c in columns}
+    return next((lower[a] for a in ALIASES[field] if a in lower), None)
+
+
+def parse_size(text) -> float | None:
+    """'190M' -> 1.9e8, 'llama-1.1B' -> 1.1e9, 42 -> 42.0; None when there is no size in it."""
+    if isinstance(text, (int, float, np.number)):
+        return float(text)
+    match = _SIZE.search(str(text))
+    return float(match.group(1)) * _SCALE[match.group(2).lower()] if match else None
+
+
+def is_wide(df: pd.DataFrame, mapping: ColumnMapping) -> bool:
+    """Wide when there is no loss column but there is a step/tokens column plus numeric run columns."""
+    if mapping.loss or find_column(df.columns, "loss") is not None:
+        return False
+    return find_column(df.columns, "step", mapping.step) is not None or find_column(df.columns, "tokens", mapping.tokens) is not None
+
+
+def wide_to_tidy(df: pd.DataFrame, mapping: ColumnMapping, sizes: pd.DataFrame | None) -> pd.DataFrame:
+    """Melt a step x run export into tidy rows; sizes from the side table, else from the run names."""
+    x_col = find_column(df.columns, "tokens", mapping.tokens) or find_column(df.columns, "step", mapping.step)
+    skip = {x_col} | {c for c in df.columns if str(c).lower() in ALIASES["step"] + ALIASES["tokens"]}
+    run_cols = [c for c in df.columns if c not in skip and not str(c).endswith(("__MIN", "__MAX"))]
+    long = df.melt(id_vars=[x_col], value_vars=run_cols, var_name="run", value_name="loss")
+    long = long.dropna(subset=["loss"]).reset_index(drop=True)  # W&B leaves blanks where a run has no point
+    side = _side_table(sizes)
+    long["params"] = [side.get(r, {}).get("params", parse_size(r)) for r in long["run"]]
+    missing = sorted({r for r, p in zip(long["run"], long["params"]) if p is None})
+    if missing:
+        raise PlannerError(f"no model size for run(s) {', '.join(missing[:8])}: add a sizes table "
+                           "(columns run, params) or put the size in the run name, e.g. 'run-190M'")
+    is_tokens = x_col in (find_column(df.columns, "tokens", mapping.tokens),)
+    if is_tokens:
+        long["tokens"] = long[x_col]
+    else:
+        long["step"] = long[x_col]
+        per_step = [side.get(r, {}).get("tokens_per_step", mapping.tokens_per_step) for r in long["run"]]
+        if any(p is None for p in per_step):
+            raise PlannerError("a wide export with a step column needs tokens per step: give tokens_per_step "
+                               "(batch size x sequence length) in the sizes table or the mapping")
+        long["tokens"] = pd.to_numeric(long["step"], errors="coerce") * np.array(per_step, dtype=float)
+    return long
+
+
+def _side_table(sizes: pd.DataFrame | None) -> dict[str, dict]:
+    if sizes is None:
+        return {}
+    run_col, params_col = find_column(sizes.columns, "run"), find_column(sizes.columns, "params")
+    if run_col is None or params_col is None:
+        raise PlannerError(f"the sizes table needs columns run and params (found {', '.join(sizes.columns)})")
+    out = {}
+    for _, row in sizes.iterrows():
+        entry = {"params": parse_size(row[params_col])}
+        if "tokens_per_step" in sizes.columns:
+            entry["tokens_per_step"] = float(row["tokens_per_step"])
+        out[str(row[run_col])] = entry
+    return out
+
+
+# --- validation ----------------------------------------------------------------------------------------
+
+
+def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.DataFrame:
+    """Select and rename the tidy columns; raise listing what is missing."""
+    cols = {f: find_column(df.columns, f, getattr(mapping, f)) for f in FIELDS if f != "run"}
+    run_spec = mapping.run
+    run_cols = [run_spec] if isinstance(run_spec, str) else (run_spec or [])
+    run_cols = run_cols or [c for c in [find_column(df.columns, "run")] if c is not None]
+    for c in run_cols:
+        find_column(df.columns, "run", c)
+    missing = [f for f in ("params", "loss") if cols[f] is None]
+    if cols["tokens"] is None and cols["flops"] is None and not (cols["step"] and mapping.tokens_per_step):
+        missing.append("tokens or flops")
+    if missing:
+        raise PlannerError(f"{name} lacks column(s) {', '.join(missing)} (found: {', '.join(map(str, df.columns))}); "
+                           "rename them or map them to the right columns")
+    out = pd.DataFrame({f: df[c] for f, c in cols.items() if c is not None})
+    if run_cols:
+        out["run"] = df[run_cols].astype(str).agg(" ".join, axis=1) if len(run_cols) > 1 else df[run_cols[0]].astype(str)
+    elif cols["step"] is not None:  # curves without run names: one run per model size
+        out["run"] = df[cols["params"]].astype(str)
+    else:  # final losses without run names: every row is its own run
+        out["run"] = [f"row {i}" for i in range(1, len(df) + 1)]
+    if cols["flops"] is not None:
+        out["flops"] = pd.to_numeric(out["flops"], errors="coerce") * mapping.flops_unit
+    if cols["tokens"] is None and cols["step"] is not None and mapping.tokens_per_step:
+        out["tokens"] = pd.to_numeric(out["step"], errors="coerce") * mapping.tokens_per_step
+    return out
+
+
+def clean(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[DroppedRows]]:
+    """Drop unusable rows, saying which and why; fill tokens from flops (or flops from tokens) by C = 6ND."""
+    dropped: list[DroppedRows] = []
+    df = df.copy()
+    df["_row"] = np.arange(1, len(df) + 1)
+    df["params"] = [parse_size(v) if isinstance(v, str) else v for v in df["params"]]
+
+    def drop(mask, reason):
+        nonlocal df
+        if mask.any():
+            dropped.append(DroppedRows(file=name, reason=reason, rows=df.loc[mask, "_row"].tolist()))
+            df = df.loc[~mask]
+
+    numeric = [c for c in ("params", "tokens", "flops", "loss", "step", "unique_tokens") if c in df]
+    for col in numeric:
+        values = pd.to_numeric(df[col], errors="coerce")
+        text = df[col].astype(str).str.strip().str.lower()
+        drop((values.isna() & df[col].notna() & ~text.isin(["nan", "none", "null", ""])).to_numpy(),
+             f"{col} is not a number; fix or delete those cells")
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    required = [c for c in ("params", "loss") if c in df] + [("tokens" if "tokens" in df else "flops")]
+    for col in required:
+        drop(~np.isfinite(df[col].to_numpy(dtype=float)), f"{col} is empty, NaN or infinite")
+    for col in ("params", "tokens", "flops", "loss", "unique_tokens"):
+        if col in df:
+            drop((df[col] <= 0).to_numpy(), f"{col} must be positive")
+    if "tokens" not in df:
+        df["tokens"] = df["flops"] / (FLOPS_PER_PARAM_TOKEN * df["params"])
+    elif "flops" not in df or df["flops"].isna().any():
+        df["flops"] = df["flops"].fillna(FLOPS_PER_PARAM_TOKEN * df["params"] * df["tokens"]) if "flops" in df \
+            else FLOPS_PER_PARAM_TOKEN * df["params"] * df["tokens"]
+    numeric_key = [c for c in ("params", "tokens", "step", "loss") if c in df]
+    drop(df.duplicated(subset=["run"] + numeric_key, keep="first").to_numpy(),
+         "exact duplicate of an earlier row; the first one is kept")
+    if "step" in df and df["step"].notna().all():  # a resumed run often logs a step twice: keep the later
+        drop(df.duplicated(subset=["run", "step"], keep="last").to_numpy(),
+             "the same run and step appear again further down with another loss; the later row is kept")
+    return df, dropped
+
+
+def apply_filters(df: pd.DataFrame, filters: dict[str, str] | None, name: str) -> pd.DataFrame:
+    """Keep the rows where each column equals the given value (compared as text), e.g. {"hparams": "tuned"}."""
+    for col, value in (filters or {}).items():
+        if col not in df.columns:
+            raise PlannerError(f"cannot filter on '{col}': {name} has no such column (columns: {', '.join(map(str, df.columns))})")
+        keep = df[col].astype(str) == str(value)
+        if not keep.any():
+            raise PlannerError(f"no row of {name} has {col} = {value}; values there: "
+                               f"{', '.join(map(str, df[col].astype(str).unique()[:10]))}")
+        df = df.loc[keep].reset_index(drop=True)
+    return df
+
+
+def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: ColumnMapping | None = None,
+              sizes: pd.DataFrame | None = None, filters: dict[str, str] | None = None) -> RunTable:
+    """Read, recognise and validate one or more files into a RunTable (usable rows kept, dropped listed).
+
+    `filters` keeps only rows whose columns equal the given values (one configuration of a sweep)."""
+    mapping = mapping or ColumnMapping()
+    if not files:
+        raise PlannerError("no file given: upload at least one CSV, Parquet or JSON-lines file of runs")
+    frames, dropped, notes, names = [], [], [], []
+    for item in files:
+        name, data = (item if isinstance(item, tuple) else (Path(item).name, _read_path(item)))
+        raw, read_notes = read_table(name, data)
+        notes += read_notes
+        if len(raw) > MAX_ROWS:
+            raise PlannerError(f"{name} has {len(raw):,} rows (limit {MAX_ROWS:,}): thin the curves and upload again")
+        if len(raw) == 0:
+            raise PlannerError(f"{name} has a header but no data rows")
+        raw = apply_filters(raw, filters, name)
+        if is_wide(raw, mapping):
+            notes.append(f"{name}: wide export (one loss column per run) read as {raw.shape[1] - 1} run(s)")
+            tidy = wide_to_tidy(raw, mapping, sizes)
+        else:
+            tidy = _tidy_columns(raw, mapping, name)
+        good, bad = clean(tidy, name)
+        frames.append(good)
+        dropped += bad
+        names.append(name)
+    df = pd.concat(frames, ignore_index=True)
+    if df.empty:
+        raise PlannerError("no usable rows left after validation: " + "; ".join(d.message() for d in dropped))
+    single = sorted(r for r, n in df.groupby("run").size().items() if n == 1)
+    if single and len(single) < df["run"].nunique():
+        notes.append(f"{len(single)} run(s) have a single point ({', '.join(single[:5])}): fine for Approaches 2 "
+                     "and 3, but Approach 1 needs curves")
+    has_unique = "unique_tokens" in df and df["unique_tokens"].notna().all()
+    return RunTable.from_frame(df.drop(columns=["unique_tokens"]) if "unique_tokens" in df and not has_unique else df,
+                               files=names, dropped=dropped, notes=notes)
+
+
+def _read_path(path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise PlannerError(f"cannot read {path}: {err.strerror}") from None
