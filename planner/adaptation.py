@@ -324,11 +324,25 @@ _ADAPTER_STATE_BYTES = (4, 4, 8)
 
 
 def resolve_model(model: str | ModelConfig) -> ModelConfig:
-    """A preset name (or an already-built config) to a ModelConfig; unknown names list the choices."""
+    """An architecture preset, or a model-table entry (data/models.csv), as a ModelConfig.
+
+    A table entry whose name is a preset ("Llama-2-70B") uses that preset's exact shape; any other entry
+    gets the conventional Llama-style shape with its parameter count (`suggest_shape`), named after it."""
     if isinstance(model, ModelConfig):
         return model
-    from planner.architecture import get_preset
-    return get_preset(model)
+    from planner.architecture import PRESETS, suggest_shape
+    from planner.models import catalog
+
+    key = model.strip().lower().replace(" ", "-")
+    if key in PRESETS:
+        return PRESETS[key]
+    entries = {m.name.lower().replace(" ", "-"): m for m in catalog()}
+    if key in entries:
+        entry = entries[key]
+        shape = suggest_shape(entry.params, family="llama")
+        return shape.model_copy(update={"name": f"{entry.name} (shape suggested for {entry.params:.3g} params)"})
+    raise PlannerError(f"unknown model preset '{model}'; choose a preset ({', '.join(PRESETS)}) "
+                       f"or a model-table entry ({', '.join(m.name for m in catalog())})")
 
 
 def _validate(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> None:
@@ -473,3 +487,26 @@ def cheapest_fitting(estimates: list[AdaptEstimate]) -> AdaptEstimate | None:
     """The trainable method with the lowest dollar cost that fits on one GPU (None if none fits)."""
     fitting = [e for e in estimates if e.fits_one_gpu and e.method != "zero-shot"]
     return min(fitting, key=lambda e: (e.usd, e.memory_gb)) if fitting else None
+
+
+class AdaptComparison(BaseModel):
+    """Every method on one base model with the same knobs, and the cheapest trainable one that fits."""
+
+    model: str
+    accelerator: str
+    estimates: list[AdaptEstimate]
+    cheapest_fitting: str | None = Field(description="lowest-cost trained method that fits on one GPU")
+    advice: str
+
+
+def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | None = None) -> AdaptComparison:
+    estimates = estimate_all(model, req, methods)
+    best = cheapest_fitting(estimates)
+    if best is None:
+        advice = (f"no trained method fits on one {estimates[0].accelerator}: shard over several GPUs, "
+                  "shorten sequences or pick a larger accelerator")
+    else:
+        advice = (f"cheapest method that fits on one {best.accelerator}: {get_method(best.method).label} "
+                  f"({best.memory_gb:.1f} GB, {best.gpu_hours:.3g} GPU-hours, ${best.usd:,.0f})")
+    return AdaptComparison(model=estimates[0].model, accelerator=estimates[0].accelerator, estimates=estimates,
+                           cheapest_fitting=best.method if best else None, advice=advice)

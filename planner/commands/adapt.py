@@ -1,0 +1,80 @@
+"""Subcommands of the adaptation planner: adapt-estimate (pure arithmetic) and adapt (measured runs)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from planner.adaptation import METHOD_NAMES, AdaptRequest
+
+
+def _knobs(p) -> None:
+    d = AdaptRequest()
+    p.add_argument("--preset", default="llama-2-7b", help="architecture preset or model-table entry")
+    p.add_argument("--rank", type=int, default=d.rank, help="LoRA/QLoRA rank")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="LoRA alpha")
+    p.add_argument("--targets", default=None,
+                   help="LoRA target modules, comma-separated (default: peft's), or all-linear")
+    p.add_argument("--virtual-tokens", type=int, default=d.virtual_tokens, help="prompt/prefix tokens")
+    p.add_argument("--batch", type=int, default=d.micro_batch, help="micro-batch (sequences per GPU)")
+    p.add_argument("--seq", type=int, default=d.seq_len, help="sequence length in tokens")
+    p.add_argument("--precision", default=d.precision, choices=["bf16", "mixed", "fp32"])
+    p.add_argument("--attention", default=d.attention, choices=["sdpa", "flash", "eager"])
+    p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward")
+
+
+def _request(args, method: str) -> AdaptRequest:
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None
+    extra = {k: getattr(args, k) for k in ("dataset_tokens", "epochs", "accelerator", "mfu") if hasattr(args, k)}
+    return AdaptRequest(method=method, rank=args.rank, alpha=args.alpha, target_modules=targets,
+                        virtual_tokens=args.virtual_tokens, micro_batch=args.batch, seq_len=args.seq,
+                        precision=args.precision, attention=args.attention,
+                        gradient_checkpointing=args.gradient_checkpointing, **extra)
+
+
+def adapt_estimate_command(sub) -> Callable:
+    p = sub.add_parser("adapt-estimate", help="trainable params, memory, FLOPs and cost of adaptation methods")
+    p.add_argument("--method", default="lora", help=f"one of {', '.join(METHOD_NAMES)}, or all")
+    _knobs(p)
+    d = AdaptRequest()
+    p.add_argument("--tokens", dest="dataset_tokens", type=float, default=d.dataset_tokens,
+                   help="dataset size in tokens")
+    p.add_argument("--epochs", type=float, default=d.epochs)
+    p.add_argument("--accelerator", default=d.accelerator, help="GPU for time, cost and the fit check")
+    p.add_argument("--mfu", type=float, default=d.mfu)
+
+    def run(args):
+        from planner import adaptation
+
+        if args.method == "all":
+            return adaptation.compare(args.preset, _request(args, "lora"))
+        return adaptation.estimate(args.preset, _request(args, args.method))
+
+    return run
+
+
+def adapt_command(sub) -> Callable:
+    p = sub.add_parser("adapt", help="measure every adaptation method on a small base model (same data/steps)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--methods", default="all", help=f"comma-separated subset of {', '.join(METHOD_NAMES)}")
+    p.add_argument("--steps", type=int, default=20, help="adaptation steps per method")
+    p.add_argument("--base-steps", type=int, default=50,
+                   help="pretraining steps on Python source for the base (ignored with --checkpoint)")
+    p.add_argument("--checkpoint", default=None, help="base weights: a verification run's checkpoint.pt")
+    p.add_argument("--corpus", default="prose",
+                   help="downstream corpus: 'prose' (the Python docs, built in) or a .txt/.jsonl path")
+    p.add_argument("--corpus-bytes", type=int, default=200_000, help="downstream text to use")
+    _knobs(p)
+    p.set_defaults(preset="tiny", batch=8, seq=64, precision="fp32")
+
+    def run(args):
+        from planner.adapt_runs import AdaptRunSpec, run_adaptation
+
+        methods = METHOD_NAMES if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+        spec = AdaptRunSpec(preset=args.preset, methods=methods, device=args.device, corpus=args.corpus,
+                            corpus_bytes=args.corpus_bytes, checkpoint=args.checkpoint, steps=args.steps,
+                            base_steps=args.base_steps, knobs=_request(args, "lora"))
+        return run_adaptation(spec)
+
+    return run
+
+
+COMMANDS = [adapt_estimate_command, adapt_command]
