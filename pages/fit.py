@@ -1,5 +1,164 @@
-"""fit page (placeholder until its issue lands)."""
+"""Fit laws: upload loss curves or final losses, map columns, fit a law, see how sure it is, save it."""
+import json
+
+import pandas as pd
 import streamlit as st
 
-st.title("fit")
-st.info("Coming soon.")
+from planner import io, laws
+from planner.errors import PlannerError
+from planner.fitting import METHODS, FitOptions, fit_runs, to_law
+from planner.plots import fit as plots
+from planner.settings import DATA_TABLES
+
+st.title("Fit scaling laws to your runs")
+st.caption("Upload the losses of your own runs (a tidy table or a W&B / TensorBoard wide export); get the law "
+           "they obey, bootstrap intervals, and the compute-optimal size at your budget.")
+
+SAMPLE = DATA_TABLES / "sample_runs.csv"
+AUTO = "(recognise by name)"
+ALL = "(all rows)"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def read_preview(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
+    return io.read_table(name, data)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load(files: tuple, mapping_json: str, sizes: tuple | None, filters_json: str) -> io.RunTable:
+    sizes_df = read_preview(*sizes)[0] if sizes else None
+    return io.load_runs(list(files), io.ColumnMapping.model_validate_json(mapping_json), sizes_df,
+                        json.loads(filters_json))
+
+
+@st.cache_data(show_spinner="Fitting…", max_entries=32)
+def fit(table_json: str, options_json: str):
+    return fit_runs(io.RunTable.model_validate_json(table_json), FitOptions.model_validate_json(options_json))
+
+
+# --- input ---------------------------------------------------------------------------------------------
+uploads = st.file_uploader("Run files (CSV, Parquet or JSON lines)", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
+                           accept_multiple_files=True,
+                           help="tidy: run, params, tokens or flops, loss[, step, unique_tokens]; wide: a step "
+                                "column and one loss column per run")
+with st.expander("Wide export: sizes table (run, params[, tokens_per_step])"):
+    sizes_upload = st.file_uploader("Sizes table", type=["csv", "tsv", "txt"], key="sizes")
+files = tuple((u.name, u.getvalue()) for u in uploads or [])
+if not files:
+    st.info(f"No file uploaded: showing the sample `{SAMPLE.name}` (OLMo ladder loss curves, 5 sizes x 5 token "
+            "multiples; source column in the file).")
+    files = ((SAMPLE.name, SAMPLE.read_bytes()),)
+sizes = (sizes_upload.name, sizes_upload.getvalue()) if sizes_upload else None
+
+try:
+    preview, read_notes = read_preview(*files[0])
+except PlannerError as err:
+    st.error(str(err))
+    st.stop()
+with st.expander(f"Preview of {files[0][0]} ({len(preview):,} rows)", expanded=False):
+    st.dataframe(preview.head(50), hide_index=True)
+
+columns = [AUTO] + [str(c) for c in preview.columns]
+with st.expander("Column mapping and filters"):
+    cols = st.columns(4)
+    mapping = {}
+    for i, field in enumerate(f for f in io.FIELDS if f != "run"):
+        choice = cols[i % 4].selectbox(field, columns, key=f"map_{field}")
+        mapping[field] = None if choice == AUTO else choice
+    run_cols = st.multiselect("Run name column(s)", columns[1:], help="several columns are joined, e.g. model + xC")
+    unit_col, step_col = st.columns(2)
+    flops_unit = unit_col.number_input("FLOPs per unit of the flops column", min_value=1e-30, value=1.0, format="%g",
+                                       help="1e9 when the column is in GFLOPs")
+    tokens_per_step = step_col.number_input("Tokens per step (when there is no tokens column)", min_value=0.0,
+                                            value=0.0, format="%g")
+    run_col = io.find_column(preview.columns, "run")
+    text_cols = [c for c in preview.columns if c != run_col and not pd.api.types.is_numeric_dtype(preview[c])
+                 and 1 < preview[c].nunique() <= 30]
+    filters = {}
+    for col in text_cols:
+        value = st.selectbox(f"Only rows with {col} =", [ALL] + sorted(map(str, preview[col].unique())), key=f"f_{col}")
+        if value != ALL:
+            filters[col] = value
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    method = st.selectbox("Method", list(METHODS), index=2, format_func=lambda m: METHODS[m], key="method")
+    points = st.radio("Points of each run", ["final", "all"], horizontal=True,
+                      help="final: each run's last evaluation (Hoffmann's Approach 3); all: every point of the curves")
+    boot = st.number_input("Bootstrap resamples", min_value=0, max_value=2000, value=0, step=100, key="boot",
+                           help="resampling runs; 200-1000 gives 95% intervals")
+    seed = st.number_input("Seed", min_value=0, value=0)
+    target_text = st.text_input("Target budget (FLOPs)", "1e21", help="report the optimum at this compute")
+    with st.expander("Approach 3 settings"):
+        loss_fn = st.radio("Objective", ["huber", "squared"], horizontal=True)
+        delta = st.number_input("Huber delta", min_value=1e-6, value=1e-3, format="%g")
+
+try:
+    target = float(target_text) if target_text.strip() else None
+    mapping_model = io.ColumnMapping(**mapping, run=run_cols or None, flops_unit=flops_unit,
+                                     tokens_per_step=tokens_per_step or None)
+    table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters))
+    options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
+                         loss=loss_fn, delta=delta)
+    result = fit(table.model_dump_json(), options.model_dump_json())
+except ValueError as err:  # PlannerError, pydantic's ValidationError, a bad number
+    with right:
+        st.error(str(err).splitlines()[0] if not isinstance(err, PlannerError) else str(err))
+    st.stop()
+
+# --- results -------------------------------------------------------------------------------------------
+runs = table.frame()
+with right:
+    for d in table.dropped:
+        st.warning(d.message())
+    for note in read_notes + table.notes + result.notes:
+        st.caption(f"ℹ️ {note}")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
+    m2.metric("b (D_opt ∝ C^b)", f"{result.b:.3f}" if result.b is not None else "—")
+    m3.metric("points / runs", f"{result.n_points} / {result.n_runs}")
+    m4.metric("RMSE (log loss)", f"{result.diagnostics.rmse_log:.4f}" if result.diagnostics else "—")
+    if result.optimum:
+        o = result.optimum
+        st.success(f"At {o.flops:.3g} FLOPs: **{o.params:.3g} parameters** on **{o.tokens:.3g} tokens**"
+                   + (f", predicted loss {o.loss:.3f}" if o.loss else ""))
+    st.dataframe(plots.parameter_table(result), hide_index=True, width="stretch")
+    if result.diagnostics and result.diagnostics.heldout_rmse_log is not None:
+        st.caption(f"Held-out check: refitted without {', '.join(result.diagnostics.heldout_runs[:4])}, the error on "
+                   f"them is {result.diagnostics.heldout_rmse_log:.4f} (RMSE of log loss or of log N_opt).")
+
+tabs = st.tabs(["Loss vs compute", "IsoFLOP parabolas", "Loss vs N", "Residuals", "Bootstrap"])
+tabs[0].plotly_chart(plots.loss_vs_compute(runs, result), width="stretch")
+if getattr(result, "budgets", None):
+    tabs[1].plotly_chart(plots.isoflop_parabolas(result), width="stretch")
+else:
+    tabs[1].info("Choose Approach 2 to fit IsoFLOP parabolas.")
+tabs[2].plotly_chart(plots.loss_vs_params(runs, result, points), width="stretch")
+tabs[3].plotly_chart(plots.residuals_figure(result), width="stretch")
+if result.bootstrap_samples:
+    tabs[4].plotly_chart(plots.bootstrap_figure(result), width="stretch")
+else:
+    tabs[4].info("Set bootstrap resamples above 0 to see the distributions of the exponents.")
+
+# --- save and download ---------------------------------------------------------------------------------
+st.subheader("Keep this fit")
+save_col, download_col = st.columns(2)
+with save_col:
+    name = st.text_input("Law name", f"my-{method}", help="the name it will have on the Plan page")
+    if st.button("Save law for the Plan page"):
+        try:
+            path = laws.save_law(to_law(result, name))
+            st.success(f"Saved '{name}'; pick it on the Plan page or with `python -m planner optimal --law {name}`.")
+        except ValueError as err:
+            st.error(str(err).splitlines()[0])
+with download_col:
+    try:
+        law_json = to_law(result, name).model_dump_json(indent=2)
+        st.download_button("Download fitted law (JSON)", law_json, file_name=f"{name}.json", mime="application/json")
+    except ValueError as err:
+        st.caption(f"This fit cannot be turned into a law: {str(err).splitlines()[0]}")
+    st.download_button("Download full result (JSON)", result.model_dump_json(indent=2), file_name=f"{name}-fit.json",
+                       mime="application/json")
+    for label, frame in plots.chart_tables(runs, result).items():
+        st.download_button(f"Chart data: {label} (CSV)", frame.to_csv(index=False), file_name=f"{name}-{label}.csv",
+                           mime="text/csv", key=f"dl_{label}")

@@ -188,7 +188,9 @@ def wide_to_tidy(df: pd.DataFrame, mapping: ColumnMapping, sizes: pd.DataFrame |
     """Melt a step x run export into tidy rows; sizes from the side table, else from the run names."""
     x_col = find_column(df.columns, "tokens", mapping.tokens) or find_column(df.columns, "step", mapping.step)
     skip = {x_col} | {c for c in df.columns if str(c).lower() in ALIASES["step"] + ALIASES["tokens"]}
-    run_cols = [c for c in df.columns if c not in skip and not str(c).endswith(("__MIN", "__MAX"))]
+    # W&B adds "<run>__MIN/__MAX" band columns; text columns (a source, a note) are not runs either.
+    run_cols = [c for c in df.columns if c not in skip and not str(c).endswith(("__MIN", "__MAX"))
+                and pd.to_numeric(df[c], errors="coerce").notna().sum() >= max(1, df[c].notna().sum() // 2)]
     long = df.melt(id_vars=[x_col], value_vars=run_cols, var_name="run", value_name="loss")
     long = long.dropna(subset=["loss"]).reset_index(drop=True)  # W&B leaves blanks where a run has no point
     side = _side_table(sizes)
@@ -328,8 +330,8 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
             raise PlannerError(f"{name} has a header but no data rows")
         raw = apply_filters(raw, filters, name)
         if is_wide(raw, mapping):
-            notes.append(f"{name}: wide export (one loss column per run) read as {raw.shape[1] - 1} run(s)")
             tidy = wide_to_tidy(raw, mapping, sizes)
+            notes.append(f"{name}: wide export (one loss column per run) read as {tidy['run'].nunique()} run(s)")
         else:
             tidy = _tidy_columns(raw, mapping, name)
         good, bad = clean(tidy, name)
@@ -340,7 +342,7 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
     if df.empty:
         raise PlannerError("no usable rows left after validation: " + "; ".join(d.message() for d in dropped))
     single = sorted(r for r, n in df.groupby("run").size().items() if n == 1)
-    if single and len(single) < df["run"].nunique():
+    if single and "step" in df and df["step"].notna().any():
         notes.append(f"{len(single)} run(s) have a single point ({', '.join(single[:5])}): fine for Approaches 2 "
                      "and 3, but Approach 1 needs curves")
     has_unique = "unique_tokens" in df and df["unique_tokens"].notna().all()

@@ -100,7 +100,9 @@ class _State:
 
     def gauss_newton(self) -> np.ndarray:
         """sum_n w_n J_n J_n^T with IRLS weights w = min(1, delta/|r|): the Huber loss's majoriser."""
-        w = self._w(np.minimum(1.0, self.delta / np.maximum(np.abs(self.r), 1e-300)))
+        ar = np.abs(self.r)
+        with np.errstate(divide="ignore", over="ignore"):
+            w = self._w(np.where(ar > self.delta, self.delta / ar, 1.0))
         p1, p2, p3, F = self.p1, self.p2, self.p3, self.features
         wp1, wp2 = w * p1, w * p2
         m11, m12, m22 = (wp1 * p1) @ F, (wp1 * p2) @ F, (wp2 * p2) @ F

@@ -1,0 +1,187 @@
+"""Figures and chart tables of the Fit page: pure functions of the uploaded runs and a fit result."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
+from planner.fitting.core import to_law
+from planner.laws import FLOPS_PER_PARAM_TOKEN, PRESETS
+
+PALETTE = px.colors.qualitative.Safe
+COMPARE = ("hoffmann2022", "besiroglu2024")  # published laws drawn for comparison
+
+
+def _log_layout(fig: go.Figure, title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=430,
+                      legend=dict(font=dict(size=10)), margin=dict(t=50, l=60, r=20, b=50))
+    fig.update_xaxes(type="log")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ...] = COMPARE) -> pd.DataFrame:
+    """Compute-optimal loss (or size) along a log grid of budgets: the fit and the published laws."""
+    flops = np.geomspace(runs["flops"].min(), runs["flops"].max() * 30, 60)
+    rows = []
+    laws = {"fitted": _fitted_law(result)} | {name: PRESETS[name] for name in compare}
+    for label, law in laws.items():
+        if law is None:
+            continue
+        c6 = flops / FLOPS_PER_PARAM_TOKEN
+        if hasattr(law, "G"):
+            n, d = law.G * c6**law.a, c6**law.b / law.G
+        else:
+            try:
+                n = np.array([law.optimal(c).params for c in flops])
+            except ValueError:  # budgets too small for any model under this law
+                continue
+            d = flops / (FLOPS_PER_PARAM_TOKEN * n)
+        loss = law.loss(n, d) if label != "fitted" or not isinstance(result, AllocationFit) else np.full_like(n, np.nan)
+        rows.append(pd.DataFrame({"law": label, "flops": flops, "params": n, "tokens": d, "loss": loss}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _fitted_law(result: FitResult):
+    try:
+        law = to_law(result, "fitted")
+    except ValueError:  # e.g. exponents outside a law's valid range
+        return None
+    return law.base if isinstance(result, DataConstrainedFit) else law
+
+
+def loss_vs_compute(runs: pd.DataFrame, result: FitResult) -> go.Figure:
+    """Every evaluation (loss vs compute, one colour per run) with the fitted compute-optimal frontier."""
+    fig = go.Figure()
+    for i, (run, grp) in enumerate(runs.groupby("run", sort=False)):
+        grp = grp.sort_values("flops")
+        fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines+markers" if len(grp) > 1 else "markers",
+                                 name=str(run), legendgroup="runs", showlegend=runs["run"].nunique() <= 30,
+                                 line=dict(width=1, color=PALETTE[i % len(PALETTE)]), marker=dict(size=4),
+                                 hovertemplate=f"{run}<br>C=%{{x:.3g}}<br>loss=%{{y:.4f}}<extra></extra>"))
+    frontier = frontier_table(runs, result)
+    for label, grp in frontier.groupby("law", sort=False):
+        if grp["loss"].notna().any():
+            fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines", name=f"{label} frontier",
+                                     line=dict(width=3 if label == "fitted" else 1.5,
+                                               dash="solid" if label == "fitted" else "dot",
+                                               color="black" if label == "fitted" else None)))
+    if isinstance(result, AllocationFit) and result.frontier:
+        fig.add_trace(go.Scatter(x=[p.flops for p in result.frontier], y=[p.loss for p in result.frontier],
+                                 mode="markers", name="lowest loss at each C", marker=dict(color="black", size=7)))
+    if isinstance(result, AllocationFit) and result.budgets:
+        good = [b for b in result.budgets if b.accepted]
+        fig.add_trace(go.Scatter(x=[b.flops for b in good], y=[b.loss_opt for b in good], mode="markers",
+                                 name="IsoFLOP optima", marker=dict(color="black", size=10, symbol="star")))
+    return _log_layout(fig, "Loss vs compute: your runs and the compute-optimal frontier", "compute C (FLOPs)",
+                       "loss", log_y=True)
+
+
+def isoflop_parabolas(result: AllocationFit) -> go.Figure:
+    """Approach 2: each budget's points, its parabola in ln N and the optimum (rejected budgets greyed)."""
+    fig = go.Figure()
+    for i, b in enumerate(result.budgets):
+        colour = PALETTE[i % len(PALETTE)] if b.accepted else "lightgrey"
+        label = f"{b.flops:.2g} FLOPs" + ("" if b.accepted else " (rejected)")
+        fig.add_trace(go.Scatter(x=b.params, y=b.losses, mode="markers", name=label, legendgroup=label,
+                                 marker=dict(color=colour, size=7), hovertext=b.reason or None))
+        if b.coefficients:
+            x = np.linspace(np.log(min(b.params)), np.log(max(b.params)), 60)
+            c0, c1, c2 = b.coefficients
+            fig.add_trace(go.Scatter(x=np.exp(x), y=c0 + c1 * x + c2 * x**2, mode="lines", legendgroup=label,
+                                     showlegend=False, line=dict(color=colour)))
+        if b.accepted:
+            fig.add_trace(go.Scatter(x=[b.params_opt], y=[b.loss_opt], mode="markers", legendgroup=label,
+                                     showlegend=False, marker=dict(color=colour, size=13, symbol="star",
+                                                                  line=dict(color="black", width=1))))
+    return _log_layout(fig, "IsoFLOP parabolas (★ = optimum of each budget)", "parameters N", "loss")
+
+
+def loss_vs_params(runs: pd.DataFrame, result: FitResult, points: str = "final") -> go.Figure:
+    """Loss vs N coloured by tokens D (log colour scale), with the fitted law at a few token counts."""
+    pts = select_points(runs, points)
+    fig = go.Figure(go.Scatter(
+        x=pts["params"], y=pts["loss"], mode="markers", name="runs",
+        marker=dict(color=np.log10(pts["tokens"]), colorscale="Viridis", size=8,
+                    colorbar=dict(title="log10 D")),
+        customdata=pts[["run", "tokens"]], hovertemplate="%{customdata[0]}<br>N=%{x:.3s}<br>D=%{customdata[1]:.3s}"
+                                                         "<br>loss=%{y:.4f}<extra></extra>"))
+    law = _fitted_law(result)
+    if law is not None and not isinstance(result, AllocationFit):
+        n = np.geomspace(pts["params"].min() / 1.5, pts["params"].max() * 1.5, 60)
+        viridis = px.colors.sample_colorscale("Viridis", 4)
+        lo, hi = np.log10(pts["tokens"].min()), np.log10(pts["tokens"].max())
+        for colour, log_d in zip(viridis, np.linspace(lo, hi, 4)):
+            fig.add_trace(go.Scatter(x=n, y=law.loss(n, np.full_like(n, 10**log_d)), mode="lines",
+                                     name=f"fit at D={10**log_d:.2g}", line=dict(color=colour)))
+    return _log_layout(fig, "Loss vs model size, coloured by tokens", "parameters N", "loss")
+
+
+def residuals_figure(result: FitResult) -> go.Figure:
+    """ln(predicted / observed) for every point used; held-out runs marked."""
+    diag = result.diagnostics
+    fig = go.Figure()
+    if diag and diag.residuals:
+        df = pd.DataFrame([r.model_dump() for r in diag.residuals])
+        held = df["run"].isin(diag.heldout_runs)
+        for mask, name, symbol in ((~held, "fitted points", "circle"), (held, "largest runs (held out in check)", "x")):
+            if mask.any():
+                fig.add_trace(go.Scatter(x=df.loc[mask, "flops"], y=df.loc[mask, "residual_log"], mode="markers",
+                                         name=name, marker=dict(symbol=symbol, size=7),
+                                         customdata=df.loc[mask, ["run"]],
+                                         hovertemplate="%{customdata[0]}<br>%{y:.4f}<extra></extra>"))
+        fig.add_hline(y=0, line=dict(color="grey", dash="dash"))
+    return _log_layout(fig, f"Residuals (RMSE in log loss {diag.rmse_log:.4f})" if diag else "Residuals",
+                       "compute C (FLOPs)", "ln(predicted / observed)")
+
+
+def bootstrap_figure(result: FitResult) -> go.Figure:
+    """Histograms of the bootstrap exponents a (N_opt ∝ C^a) and b (D_opt ∝ C^b)."""
+    fig = go.Figure()
+    for key, colour in (("a", PALETTE[0]), ("b", PALETTE[1])):
+        values = (result.bootstrap_samples or {}).get(key)
+        if values:
+            fig.add_trace(go.Histogram(x=values, name=key, marker_color=colour, opacity=0.7, nbinsx=40))
+            ci = (result.ci or {}).get(key)
+            if ci:
+                for v in (ci.low, ci.high):
+                    fig.add_vline(x=v, line=dict(color=colour, dash="dash"))
+    fig.update_layout(barmode="overlay", title="Bootstrap distributions of the exponents (dashed: 95% interval)",
+                      xaxis_title="exponent", yaxis_title="resamples", template="plotly_white", height=380)
+    return fig
+
+
+def parameter_table(result: FitResult) -> pd.DataFrame:
+    """One row per fitted quantity: estimate and, when bootstrapped, the 95% interval."""
+    names = {ParametricFit: ["E", "A", "B", "alpha", "beta", "a", "b"],
+             AllocationFit: ["a", "b", "k_params", "k_tokens"],
+             KaplanFit: ["N_c", "D_c", "alpha_N", "alpha_D", "N_c_only", "alpha_N_only", "D_c_only",
+                         "alpha_D_only", "a", "b"],
+             DataConstrainedFit: ["E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star", "a", "b"]}[type(result)]
+    rows = []
+    for name in names:
+        ci = (result.ci or {}).get(name)
+        rows.append({"parameter": name, "estimate": getattr(result, name),
+                     "95% low": ci.low if ci else None, "95% high": ci.high if ci else None})
+    if result.optimum:
+        for key in ("params", "tokens", "loss"):
+            ci = (result.ci or {}).get(f"{key}_opt")
+            rows.append({"parameter": f"optimal {key} at {result.optimum.flops:.3g} FLOPs",
+                         "estimate": getattr(result.optimum, key), "95% low": ci.low if ci else None,
+                         "95% high": ci.high if ci else None})
+    return pd.DataFrame(rows)
+
+
+def chart_tables(runs: pd.DataFrame, result: FitResult) -> dict[str, pd.DataFrame]:
+    """The data behind every chart, for download as CSV."""
+    tables = {"runs": runs, "frontier": frontier_table(runs, result), "parameters": parameter_table(result)}
+    if result.diagnostics and result.diagnostics.residuals:
+        tables["residuals"] = pd.DataFrame([r.model_dump() for r in result.diagnostics.residuals])
+    if isinstance(result, AllocationFit) and result.budgets:
+        tables["isoflop_budgets"] = pd.DataFrame([b.model_dump(exclude={"params", "losses"}) for b in result.budgets])
+    if result.bootstrap_samples:
+        tables["bootstrap"] = pd.DataFrame(result.bootstrap_samples)
+    return tables
