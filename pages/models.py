@@ -1,5 +1,57 @@
-"""models page (placeholder until its issue lands)."""
+"""Models & GPUs: published models checked against 6ND, the MFU their GPU-hours imply, what each would cost
+on an accelerator you choose, and the accelerator table. Layout only: all numbers come from planner."""
 import streamlit as st
 
-st.title("models")
-st.info("Coming soon.")
+from planner import hardware, models
+from planner.errors import PlannerError
+from planner.plots import models as plots
+
+st.title("Models & GPUs")
+st.caption("Published training runs next to the 6ND rule (C = 6 × params × tokens; active params for MoE), "
+           "the MFU their reported GPU-hours imply, and what each run would cost today on the accelerator "
+           "you pick. Every figure links to its source below.")
+
+names = list(hardware.accelerators())
+left, mid, right = st.columns(3)
+accelerator = left.selectbox("Accelerator", names, index=names.index("H100-SXM"),
+                             help="prices each model's training run (dense BF16 peak, on-demand price)")
+mfu = mid.number_input("MFU", min_value=0.0, max_value=1.0, value=0.4, step=0.05,
+                       help="model-FLOPs utilisation you expect: 0.35-0.5 is typical of large dense runs")
+gpus = right.number_input("GPUs", min_value=1, value=1024, step=64, help="sets the wall-clock days")
+
+try:
+    rows = models.model_table(accelerator, mfu, int(gpus))
+except PlannerError as err:
+    st.error(str(err))
+    st.stop()
+
+chosen = hardware.get_accelerator(accelerator)
+st.subheader("Published models")
+st.markdown(f"Cost columns: training each model on {int(gpus):,} × {chosen.name} at {mfu:.0%} MFU, "
+            f"${chosen.usd_per_hour:.2f} per GPU-hour ({chosen.price_source}, {chosen.price_date}).")
+st.dataframe(plots.models_frame(rows), column_config=plots.models_column_config(st.column_config),
+             hide_index=True, height=460, placeholder="—", key="models_table")
+
+flagged = [r.name for r in rows if r.compute_flagged]
+implausible = [f"{r.name} ({r.implied_mfu:.0%})" for r in rows if r.mfu_plausible is False]
+if flagged:
+    st.warning("Quoted compute more than 25% away from 6ND: " + ", ".join(flagged))
+else:
+    st.success("Every quoted compute figure in the catalog is within 25% of 6ND.")
+if implausible:
+    st.info("Implied MFU outside the usual 25-65% band (the published hours likely include restarts, "
+            "ablations or more than pre-training; see the notes): " + ", ".join(implausible))
+
+chart_left, chart_right = st.columns(2)
+chart_left.plotly_chart(plots.compute_figure(rows), key="compute_chart")
+chart_right.plotly_chart(plots.implied_mfu_figure(rows), key="mfu_chart")
+
+st.subheader("Accelerators")
+st.caption("Dense peaks (vendor pages often quote 2:4-sparse numbers, twice as large). Prices are on-demand "
+           "list prices on the date shown and move monthly; rows marked approximate are estimates.")
+st.dataframe(plots.accelerators_frame(list(hardware.accelerators().values())),
+             column_config=plots.accelerators_column_config(st.column_config), hide_index=True,
+             height=640, placeholder="—", key="gpus_table")
+
+with st.expander("Sources and notes for every model"):
+    st.dataframe(plots.sources_frame(rows), hide_index=True, placeholder="—")

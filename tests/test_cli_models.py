@@ -42,7 +42,7 @@ def test_human_output(run_cli):
     ["cost", "--params", "7e9", "--tokens", "1e12", "--gpu", "Z80"],
     ["cost", "--params", "7e9", "--tokens", "1e12", "--mfu", "0"],
     ["cost", "--params", "7e9", "--tokens", "1e12", "--mfu", "1.5"],
-    ["cost", "--params", "-7e9", "--tokens", "1e12"],
+    ["cost", "--params=-7e9", "--tokens", "1e12"],
     ["budget", "lots of compute"],
     ["models", "--mfu", "1.5"],
 ])
@@ -51,3 +51,8 @@ def test_errors_are_one_line_on_stderr_with_exit_2(run_cli, args):
     assert out.returncode == 2, args
     assert out.stdout == "" and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_negative_params_error_names_the_problem(run_cli):
+    out = run_cli("cost", "--params=-7e9", "--tokens", "1e12")
+    assert out.returncode == 2 and "params must be a positive number" in out.stderr
