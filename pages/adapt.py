@@ -1,5 +1,136 @@
-"""adapt page (placeholder until its issue lands)."""
+"""Adaptation methods: what full fine-tuning, LoRA, QLoRA, prompt/prefix tuning, IA3, BitFit, a linear probe
+and zero-shot cost for a base model (estimates), and how they do when measured on this machine.
+Layout only: every number comes from planner.adaptation / planner.adapt_runs."""
 import streamlit as st
 
-st.title("adapt")
-st.info("Coming soon.")
+from planner import adapt_runs, adaptation, hardware
+from planner.errors import PlannerError
+from planner.plots import adapt as plots
+
+st.title("Adaptation methods")
+st.caption("Most teams adapt a foundation model rather than train one. For a base model and an accelerator, "
+           "each method's trainable parameters, memory per GPU, FLOPs, GPU-hours and dollars — then the same "
+           "methods measured side by side on this machine, so the estimator's error is visible.")
+
+# ------------------------------------------------------------------------------------------ estimate
+st.subheader("Estimate")
+defaults = adaptation.AdaptRequest()
+models = adaptation.model_choices()
+accels = list(hardware.accelerators())
+c1, c2, c3, c4 = st.columns(4)
+model = c1.selectbox("Base model", models, index=models.index("llama-2-70b"),
+                     help="an architecture preset, or a model-table entry (shape suggested from its size)")
+accelerator = c2.selectbox("Accelerator", accels, index=accels.index("H100-SXM"))
+tokens = c3.number_input("Dataset tokens", min_value=1e3, value=1e8, format="%.3g",
+                         help="tokens in the fine-tuning set (one epoch)")
+epochs = c4.number_input("Epochs", min_value=0.1, value=1.0, step=0.5)
+
+c1, c2, c3, c4 = st.columns(4)
+rank = c1.number_input("LoRA rank", min_value=0, value=defaults.rank, step=4,
+                       help="r of LoRA/QLoRA: trains r·(d_in + d_out) per target layer")
+alpha = c2.number_input("LoRA alpha", min_value=0.0, value=defaults.alpha, step=4.0)
+micro_batch = c3.number_input("Micro-batch", min_value=1, value=1, help="sequences per GPU per step")
+seq_len = c4.number_input("Sequence length", min_value=16, value=2048, step=256)
+
+with st.expander("More knobs (defaults: peft's targets, bf16 weights, SDPA attention, no checkpointing)"):
+    k1, k2, k3, k4 = st.columns(4)
+    precision = k1.selectbox("Weights", ["bf16", "mixed", "fp32"],
+                             help="bf16: weights and AdamW states in bf16; mixed: fp32 master + Adam states")
+    attention = k2.selectbox("Attention kernel", ["sdpa", "flash", "eager"])
+    virtual = k3.number_input("Virtual tokens", min_value=0, value=defaults.virtual_tokens,
+                              help="prompt and prefix tuning")
+    mfu = k4.number_input("MFU", min_value=0.01, max_value=1.0, value=defaults.mfu, step=0.05)
+    checkpointing = st.checkbox("Gradient checkpointing", value=False)
+    try:
+        choices = adaptation.target_choices(model)
+    except PlannerError:
+        choices = []
+    targets = st.multiselect("LoRA target modules (empty = peft's default)", choices)
+
+request = adaptation.AdaptRequest(rank=int(rank), alpha=alpha, target_modules=targets or None,
+                                  virtual_tokens=int(virtual), micro_batch=int(micro_batch),
+                                  seq_len=int(seq_len), precision=precision, attention=attention,
+                                  gradient_checkpointing=checkpointing, dataset_tokens=tokens, epochs=epochs,
+                                  accelerator=accelerator, mfu=mfu)
+try:
+    comparison = adaptation.compare(model, request)
+except PlannerError as err:
+    st.error(str(err))
+    comparison = None
+
+if comparison is not None:
+    if comparison.cheapest_fitting:
+        st.success(comparison.advice)
+    else:
+        st.error(comparison.advice)
+    st.dataframe(plots.cost_table(comparison), hide_index=True, key="cost_table",
+                 column_config={"trainable params": st.column_config.NumberColumn(format="compact"),
+                                "trainable %": st.column_config.NumberColumn(format="%.3g"),
+                                "memory per GPU (GB)": st.column_config.NumberColumn(format="%.1f"),
+                                "FLOPs / token": st.column_config.NumberColumn(format="%.3e"),
+                                "GPU-hours": st.column_config.NumberColumn(format="%.3g"),
+                                "cost (USD)": st.column_config.NumberColumn(format="dollar")})
+    for e in comparison.estimates:
+        if e.advice:
+            st.caption(f"⚠ {e.advice}")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")
+    right.plotly_chart(plots.trainable_figure(comparison), key="trainable_chart")
+    with st.expander("Assumptions of each estimate"):
+        for e in comparison.estimates:
+            st.markdown(f"**{e.method}**: " + "; ".join(e.assumptions))
+
+# ------------------------------------------------------------------------------------------ measured
+st.subheader("Measured on this machine")
+st.caption("Every selected method adapts the same small base model (pretrained briefly on Python source, or a "
+           "verification run's checkpoint) to English prose (the Python docs), same data and steps. Runs as a "
+           "background job: leave the page and come back.")
+with st.form("launch"):
+    m1, m2, m3, m4 = st.columns(4)
+    run_preset = m1.selectbox("Base preset", ["tiny", "tiny-gpt2", "gpt2"], help="tiny presets run on CPU")
+    device = m2.selectbox("Device", ["cpu", "cuda"])
+    steps = m3.number_input("Steps per method", min_value=1, value=30)
+    base_steps = m4.number_input("Base pretraining steps", min_value=0, value=60)
+    run_methods = st.multiselect("Methods", adaptation.METHOD_NAMES, default=adaptation.METHOD_NAMES)
+    checkpoint = st.text_input("Base checkpoint (optional)", placeholder="path to a verification run's checkpoint.pt")
+    launched = st.form_submit_button("Run comparison")
+if launched:
+    try:
+        spec = adapt_runs.AdaptRunSpec(preset=run_preset, device=device, steps=int(steps),
+                                       base_steps=int(base_steps), methods=run_methods,
+                                       checkpoint=checkpoint or None)
+        st.session_state["adapt_job"] = adapt_runs.submit(spec)
+    except PlannerError as err:
+        st.error(str(err))
+
+
+pending = any(not j.finished for j in adapt_runs.jobs())
+
+
+@st.fragment(run_every=3 if pending else None)
+def show_runs():
+    jobs = adapt_runs.jobs()
+    if not jobs:
+        st.info("No measured comparison yet: choose methods above and press Run comparison.")
+        return
+    labels = {f"job {j.id} — {j.spec.get('preset')} on {j.device} — {j.status}": j for j in jobs}
+    chosen = st.selectbox("Comparison", list(labels), key="adapt_job_choice")
+    job = labels[chosen]
+    if not job.finished:
+        st.progress(job.progress, text=f"{job.status}: {job.progress:.0%}")
+        return
+    if job.status != "done":
+        st.error(f"job {job.id} {job.status}: {job.error}")
+        return
+    result = job.result
+    st.markdown(f"Base: {result['base']}.")
+    for run in result["runs"]:
+        if run["status"] != "done":
+            st.warning(f"{run['method']}: {run['status']}")
+    st.plotly_chart(plots.eval_curves_figure(result), key=f"curves_{job.id}")
+    st.plotly_chart(plots.measured_bars_figure(result), key=f"bars_{job.id}")
+    st.plotly_chart(plots.estimate_vs_measured_figure(result), key=f"error_{job.id}")
+    st.dataframe(plots.estimate_error_table(result), hide_index=True, key=f"error_table_{job.id}")
+
+
+show_runs()

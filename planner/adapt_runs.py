@@ -110,6 +110,7 @@ class _SkipVirtualTokens:
 
 
 # ---------------------------------------------------------------------------------------------- corpora
+HELDOUT_FRACTION = 0.1  # small corpora (tens of KB) still get held-out chunks
 PROSE = "prose"  # English prose inside the offline corpus: the Python documentation's topic pages
 CODE = "stdlib"  # Python source: the corpus the base model is pretrained on
 
@@ -137,7 +138,7 @@ def _token_splits(source: str, max_bytes: int | None, tokenizer) -> tuple:
     from planner.train.tokenizer import _encode
 
     corpus = load_corpus(CorpusSpec(source=str(prose_corpus_path()) if source == PROSE else source,
-                                    max_bytes=max_bytes))
+                                    max_bytes=max_bytes, heldout_fraction=HELDOUT_FRACTION))
     train, heldout = corpus.split()
     return _encode(tokenizer, train), _encode(tokenizer, heldout)
 
@@ -313,7 +314,7 @@ def _base_tokens_and_model(cfg: ModelConfig, spec: AdaptRunSpec, log):
     from planner.train.corpus import CorpusSpec, load_corpus
     from planner.train.tokenizer import train_tokenizer
 
-    code = load_corpus(CorpusSpec(source=CODE, max_bytes=spec.base_corpus_bytes))
+    code = load_corpus(CorpusSpec(source=CODE, max_bytes=spec.base_corpus_bytes, heldout_fraction=HELDOUT_FRACTION))
     tokenizer = train_tokenizer(code, cfg.vocab_size)
     model = base_model(cfg, spec.seed, spec.checkpoint)
     if spec.checkpoint:
@@ -363,7 +364,7 @@ def adapt_job(spec: dict, ctx) -> dict:
     def on_log(method, step, metrics):
         if method != "pretrain":
             done["n"] += 1
-        numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "progress"}
         ctx.log(done["n"], method=method, method_step=step, progress=min(1.0, done["n"] / total), **numbers)
 
     return run_adaptation(parsed, on_log, ctx.should_stop).model_dump()
@@ -376,3 +377,29 @@ def _register() -> None:
 
 
 _register()
+
+
+# ---------------------------------------------------------------------------------------------- job plumbing
+JOB_KIND, JOB_GROUP = "adapt", "adapt"
+
+
+def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
+    """Queue a measured comparison and make sure a worker for its device is alive; returns the job id."""
+    from planner.jobs import JobStore
+    from planner.jobs.runners import get_runner
+
+    for name in spec.methods:
+        get_method(name)
+    resolve_model(spec.preset)
+    if not spec.methods:
+        raise PlannerError("choose at least one method to measure")
+    job_id = JobStore().submit(JOB_KIND, spec.model_dump(), group=JOB_GROUP, device=spec.device)
+    if start_worker:
+        get_runner("local").ensure_workers(spec.device)
+    return job_id
+
+
+def jobs() -> list:
+    from planner.jobs import JobStore
+
+    return JobStore().list_jobs(kind=JOB_KIND)

@@ -510,3 +510,18 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
                   f"({best.memory_gb:.1f} GB, {best.gpu_hours:.3g} GPU-hours, ${best.usd:,.0f})")
     return AdaptComparison(model=estimates[0].model, accelerator=estimates[0].accelerator, estimates=estimates,
                            cheapest_fitting=best.method if best else None, advice=advice)
+
+
+def model_choices() -> list[str]:
+    """Architecture presets first, then the model table's entries that are not presets."""
+    from planner.architecture import PRESETS
+    from planner.models import catalog
+
+    keys = set(PRESETS)
+    return list(PRESETS) + [m.name for m in catalog() if m.name.lower().replace(" ", "-") not in keys]
+
+
+def target_choices(model: str | ModelConfig) -> list[str]:
+    """LoRA target names for this model (as peft matches them), plus peft's all-linear."""
+    return [m.name.split(".")[-1] if m.name.split(".")[-1] != "c_proj" else m.name
+            for m in linear_modules(resolve_model(model))] + ["all-linear"]

@@ -1,0 +1,145 @@
+"""Figures and tables of the Adapt page: pure functions of planner.adaptation / planner.adapt_runs results."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from planner.adaptation import METHOD_NAMES, AdaptComparison, get_method
+
+PALETTE = px.colors.qualitative.Safe
+MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
+                ("optimizer_gb", "optimizer states"), ("activations_gb", "activations")]
+
+
+def _colour(method: str) -> str:
+    return PALETTE[METHOD_NAMES.index(method) % len(PALETTE)] if method in METHOD_NAMES else "grey"
+
+
+def _label(method: str) -> str:
+    return get_method(method).label if method in METHOD_NAMES else method
+
+
+# ---------------------------------------------------------------------------------------------- estimates
+def cost_table(comparison: AdaptComparison) -> pd.DataFrame:
+    """One row per method: what it trains, what it needs, what it costs, whether it fits."""
+    rows = []
+    for e in comparison.estimates:
+        rows.append({"method": _label(e.method), "trainable params": e.trainable_params,
+                     "trainable %": e.trainable_percent, "memory per GPU (GB)": e.memory_gb,
+                     "fits one GPU": "yes" if e.fits_one_gpu else "no",
+                     "FLOPs / token": e.flops_per_token, "GPU-hours": e.gpu_hours, "cost (USD)": e.usd,
+                     "cheapest that fits": "★" if e.method == comparison.cheapest_fitting else ""})
+    return pd.DataFrame(rows)
+
+
+def memory_breakdown_figure(comparison: AdaptComparison) -> go.Figure:
+    """Estimated memory per GPU by component for every method, with the GPU's capacity."""
+    methods = [_label(e.method) for e in comparison.estimates]
+    fig = go.Figure()
+    for i, (key, name) in enumerate(MEMORY_PARTS):
+        fig.add_trace(go.Bar(x=methods, y=[getattr(e.memory, key) for e in comparison.estimates], name=name,
+                             marker_color=PALETTE[i], hovertemplate="%{x}: %{y:.2f} GB<extra>" + name + "</extra>"))
+    capacity = comparison.estimates[0].accelerator_memory_gb
+    fig.add_hline(y=capacity, line_dash="dash", line_color="firebrick",
+                  annotation_text=f"one {comparison.accelerator}: {capacity:.0f} GB")
+    fig.update_layout(barmode="stack", title=f"Estimated memory per GPU — {comparison.model}",
+                      yaxis_title="GB (1e9 bytes)", height=420, margin=dict(t=50, b=40), legend_title="part")
+    return fig
+
+
+def trainable_figure(comparison: AdaptComparison) -> go.Figure:
+    """Trainable parameters per method (log scale: they span six orders of magnitude)."""
+    ests = [e for e in comparison.estimates if e.trainable_params > 0]
+    fig = go.Figure(go.Bar(x=[_label(e.method) for e in ests], y=[e.trainable_params for e in ests],
+                           marker_color=[_colour(e.method) for e in ests],
+                           text=[f"{e.trainable_percent:.3g}%" for e in ests], textposition="outside",
+                           hovertemplate="%{x}: %{y:.3s} params<extra></extra>"))
+    fig.update_layout(title="Trainable parameters (label: % of the model)", yaxis_type="log",
+                      yaxis_title="parameters", height=380, margin=dict(t=50, b=40))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- measured
+def _done(result: dict) -> list[dict]:
+    return [r for r in result["runs"] if r["status"] == "done"]
+
+
+def eval_curves_figure(result: dict) -> go.Figure:
+    """Held-out loss per method vs wall-clock seconds and vs GPU-hours (one device: hours = seconds/3600)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("vs wall-clock", "vs GPU-hours"))
+    for run in _done(result):
+        curve = run["eval_curve"]
+        if not curve:
+            continue
+        seconds = [p["seconds"] for p in curve]
+        loss = [p["eval_loss"] for p in curve]
+        style = dict(color=_colour(run["method"]), width=2)
+        mode = "lines+markers" if len(curve) > 1 else "markers"
+        fig.add_trace(go.Scatter(x=seconds, y=loss, mode=mode, name=_label(run["method"]), line=style,
+                                 legendgroup=run["method"]), row=1, col=1)
+        fig.add_trace(go.Scatter(x=[s / 3600 for s in seconds], y=loss, mode=mode, line=style,
+                                 legendgroup=run["method"], showlegend=False), row=1, col=2)
+    fig.update_xaxes(title_text="seconds", row=1, col=1)
+    fig.update_xaxes(title_text="GPU-hours (1 device)", row=1, col=2)
+    fig.update_yaxes(title_text="held-out loss (nats/token)", row=1, col=1)
+    fig.update_layout(title="Eval loss per method", height=420, margin=dict(t=70, b=40))
+    return fig
+
+
+def measured_bars_figure(result: dict) -> go.Figure:
+    """Measured peak memory and trainable parameters per method."""
+    runs = [r for r in _done(result) if r["peak_memory_gb"] is not None]
+    names = [_label(r["method"]) for r in runs]
+    colours = [_colour(r["method"]) for r in runs]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "trainable parameters"))
+    fig.add_trace(go.Bar(x=names, y=[r["peak_memory_gb"] for r in runs], marker_color=colours,
+                         showlegend=False, hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=[max(r["trainable_params"] or 0, 1) for r in runs], marker_color=colours,
+                         showlegend=False, hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(height=380, margin=dict(t=60, b=40))
+    return fig
+
+
+def estimate_error_table(result: dict) -> pd.DataFrame:
+    """Estimated vs measured, per method: trainable params, memory, and throughput relative to full FT
+    (estimated as the FLOP ratio, so it does not depend on the device's peak)."""
+    runs = _done(result)
+    full = next((r for r in runs if r["method"] == "full" and r["tokens_per_s"]), None)
+    rows = []
+    for r in runs:
+        row = {"method": _label(r["method"]), "trainable (est.)": r["estimated_trainable_params"],
+               "trainable (measured)": r["trainable_params"], "memory GB (est.)": r["estimated_memory_gb"],
+               "memory GB (measured)": r["peak_memory_gb"],
+               "memory error %": 100 * (r["estimated_memory_gb"] / r["peak_memory_gb"] - 1)
+               if r["peak_memory_gb"] else None}
+        if full and r["tokens_per_s"]:
+            row["speed vs full (est.)"] = full["estimated_flops_per_token"] / r["estimated_flops_per_token"]
+            row["speed vs full (measured)"] = r["tokens_per_s"] / full["tokens_per_s"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def estimate_vs_measured_figure(result: dict) -> go.Figure:
+    """Estimated against measured memory and relative throughput; the diagonal is a perfect estimate."""
+    table = estimate_error_table(result)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "throughput relative to full FT"))
+    pairs = [(1, "memory GB (measured)", "memory GB (est.)"),
+             (2, "speed vs full (measured)", "speed vs full (est.)")]
+    for col, measured, estimated in pairs:
+        if measured not in table or table[measured].isna().all():
+            continue
+        rows = table.dropna(subset=[measured, estimated])
+        fig.add_trace(go.Scatter(x=rows[measured], y=rows[estimated], mode="markers+text", text=rows["method"],
+                                 textposition="top center", marker=dict(size=10), showlegend=False),
+                      row=1, col=col)
+        top = float(max(rows[measured].max(), rows[estimated].max())) * 1.1
+        fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="grey"),
+                                 showlegend=False, hoverinfo="skip"), row=1, col=col)
+        fig.update_xaxes(title_text="measured", row=1, col=col)
+        fig.update_yaxes(title_text="estimated", row=1, col=col)
+    fig.update_layout(title="Estimator vs measurement (on the dotted line = exact)", height=420,
+                      margin=dict(t=70, b=40))
+    return fig
