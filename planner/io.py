@@ -178,8 +178,10 @@ def parse_size(text) -> float | None:
 
 
 def is_wide(df: pd.DataFrame, mapping: ColumnMapping) -> bool:
-    """Wide when there is no loss column but there is a step/tokens column plus numeric run columns."""
-    if mapping.loss or find_column(df.columns, "loss") is not None:
+    """Wide when there is no loss, params or run column but there is a step/tokens column."""
+    if mapping.loss or mapping.params or mapping.run:
+        return False
+    if any(find_column(df.columns, f) is not None for f in ("loss", "params", "run")):
         return False
     return find_column(df.columns, "step", mapping.step) is not None or find_column(df.columns, "tokens", mapping.tokens) is not None
 

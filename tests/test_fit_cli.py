@@ -1,0 +1,69 @@
+"""`python -m planner fit`: the JSON contract other tools depend on, run as a subprocess."""
+import json
+
+from planner.settings import DATA_TABLES
+
+SAMPLE = DATA_TABLES / "sample_runs.csv"
+PORIAN_TUNED = ["--filter", "source_file=summary_df", "--filter", "dataset=rw", "--filter", "hparams=tuned"]
+
+
+def test_approach3_json_contract(run_cli):
+    out = run_cli("fit", SAMPLE, "--method", "approach3", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {"E", "A", "B", "alpha", "beta", "a", "b", "n_points"} <= set(data)
+    assert data["n_points"] == 25 and abs(data["a"] + data["b"] - 1) < 1e-9
+    assert data["ci"] is None and data["optimum"] is None
+
+
+def test_approach2_prints_budgets_and_bootstrap_intervals(run_cli, shared_dataset):
+    out = run_cli("fit", shared_dataset("porian_isoflop_points.csv"), *PORIAN_TUNED, "--method", "approach2",
+                  "--bootstrap", "100", "--seed", "1", "--target-flops", "1e21", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert 0.45 < data["a"] < 0.55 and abs(data["a"] + data["b"] - 1) < 1e-9
+    good = [b for b in data["budgets"] if b["accepted"]]
+    assert len(good) >= 8 and all(b["params_opt"] > 0 and b["tokens_opt"] > 0 for b in good)
+    assert data["ci"]["a"]["level"] == 0.95 and data["ci"]["a"]["low"] < data["a"] < data["ci"]["a"]["high"]
+    assert data["optimum"]["flops"] == 1e21 and data["ci"]["params_opt"]["low"] > 0
+
+
+def test_bootstrap_is_reproducible_with_a_seed(run_cli):
+    args = ("fit", SAMPLE, "--method", "approach3", "--bootstrap", "30", "--seed", "7", "--target-flops", "1e22",
+            "--json")
+    first, second = (json.loads(run_cli(*args).stdout) for _ in range(2))
+    assert first["ci"] == second["ci"] and {"a", "b", "alpha", "params_opt", "loss_opt"} <= set(first["ci"])
+
+
+def test_wide_export_with_sizes_table(run_cli):
+    out = run_cli("fit", DATA_TABLES / "sample_wide.csv", "--sizes", DATA_TABLES / "sample_wide_sizes.csv",
+                  "--method", "approach1", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["method"] == "approach1" and data["n_runs"] == 5 and data["frontier"]
+
+
+def test_mapping_flags_on_the_real_olmo_curves(run_cli, shared_dataset):
+    out = run_cli("fit", shared_dataset("olmo_ladder_loss_curves.csv"), "--map", "run=model+xC+rerun",
+                  "--map", "params=model", "--map", "loss=c4_en_ce", "--map", "tokens=total_tokens",
+                  "--map", "flops=total_training_Gflops", "--flops-unit", "1e9", "--map", "step=_step", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_runs"] == 30
+
+
+def test_save_as_makes_the_law_available_to_the_planner(run_cli):
+    out = run_cli("fit", SAMPLE, "--save-as", "olmo-fit")
+    assert out.returncode == 0 and "saved as 'olmo-fit'" in out.stdout
+    optimal = json.loads(run_cli("optimal", "--flops", "1e21", "--law", "olmo-fit", "--json").stdout)
+    assert optimal["law"] == "olmo-fit" and optimal["params"] > 0
+
+
+def test_errors_are_one_line_and_exit_2(run_cli, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text("run;size\na;1\n")
+    for args in [(broken,), (tmp_path / "missing.csv",), (SAMPLE, "--map", "nonsense"),
+                 (SAMPLE, "--method", "data_constrained"), (SAMPLE, "--method", "nope")]:
+        out = run_cli("fit", *args)
+        assert out.returncode == 2, args
+        assert out.stderr.startswith("error:") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "Traceback" not in out.stderr
