@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from numbers import Real
 
 from pydantic import BaseModel, Field
 
@@ -28,19 +29,20 @@ DEFAULT_MFU = 0.4  # typical of well-tuned large dense runs (LLaMA-65B ~0.48 imp
 
 
 def check_positive(name: str, value, unit: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
         raise PlannerError(f"{name} must be a positive number{unit and ' of ' + unit} (got {value!r})")
     return float(value)
 
 
 def check_mfu(mfu) -> float:
-    if isinstance(mfu, bool) or not isinstance(mfu, (int, float)) or not (0 < mfu <= 1):
+    if isinstance(mfu, bool) or not isinstance(mfu, Real) or not (0 < mfu <= 1):
         raise PlannerError(f"MFU must be a fraction in (0, 1], e.g. 0.4 for 40% (got {mfu!r})")
     return float(mfu)
 
 
 def check_gpus(gpus) -> int:
-    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 1 or int(gpus) != gpus:
+    if isinstance(gpus, bool) or not isinstance(gpus, Real) or not math.isfinite(gpus) or gpus < 1 \
+            or int(gpus) != gpus:
         raise PlannerError(f"the number of GPUs must be a whole number of at least 1 (got {gpus!r})")
     return int(gpus)
 

@@ -45,6 +45,7 @@ def models_column_config(column_config) -> dict:
     """Formats for `models_frame` (pass `st.column_config`; this module does not import Streamlit)."""
     num = column_config.NumberColumn
     return {
+        "model": column_config.TextColumn(pinned=True),
         "params": num(format="compact"), "active params": num(format="compact", help="per token (MoE)"),
         "tokens": num(format="compact"),
         "6ND FLOPs": column_config.TextColumn(help="6 x (active) params x tokens"),
