@@ -196,20 +196,24 @@ def flops_per_token(cfg: ModelConfig, seq_len: int | None = None, training: bool
 # there (GPT-3 175B: 128, Llama-2-70B: 102, Llama-2-7B: 128). We search inside that band.
 ASPECT_MIN, ASPECT_MAX, ASPECT_PREFERRED = 64, 128, 96
 # Tiny models have too few (layers, width) pairs inside the band to land near every target, so we also
-# look at half/double the band's aspect ratios, with a penalty that only a much closer count outweighs.
+# look at double the band's aspect ratio and down to a quarter of it (narrow-and-deep is the lesser evil
+# for a 1e5-parameter model), with a penalty that only a much closer count outweighs.
 SEARCH_SLACK = 2
+TOLERANCE = math.log(1.1)  # a shape within 10% of the target beats any shape preference
 MAX_LAYERS = 320
 SWIGLU_FF_MULTIPLE = 256  # Llama's `multiple_of`: 8/3·d rounded up to 256 (4096 -> 11008)
 
 
 def _head_dim_for(d: int) -> int:
-    return 128 if d >= 4096 else 64  # GPT-2 and Llama-3.2-1B use 64; Llama-2-7B and larger use 128
+    # GPT-2 and Llama-3.2-1B use 64, Llama-2-7B and larger 128; CPU-sized models (TinyStories-style)
+    # use 32 so that widths can move in finer steps.
+    return 128 if d >= 4096 else 64 if d >= 256 else 32
 
 
 def _width_step(d: int) -> int:
     # Widths from 2048 up keep the head count a multiple of 8, so 8 kv heads divide it and tensor
-    # parallelism over 8 GPUs splits heads evenly; below that, whole 64-wide heads.
-    return 8 * _head_dim_for(d) if d >= 2048 else 64
+    # parallelism over 8 GPUs splits heads evenly; below that, whole heads.
+    return 8 * _head_dim_for(d) if d >= 2048 else _head_dim_for(d)
 
 
 def _swiglu_ff(d: int) -> int:
@@ -238,7 +242,7 @@ def _count(family: Family, d: int, layers: int, vocab_size: int, seq_len: int, c
 
 
 def _widths():
-    d = 64
+    d = 64  # narrower than 64 is not worth a transformer
     while True:
         yield d
         d += _width_step(d)
@@ -255,25 +259,27 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
     """A conventional shape (layers, width, heads, d_ff) whose parameter count is close to the target.
 
     The count is linear in depth for a fixed width, so for each width we solve for the depth that hits
-    the target and try its two integer neighbours; the best candidate minimises the relative count error
-    plus a penalty for leaving the aspect-ratio band (and a mild pull towards 96 inside it).
+    the target and try its two integer neighbours. Among candidates within 10% of the target (or, if
+    none is, among all) the best minimises the relative count error plus a penalty for leaving the
+    aspect-ratio band (and a mild pull towards 96 inside it).
     `counting` says whether the target is the total count (Chinchilla) or non-embedding (Kaplan).
     """
     if not (math.isfinite(target_params) and target_params > 0):
         raise PlannerError(f"target parameter count must be positive and finite (got {target_params!r})")
-    best, best_score = None, math.inf
+    best, best_score = None, (True, math.inf)
     for d in _widths():
         one, two = (_count(family, d, n, vocab_size, seq_len, counting) for n in (1, 2))
         per_layer, base = two - one, 2 * one - two
         min_layers = max(1, math.ceil(d / (ASPECT_MAX * SEARCH_SLACK)))
-        max_layers = min(MAX_LAYERS, math.floor(d * SEARCH_SLACK / ASPECT_MIN))
+        max_layers = min(MAX_LAYERS, math.floor(d * SEARCH_SLACK**2 / ASPECT_MIN))
         if base + per_layer * min_layers > 2 * target_params:
             break  # wider models only get bigger
         ideal = (target_params - base) / per_layer
         for layers in {math.floor(ideal), math.ceil(ideal)}:
             layers = min(max(layers, min_layers), max_layers)
             error = abs(math.log((base + per_layer * layers) / target_params))
-            score = error + _aspect_penalty(d / layers)
+            # Hitting the target within tolerance comes first; shape preferences only rank those that do.
+            score = (error > TOLERANCE, error + _aspect_penalty(d / layers))
             if score < best_score:
                 best, best_score = (d, layers), score
     smallest = _count(family, 64, 1, vocab_size, seq_len, counting)
