@@ -17,6 +17,51 @@ class JobList(BaseModel):
     jobs: list[dict]
 
 
+def ladder_command(sub) -> Callable:
+    p = sub.add_parser("ladder", help="design, run and fit a verification ladder of small training runs")
+    p.add_argument("--preset", default="tiny", help="tiny (CPU, CI), micro (smallest CPU), gpu (one GPU)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--budgets", default=None, help="comma-separated FLOP budgets, e.g. 1e15,3e15,1e16")
+    p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (4-7)")
+    p.add_argument("--gpu-hours", type=float, default=None, help="scale the budgets to this much device time")
+    p.add_argument("--accelerator", default=None, help="for cost and MFU, e.g. H100")
+    p.add_argument("--corpus", default=None, help="a .txt or .jsonl file (default: the Python standard library)")
+    p.add_argument("--runner", default="local", choices=["local", "ray"])
+    p.add_argument("--design-only", action="store_true", help="print the design and its estimate; run nothing")
+    p.add_argument("--ladder", default=None, help="show an existing ladder (by id) instead of starting one")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the ladder to finish")
+
+    def handle(args):
+        import sys
+
+        from planner.errors import PlannerError
+        from planner.jobs.runners import get_runner
+        from planner.train import ladder
+        from planner.train.corpus import CorpusSpec
+
+        if args.ladder:
+            return ladder.analyze_ladder(args.ladder)
+        try:
+            budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else None
+        except ValueError:
+            raise PlannerError(f"--budgets must be numbers separated by commas (got {args.budgets!r})") from None
+        request = ladder.LadderRequest(
+            preset=args.preset, device=args.device, budgets_flops=budgets, sizes_per_budget=args.sizes,
+            gpu_hours=args.gpu_hours, accelerator=args.accelerator,
+            corpus=CorpusSpec(source=args.corpus) if args.corpus else None)
+        design = ladder.design_ladder(request)
+        if args.design_only:
+            return design
+        runner = get_runner(args.runner, idle_exit_s=10)
+        ladder_id = ladder.launch_ladder(design)
+        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {design.est_seconds:.0f} s",
+              file=sys.stderr)
+        runner.ensure_workers(design.device)
+        return ladder.wait_for_ladder(ladder_id, runner, args.timeout)
+
+    return handle
+
+
 def worker_command(sub) -> Callable:
     p = sub.add_parser("worker", help="run queued jobs on one device slot (start one per GPU)")
     p.add_argument("--slot", default="cpu", help="'cpu' or 'cuda:<index>' (sets CUDA_VISIBLE_DEVICES)")
@@ -58,4 +103,4 @@ def _summary(job) -> dict:
     return {k: v for k, v in job.model_dump().items() if k in keep}
 
 
-COMMANDS = [worker_command, jobs_command]
+COMMANDS = [ladder_command, worker_command, jobs_command]

@@ -1,0 +1,122 @@
+"""Training text: the Python standard library's own source (always present, offline) or a user's file.
+
+A corpus is a list of documents plus a manifest hash over their names and contents, so a run can say
+exactly what it trained on. The held-out split is chosen per chunk (~8 KB of whole lines) by a hash of
+the document name and chunk index: stable across machines, independent of file order, and close to the
+asked-for share of bytes even when one document is huge.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sysconfig
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from planner.errors import PlannerError
+
+STDLIB = "stdlib"
+CHUNK_CHARS = 8192
+SKIP_DIRS = {"site-packages", "test", "tests", "idlelib", "__pycache__"}  # tests are huge and repetitive
+
+
+class CorpusSpec(BaseModel):
+    """Where the text comes from and how much of it to use."""
+
+    source: str = Field(default=STDLIB, description="'stdlib', or a path to a .txt or .jsonl file")
+    max_bytes: int | None = Field(default=None, gt=0, description="use only this much text (a fixed slice)")
+    heldout_fraction: float = Field(default=0.05, gt=0, lt=0.5, description="share of documents held out")
+    text_field: str = Field(default="text", description="the field holding the text in a JSON-lines file")
+
+
+class Corpus(BaseModel):
+    spec: CorpusSpec
+    names: list[str]
+    texts: list[str] = Field(repr=False)
+    manifest_sha256: str
+    bytes: int
+
+    def split(self) -> tuple[list[str], list[str]]:
+        """(train, held-out) chunks of the documents."""
+        chunks = [(_unit_hash(f"{name}#{i}"), chunk) for name, text in zip(self.names, self.texts)
+                  for i, chunk in enumerate(_chunks(text))]
+        cut = max(self.spec.heldout_fraction, min(h for h, _ in chunks))  # a small corpus still holds one out
+        train = [c for h, c in chunks if h > cut]
+        heldout = [c for h, c in chunks if h <= cut]
+        if not train:
+            raise PlannerError("the corpus is too small to hold out documents for evaluation; "
+                               "give it more documents or raise heldout_fraction")
+        return train, heldout
+
+
+def _chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    out, current, length = [], [], 0
+    for line in text.splitlines(keepends=True):
+        current.append(line)
+        length += len(line)
+        if length >= size:
+            out.append("".join(current))
+            current, length = [], 0
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def _unit_hash(name: str) -> float:
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def stdlib_files() -> list[tuple[str, Path]]:
+    """(relative name, path) of the standard library's .py files, tests excluded, in a stable order."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = [p for p in root.rglob("*.py") if not SKIP_DIRS & set(p.relative_to(root).parts)]
+    # Order by a hash of the name, so a `max_bytes` slice samples the whole library, not just `a*`.
+    return sorted(((str(p.relative_to(root)), p) for p in files), key=lambda item: _unit_hash(item[0]))
+
+
+def _read_documents(spec: CorpusSpec) -> list[tuple[str, str]]:
+    if spec.source == STDLIB:
+        return [(name, path.read_text(encoding="utf-8", errors="replace")) for name, path in stdlib_files()]
+    path = Path(spec.source).expanduser()
+    if not path.is_file():
+        raise PlannerError(f"corpus file {path} not found; give a .txt or .jsonl file, or 'stdlib'")
+    if path.suffix in (".jsonl", ".json"):
+        return _read_jsonl(path, spec.text_field)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    docs = [d for d in text.split("\n\n\n") if d.strip()]  # blank-line-separated documents, if any
+    return [(f"{path.name}#{i}", d) for i, d in enumerate(docs)]
+
+
+def _read_jsonl(path: Path, field: str) -> list[tuple[str, str]]:
+    docs = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise PlannerError(f"{path.name} line {i + 1} is not JSON ({err.msg}); "
+                               "each line must be an object like {\"text\": \"...\"}") from None
+        if not isinstance(row, dict) or not isinstance(row.get(field), str):
+            raise PlannerError(f"{path.name} line {i + 1} has no string field {field!r}")
+        docs.append((f"{path.name}#{i}", row[field]))
+    return docs
+
+
+def load_corpus(spec: CorpusSpec | None = None) -> Corpus:
+    spec = spec or CorpusSpec()
+    docs, used, total = [], hashlib.sha256(), 0
+    for name, text in _read_documents(spec):
+        if spec.max_bytes is not None and total >= spec.max_bytes:
+            break
+        if spec.max_bytes is not None:  # cut in bytes (the unit of the limit), never inside a character
+            text = text.encode("utf-8")[: spec.max_bytes - total].decode("utf-8", errors="ignore")
+        size = len(text.encode("utf-8"))
+        docs.append((name, text))
+        used.update(name.encode() + b"\0" + hashlib.sha256(text.encode("utf-8")).digest())
+        total += size
+    if total == 0:
+        raise PlannerError(f"corpus {spec.source!r} holds no text")
+    return Corpus(spec=spec, names=[n for n, _ in docs], texts=[t for _, t in docs],
+                  manifest_sha256=used.hexdigest(), bytes=total)

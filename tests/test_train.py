@@ -1,0 +1,174 @@
+"""Corpus, tokenizer, model shapes, the training loop (schedule, resume) and the ladder's design and fit."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from planner.architecture import param_counts
+from planner.errors import PlannerError
+from planner.laws import DEFAULT_LAW, get_law
+from planner.train.corpus import CorpusSpec, load_corpus
+from planner.train.ladder import (LadderRequest, LadderRunStatus, design_ladder, fit_ladder, predict_holdout)
+from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, lr_at
+from planner.train.model import build_model, compute_params, ladder_shape
+from planner.train.tokenizer import EOT, token_data, train_tokenizer
+
+SMALL = CorpusSpec(max_bytes=300_000)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return token_data(load_corpus(SMALL), 300)  # cached in the first test's fresh $SCALEPLAN_HOME
+
+
+def test_stdlib_corpus_is_reproducible_and_split():
+    a, b = load_corpus(SMALL), load_corpus(SMALL)
+    assert a.manifest_sha256 == b.manifest_sha256 and 290_000 <= a.bytes <= 300_000
+    train, heldout = a.split()
+    held_share = sum(map(len, heldout)) / (sum(map(len, train)) + sum(map(len, heldout)))
+    assert 0.01 < held_share < 0.15
+    assert load_corpus(CorpusSpec(max_bytes=200_000)).manifest_sha256 != a.manifest_sha256
+
+
+def test_user_corpus_files(tmp_path):
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"text": f"document {i} " * 50}) for i in range(200)))
+    corpus = load_corpus(CorpusSpec(source=str(jsonl)))
+    assert len(corpus.names) == 200 and all(corpus.split())
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\nnot json\n')
+    with pytest.raises(PlannerError, match="line 2 is not JSON"):
+        load_corpus(CorpusSpec(source=str(bad)))
+    with pytest.raises(PlannerError, match="no string field 'body'"):
+        load_corpus(CorpusSpec(source=str(jsonl), text_field="body"))
+    with pytest.raises(PlannerError, match="not found"):
+        load_corpus(CorpusSpec(source=str(tmp_path / "missing.txt")))
+
+
+def test_tokenizer_is_trained_once_and_cached(scaleplan_home):
+    corpus = load_corpus(CorpusSpec(max_bytes=100_000))
+    tok = train_tokenizer(corpus, 300)
+    assert tok.get_vocab_size() == 300 and tok.token_to_id(EOT) is not None
+    cached = list((scaleplan_home / "tokens").glob("*/tokenizer.json"))
+    assert len(cached) == 1
+    text = "def f(x):\n    return x + 1\n"
+    assert tok.decode(tok.encode(text).ids) == text  # byte-level: lossless on any text
+    with pytest.raises(PlannerError, match="vocabulary size"):
+        train_tokenizer(corpus, 100)
+
+
+def test_token_data(data):
+    assert data.train.dtype == np.uint16 and data.train.max() < 300
+    assert len(data.train) > 10 * len(data.heldout) > 0
+
+
+def test_lr_schedule_warms_up_then_decays_over_the_run():
+    cfg = TrainConfig(tokens=100 * 16 * 128, lr=1e-3, warmup_frac=0.1, min_lr_ratio=0.1)
+    lrs = [lr_at(s, cfg) for s in range(cfg.steps)]
+    assert cfg.steps == 100
+    assert lrs[0] < lrs[5] < lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] == pytest.approx(1e-4, rel=0.01)
+
+
+@pytest.mark.parametrize("target", [5e3, 3e4, 2e5, 1e7, 1.25e8])
+def test_ladder_shapes_hit_their_target_and_match_real_models(target):
+    vocab = 512 if target < 1e6 else 32000
+    cfg = ladder_shape(target, vocab_size=vocab, seq_len=128)
+    assert abs(math.log(compute_params(cfg) / target)) < math.log(2 if target < 1e6 else 1.1)
+    if target < 1e6:  # build_model itself checks the real count equals the planner's
+        model = build_model(cfg)
+        assert sum(p.numel() for p in model.parameters()) == param_counts(cfg).total
+
+
+def test_accelerator_names_from_torch():
+    assert accelerator_name("NVIDIA H100 80GB HBM3") == "H100-SXM"
+    assert accelerator_name("NVIDIA H100 PCIe") == "H100-PCIe"
+    assert accelerator_name("NVIDIA A100-SXM4-40GB") == "A100-40GB"
+
+
+def _trainer(data, steps, checkpoint_dir=None, callbacks=None):
+    cfg = TrainConfig(tokens=steps * 8 * 32, batch_size=8, seq_len=32, lr=1e-2, evals=2, eval_tokens=2048,
+                      checkpoint_every_s=1e9)
+    model = build_model(ladder_shape(2e4, vocab_size=300, seq_len=32), seed=0)
+    return Trainer(model, data.train, data.heldout, cfg, flops_per_token=1e5, callbacks=callbacks,
+                   checkpoint_dir=checkpoint_dir)
+
+
+def test_training_lowers_heldout_loss_and_logs_progress(data):
+    logs = []
+    trainer = _trainer(data, 40, callbacks=Callbacks(on_log=lambda step, m: logs.append((step, m))))
+    start = trainer.evaluate()
+    result = trainer.run()
+    assert start == pytest.approx(math.log(300), rel=0.1)  # random init: about uniform over the vocab
+    assert result.final_loss < start - 0.5 and result.steps == 40 and result.tokens == 40 * 8 * 32
+    assert result.mfu is None and result.tokens_per_s > 0  # CPU: no accelerator peak, so no MFU
+    assert logs[-1][1]["progress"] == 1.0 and "eval_loss" in logs[-1][1]
+    assert sum("eval_loss" in m for _, m in logs) == 2
+
+
+def test_stopped_run_resumes_from_its_checkpoint_exactly(data, tmp_path):
+    uninterrupted = _trainer(data, 30).run()
+    steps_seen = []
+    stop = Callbacks(on_log=lambda step, m: steps_seen.append(step), should_stop=lambda: len(steps_seen) >= 12)
+    first = _trainer(data, 30, tmp_path, stop).run()
+    assert first.steps == 12 and (tmp_path / "checkpoint.pt").exists()
+    resumed = _trainer(data, 30, tmp_path).run()
+    assert resumed.resumed_from_step == 12 and resumed.steps == 30
+    # the same batches (seeded by step), the same optimizer state: the same model as without the stop
+    assert resumed.final_loss == pytest.approx(uninterrupted.final_loss, rel=1e-4)
+
+
+def test_too_small_splits_are_a_clear_error(data):
+    cfg = TrainConfig(tokens=1000, seq_len=32)
+    model = build_model(ladder_shape(2e4, vocab_size=300, seq_len=32))
+    with pytest.raises(PlannerError, match="held-out split has 10 tokens"):
+        Trainer(model, data.train, data.heldout[:10], cfg, flops_per_token=1.0)
+
+
+def test_ladder_design_is_an_isoflop_grid_with_a_larger_holdout():
+    design = design_ladder(LadderRequest(preset="tiny"))
+    iso = [r for r in design.runs if r.role == "isoflop"]
+    held = [r for r in design.runs if r.role == "holdout"]
+    budgets = sorted({r.budget_flops for r in iso})
+    assert len(budgets) == 3 and len(held) == 1 and held[0].flops > 1.5 * max(budgets)
+    for b in budgets:
+        sizes = [r.params for r in iso if r.budget_flops == b]
+        assert len(sizes) >= 3 and len(set(sizes)) == len(sizes)
+    assert all(abs(r.flops / r.budget_flops - 1) < 0.1 for r in iso)
+    assert design.est_seconds == pytest.approx(sum(r.est_seconds for r in design.runs))
+    assert design.est_usd is None and "assumed" in design.throughput_source
+
+
+def test_ladder_design_scales_to_a_gpu_time_budget():
+    design = design_ladder(LadderRequest(preset="gpu", device="cuda", gpu_hours=0.5))
+    assert design.est_gpu_hours == pytest.approx(0.5, rel=0.1)  # budgets are rounded to 2 digits
+    assert design.est_usd is None or design.est_usd > 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"preset": "huge"}, "unknown ladder preset"),
+    ({"budgets_flops": [1e10]}, "2 to 5 positive FLOP budgets"),
+    ({"budgets_flops": [1e10, -1.0]}, "2 to 5 positive FLOP budgets"),
+])
+def test_ladder_request_errors(bad, message):
+    with pytest.raises(Exception, match=message):
+        design_ladder(LadderRequest(**bad))
+
+
+def test_fit_recovers_a_known_law_and_predicts_the_holdout():
+    """Losses made by Hoffmann's law on the GPU preset's design: the fit must find that law's exponents."""
+    law = get_law(DEFAULT_LAW)
+    design = design_ladder(LadderRequest(preset="gpu", device="cuda", sizes_per_budget=7, size_spread=8))
+    runs = [LadderRunStatus(job_id=i, name=r.name, role=r.role, budget_flops=r.budget_flops, params=r.params,
+                            tokens=r.tokens, flops=r.flops, final_loss=float(law.loss(r.params, r.tokens)),
+                            status="done") for i, r in enumerate(design.runs)]
+    fit = fit_ladder(runs, sorted({r.budget_flops for r in design.runs if r.role == "isoflop"}))
+    assert fit.method == "approach2" and fit.approach3 is not None
+    assert fit.a == pytest.approx(law.a, abs=0.08)
+    assert fit.approach3["alpha"] == pytest.approx(law.alpha, rel=0.05)
+    held = next(r for r in runs if r.role == "holdout")
+    predicted = predict_holdout(fit, held)
+    assert predicted["approach3"] == pytest.approx(held.final_loss, rel=0.01)
+    assert predicted["approach2"] == pytest.approx(held.final_loss, rel=0.03)
