@@ -292,6 +292,26 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
     return _shape(family, *best, vocab_size, seq_len)
 
 
+class ShapeSuggestion(BaseModel):
+    """A suggested shape with the numbers a person checks it by."""
+
+    target_params: float
+    shape: ModelConfig
+    params: ParamCounts
+    relative_error: float = Field(description="(counted - target) / target, on the counting asked for")
+    aspect_ratio: float = Field(description="d_model / n_layers")
+
+
+def explain_shape(target_params: float, counting: Literal["total", "non_embedding"] = "total",
+                  **kwargs) -> ShapeSuggestion:
+    """`suggest_shape` plus its parameter counts and how close it lands (for the CLI and pages)."""
+    shape = suggest_shape(target_params, counting=counting, **kwargs)
+    counts = param_counts(shape)
+    got = counts.total if counting == "total" else counts.non_embedding
+    return ShapeSuggestion(target_params=target_params, shape=shape, params=counts,
+                           relative_error=got / target_params - 1, aspect_ratio=shape.d_model / shape.n_layers)
+
+
 # ---------------------------------------------------------------- transformers configs
 def to_hf_config(cfg: ModelConfig):
     """The transformers config that instantiates exactly this shape (dropout and rope left at defaults)."""

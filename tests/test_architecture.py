@@ -145,3 +145,13 @@ def test_suggest_shape_refuses_targets_below_the_vocabulary():
         suggest_shape(1e5, vocab_size=32000)
     with pytest.raises(PlannerError):
         suggest_shape(-1)
+
+
+def test_explain_shape_reports_its_own_error():
+    from planner.architecture import explain_shape
+
+    report = explain_shape(3e9, family="mistral", vocab_size=32000)
+    assert report.shape.family == "mistral"
+    assert report.params == param_counts(report.shape)
+    assert report.relative_error == pytest.approx(report.params.total / 3e9 - 1)
+    assert abs(report.relative_error) <= 0.10 and 64 <= report.aspect_ratio <= 128

@@ -56,10 +56,15 @@ def test_memory_that_never_fits_is_one_line_error(run_cli):
 
 def test_suggest_shape(run_cli):
     out = _json(run_cli, "suggest-shape", "--params", "1e9")
-    assert out["family"] == "llama" and out["d_model"] % 128 == 0
-    counted = _json(run_cli, "params", "--vocab", out["vocab_size"], "--d-model", out["d_model"],
-                    "--layers", out["n_layers"], "--heads", out["n_heads"], "--d-ff", out["d_ff"])
+    shape = out["shape"]
+    assert shape["family"] == "llama" and shape["d_model"] % 128 == 0
+    counted = _json(run_cli, "params", "--vocab", shape["vocab_size"], "--d-model", shape["d_model"],
+                    "--layers", shape["n_layers"], "--heads", shape["n_heads"], "--d-ff", shape["d_ff"])
+    assert counted == out["params"]
     assert counted["total"] == pytest.approx(1e9, rel=0.1)
+    assert out["relative_error"] == pytest.approx(counted["total"] / 1e9 - 1)
+    kaplan = _json(run_cli, "suggest-shape", "--params", "1e6", "--non-embedding")
+    assert kaplan["params"]["non_embedding"] == pytest.approx(1e6, rel=0.1)
 
 
 def test_presets_and_human_output(run_cli):

@@ -93,7 +93,7 @@ def suggest_shape_command(sub) -> Callable:
     p.add_argument("--vocab", type=int, default=32000, help="vocabulary size")
     p.add_argument("--seq", type=int, default=2048, help="max sequence length")
     p.add_argument("--non-embedding", action="store_true", help="the target counts non-embedding params (Kaplan)")
-    return lambda args: architecture.suggest_shape(
+    return lambda args: architecture.explain_shape(
         args.params, family=args.family, vocab_size=args.vocab, seq_len=args.seq,
         counting="non_embedding" if args.non_embedding else "total")
 
