@@ -1,5 +1,116 @@
-"""plan page (placeholder until its issue lands)."""
+"""Plan a run: a budget in any form -> the compute-optimal run under each chosen law."""
+import json
+
 import streamlit as st
 
-st.title("plan")
-st.info("Coming soon.")
+from planner import budget, format as fmt, hardware, laws, plan
+from planner.errors import PlannerError
+from planner.plots import plan as plots
+
+st.title("Plan a run")
+st.caption("State a compute budget; get the compute-optimal model size and token count under published "
+           "scaling laws (and your saved fits), with predicted loss, GPU-hours, wall-clock, cost and memory.")
+
+BUDGET_FORMS = ["GPUs × days", "FLOPs", "GPU-hours", "Dollars", "Free text"]
+SHARDING = {"ZeRO-3 / FSDP": "zero3", "ZeRO-2": "zero2", "ZeRO-1": "zero1", "None (DDP)": "none"}
+RECOMPUTE = {"Full recomputation": "full", "Selective": "selective", "None": "none"}
+
+left, right = st.columns([1, 1], gap="large")
+with left:
+    form = st.radio("Budget as", BUDGET_FORMS, horizontal=True)
+    accelerators = list(hardware.accelerators())
+    accelerator = st.selectbox("Accelerator", accelerators, index=accelerators.index(budget.DEFAULT_ACCELERATOR))
+    a, b = st.columns(2)
+    gpus = a.number_input("GPUs", min_value=1, value=256, step=64,
+                          help="GPUs the run uses; sets wall-clock days and memory per GPU")
+    mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01,
+                   help="model-FLOPs utilisation: achieved / peak dense BF16 FLOP/s (0.35-0.5 is typical)")
+    if form == "GPUs × days":
+        days = st.number_input("Days", min_value=0.01, value=30.0, step=1.0)
+        request = budget.BudgetRequest(gpus=gpus, days=days, accelerator=accelerator, mfu=mfu)
+    elif form == "FLOPs":
+        text = st.text_input("Training compute (FLOPs)", "5.88e23", help="e.g. 1e24 or 3640 PF-days")
+        request = None
+    elif form == "GPU-hours":
+        hours = st.number_input("GPU-hours", min_value=1.0, value=100_000.0, step=1000.0)
+        request = budget.BudgetRequest(gpu_hours=hours, gpus=gpus, accelerator=accelerator, mfu=mfu)
+    elif form == "Dollars":
+        dollars = st.number_input("Budget (USD)", min_value=1.0, value=2_000_000.0, step=100_000.0)
+        request = budget.BudgetRequest(usd=dollars, gpus=gpus, accelerator=accelerator, mfu=mfu)
+    else:
+        text = st.text_input("Budget", "512 H100 for 30 days",
+                             help=f"for example {budget.EXAMPLES}; an accelerator named here wins")
+        request = None
+
+with right:
+    law_names = list(laws.all_laws())
+    chosen = st.multiselect("Scaling laws", law_names,
+                            default=["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"],
+                            help="published presets and the laws you saved on the Fit page")
+    with st.expander("Run shape and memory settings"):
+        c1, c2 = st.columns(2)
+        seq_len = c1.number_input("Sequence length", min_value=128, value=2048, step=512)
+        micro_batch = c2.number_input("Micro-batch (sequences/GPU)", min_value=1, value=1)
+        sharding = c1.selectbox("Sharding", list(SHARDING))
+        recompute = c2.selectbox("Activation recomputation", list(RECOMPUTE))
+
+try:
+    if request is None:
+        request = budget.parse_budget(text, accelerator=accelerator, mfu=mfu, gpus=gpus)
+    result = plan.make_plan(plan.PlanRequest(
+        budget=request, laws=chosen or [laws.DEFAULT_LAW], seq_len=seq_len, micro_batch=micro_batch,
+        sharding=SHARDING[sharding], recompute=RECOMPUTE[recompute]))
+except PlannerError as err:
+    st.error(str(err))
+    st.stop()
+
+b = result.budget
+st.info(f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on "
+        f"{b.gpus:,} × {b.accelerator} at {b.mfu:.0%} MFU = {fmt.usd(b.usd)} "
+        f"(${b.usd_per_gpu_hour:.2f}/GPU-h, price of {b.price_date})"
+        + (" — GPU count assumed" if b.gpus_assumed else ""))
+
+first = result.plans[0]
+st.subheader(f"Compute-optimal run — {first.law}")
+m = st.columns(5)
+m[0].metric("Parameters N*", fmt.count(first.allocation.params))
+m[1].metric("Tokens D*", fmt.count(first.allocation.tokens))
+m[2].metric("Tokens / parameter", f"{first.allocation.tokens_per_param:.1f}")
+m[3].metric("Predicted loss", f"{first.allocation.loss:.3f}", help=first.allocation.loss_note or None)
+m[4].metric("Cost", fmt.usd(first.cost.usd))
+m = st.columns(5)
+m[0].metric("GPU-hours", fmt.count(first.cost.gpu_hours))
+m[1].metric("Wall-clock", fmt.days(first.cost.days))
+m[2].metric("Memory / GPU", fmt.gb(first.memory.total_gb), help="; ".join(first.memory.assumptions))
+m[3].metric("GPUs needed (min)", "> 4096" if first.min_gpus is None else f"{first.min_gpus:,}")
+m[4].metric("Serving memory (bf16)", fmt.gb(first.inference.total_gb))
+shape = first.shape
+st.markdown(f"**Suggested architecture** ({shape.family}): {shape.n_layers} layers, width {shape.d_model}, "
+            f"{shape.n_heads} heads ({shape.kv_heads} KV), MLP {shape.d_ff}, vocab {shape.vocab_size:,} "
+            f"→ {fmt.count(first.shape_params)} parameters. *{first.citation}*")
+if first.memory.total_gb > hardware.get_accelerator(b.accelerator).memory_gb:
+    st.warning(f"The training state needs {fmt.gb(first.memory.total_gb)} per GPU on {b.gpus:,} GPUs, more than "
+               f"the {b.accelerator}'s memory: use more GPUs (at least {first.min_gpus}), more sharding or "
+               "recomputation.")
+
+st.subheader("The laws side by side")
+table = plan.plan_table(result)
+st.dataframe(plan.display_table(table), hide_index=True, width="stretch")
+
+tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"])
+with tabs[0]:
+    budgets = plan.budgets_around(b.flops)
+    for name in chosen or [laws.DEFAULT_LAW]:
+        st.plotly_chart(plots.isoflop_figure(plan.isoflop_curves(name, budgets), b.flops), width="stretch")
+with tabs[1]:
+    low, high = plan.frontier_range(b.flops)
+    st.plotly_chart(plots.frontier_figure(plan.frontier(chosen or [laws.DEFAULT_LAW], low, high), b.flops),
+                    width="stretch")
+with tabs[2]:
+    st.plotly_chart(plots.memory_figure(table), width="stretch")
+
+d1, d2 = st.columns(2)
+d1.download_button("Download plan (JSON)", json.dumps(result.model_dump(mode="json"), indent=2),
+                   file_name="scaleplan-plan.json", mime="application/json")
+d2.download_button("Download plan (CSV)", table.to_csv(index=False), file_name="scaleplan-plan.csv",
+                   mime="text/csv")

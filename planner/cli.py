@@ -39,20 +39,17 @@ def _plain(result):
     return result
 
 
-def _print_human(data, indent: str = "") -> None:
-    if isinstance(data, list):
-        for item in data:
-            _print_human(item, indent)
-            print()
-        return
-    for key, value in data.items():
-        if isinstance(value, dict):
-            print(f"{indent}{key}:")
-            _print_human(value, indent + "  ")
-        elif isinstance(value, float):
-            print(f"{indent}{key}: {value:.4g}")
+def _print_human(data, depth: int = 0) -> None:
+    """An indented, YAML-like listing: readable in a terminal, and --json is there for machines."""
+    pad = "  " * depth
+    items = data.items() if isinstance(data, dict) else ((f"- [{i}]", v) for i, v in enumerate(data))
+    for key, value in items:
+        label = key if isinstance(data, list) else f"{key}:"
+        if isinstance(value, (dict, list)) and value:
+            print(f"{pad}{label}")
+            _print_human(value, depth + 1)
         else:
-            print(f"{indent}{key}: {value}")
+            print(f"{pad}{label} {value:.4g}" if isinstance(value, float) else f"{pad}{label} {value}")
 
 
 def _validation_message(err: ValidationError) -> str:
@@ -105,5 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as err:
         print(f"error: {_validation_message(err)}", file=sys.stderr)
         return EXIT_USAGE
-    _emit(result, args.json)
+    try:
+        _emit(result, args.json)
+    except BrokenPipeError:  # `python -m planner ... | head` closed the pipe: not an error
+        sys.stderr.close()
     return 0

@@ -18,4 +18,26 @@ def optimal_command(sub) -> Callable:
     return lambda args: laws.get_law(args.law).optimal(args.flops)
 
 
-COMMANDS = [laws_command, optimal_command]
+def plan_command(sub) -> Callable:
+    p = sub.add_parser("plan", help="the compute-optimal run for a budget: size, tokens, loss, cost, memory")
+    p.add_argument("budget", help='e.g. "512 H100 for 30 days", "$2M", "1e24 FLOPs", "10k GPU-hours"')
+    p.add_argument("--law", action="append", help="law name, repeatable (default: hoffmann2022)")
+    p.add_argument("--gpu", default=None, help="accelerator when the budget names none (default H100-SXM)")
+    p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
+    p.add_argument("--mfu", type=float, default=None, help="model-FLOPs utilisation (default 0.4)")
+    p.add_argument("--seq", type=int, default=2048, help="training sequence length")
+    p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
+
+    def handle(args):
+        from planner import budget, plan
+
+        defaults = {"accelerator": args.gpu or budget.DEFAULT_ACCELERATOR,
+                    "mfu": budget.DEFAULT_MFU if args.mfu is None else args.mfu}
+        request = budget.parse_budget(args.budget, gpus=args.gpus, **defaults)
+        return plan.make_plan(plan.PlanRequest(budget=request, laws=args.law or [laws.DEFAULT_LAW],
+                                               seq_len=args.seq, sharding=args.sharding))
+
+    return handle
+
+
+COMMANDS = [laws_command, optimal_command, plan_command]

@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, browser):
     port = _free_port()
     env = os.environ.copy()
     env["SCALEPLAN_HOME"] = str(tmp_path_factory.mktemp("e2e-home"))
@@ -47,6 +47,13 @@ def app_url(tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError("streamlit did not start within 90 s")
+    # Streamlit runs the very first script run of a fresh server in its legacy `pages/`-folder mode
+    # (app.py's st.navigation is not known yet), so a deep link as first request would skip app.py.
+    # Load the root once, as a user's first visit would.
+    warm = browser.new_page()
+    warm.goto(url, wait_until="domcontentloaded")
+    wait_for_app(warm)
+    warm.close()
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -88,5 +95,12 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under shots/ (git-ignored) to look at by eye."""
     SHOTS.mkdir(exist_ok=True)
     path = SHOTS / f"{name}.png"
+    # Streamlit scrolls inside its own main container, so a "full page" shot would stop at the
+    # viewport: grow the viewport to the content's height for the shot, then restore it.
+    size = page.viewport_size
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 8000)})
+    page.wait_for_timeout(500)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

@@ -1,0 +1,81 @@
+"""Planning a run end to end: budget -> optimum per law -> cost, memory, shape."""
+import json
+
+import pytest
+
+from planner import budget, laws, plan
+from planner.errors import PlannerError
+
+
+def request(**budget_fields) -> plan.PlanRequest:
+    fields = {"gpus": 512, "days": 30, "accelerator": "H100-SXM", "mfu": 0.4} | budget_fields
+    return plan.PlanRequest(budget=budget.BudgetRequest(**fields),
+                            laws=["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"])
+
+
+def test_plan_spends_the_budget_under_every_law():
+    result = plan.make_plan(request())
+    assert result.budget.gpu_hours == pytest.approx(512 * 30 * 24)
+    for p in result.plans:
+        assert p.cost.flops == pytest.approx(result.budget.flops, rel=1e-9)
+        assert p.cost.usd == pytest.approx(result.budget.usd, rel=1e-9)
+        assert p.cost.days == pytest.approx(30, rel=1e-9)
+        # the suggested shape is close to the optimum it was asked for
+        assert p.shape_params == pytest.approx(p.allocation.params, rel=0.15)
+        assert p.min_gpus is not None and p.min_gpus >= 1
+
+
+def test_laws_disagree_as_published():
+    """Kaplan's allocation favours far larger models than Chinchilla-style laws at the same budget."""
+    by_law = {p.law: p.allocation for p in plan.make_plan(request()).plans}
+    assert by_law["kaplan2020"].params > 5 * by_law["besiroglu2024"].params
+    assert 15 < by_law["hoffmann2022-approach1"].tokens_per_param < 25
+
+
+def test_fewer_gpus_means_more_memory_per_gpu():
+    small = plan.make_plan(request(gpus=64, days=240)).plans[0]
+    large = plan.make_plan(request(gpus=512, days=30)).plans[0]
+    assert small.memory.total_gb > large.memory.total_gb
+
+
+def test_table_and_json_round_trip():
+    result = plan.make_plan(request())
+    table = plan.plan_table(result)
+    assert list(table["law"]) == ["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"]
+    assert json.loads(result.model_dump_json())["budget"]["accelerator"] == "H100-SXM"
+    assert set(plan.display_table(table).columns) >= {"N*", "D*", "cost (USD)"}
+
+
+def test_isoflop_curves_have_their_minimum_at_the_optimum():
+    curves = plan.isoflop_curves("besiroglu2024", plan.budgets_around(1e21, decades=1))
+    for flops, curve in curves.groupby("flops"):
+        best = curve.loc[curve["loss"].idxmin()]
+        assert best["params"] == pytest.approx(curve["optimal_params"].iloc[0], rel=0.15)
+        assert (curve["tokens"] * curve["params"] * laws.FLOPS_PER_PARAM_TOKEN).round(-10).nunique() == 1
+
+
+def test_frontier_grows_with_compute():
+    frontier = plan.frontier(["hoffmann2022", "kaplan2020"], 1e18, 1e24, points=10)
+    for _, rows in frontier.groupby("law"):
+        assert rows["params"].is_monotonic_increasing and rows["tokens"].is_monotonic_increasing
+
+
+def test_unknown_law_in_request_is_a_planner_error():
+    with pytest.raises(PlannerError, match="unknown law"):
+        plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(flops=1e22), laws=["nope"]))
+
+
+def test_plan_cli_json(run_cli):
+    out = run_cli("plan", "512 H100 for 30 days", "--law", "besiroglu2024", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["budget"]["gpus"] == 512
+    assert data["plans"][0]["allocation"]["params"] > 1e10
+
+
+def test_plan_cli_rejects_impossible_input(run_cli):
+    for args in (["plan", "1e24 FLOPs", "--mfu", "0"], ["plan", "1e24 FLOPs", "--gpu", "Z80"],
+                 ["plan", "$-5"], ["plan", "100 FLOPs"]):
+        out = run_cli(*args)
+        assert out.returncode == 2, args
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
