@@ -25,6 +25,9 @@ tokens = c3.number_input("Dataset tokens", min_value=1e3, value=1e8, format="%.3
                          help="tokens in the fine-tuning set (one epoch)")
 epochs = c4.number_input("Epochs", min_value=0.1, value=1.0, step=0.5)
 
+checkpointing = st.checkbox("Gradient checkpointing", value=True,
+                            help="recompute each layer in the backward pass: far less activation memory for "
+                                 "one extra forward (≈ +33% FLOPs); the usual setting for QLoRA on big models")
 c1, c2, c3, c4 = st.columns(4)
 rank = c1.number_input("LoRA rank", min_value=0, value=defaults.rank, step=4,
                        help="r of LoRA/QLoRA: trains r·(d_in + d_out) per target layer")
@@ -32,7 +35,7 @@ alpha = c2.number_input("LoRA alpha", min_value=0.0, value=defaults.alpha, step=
 micro_batch = c3.number_input("Micro-batch", min_value=1, value=1, help="sequences per GPU per step")
 seq_len = c4.number_input("Sequence length", min_value=16, value=2048, step=256)
 
-with st.expander("More knobs (defaults: peft's targets, bf16 weights, SDPA attention, no checkpointing)"):
+with st.expander("More knobs (defaults: peft's LoRA targets, bf16 weights, SDPA attention)"):
     k1, k2, k3, k4 = st.columns(4)
     precision = k1.selectbox("Weights", ["bf16", "mixed", "fp32"],
                              help="bf16: weights and AdamW states in bf16; mixed: fp32 master + Adam states")
@@ -40,7 +43,6 @@ with st.expander("More knobs (defaults: peft's targets, bf16 weights, SDPA atten
     virtual = k3.number_input("Virtual tokens", min_value=0, value=defaults.virtual_tokens,
                               help="prompt and prefix tuning")
     mfu = k4.number_input("MFU", min_value=0.01, max_value=1.0, value=defaults.mfu, step=0.05)
-    checkpointing = st.checkbox("Gradient checkpointing", value=False)
     try:
         choices = adaptation.target_choices(model)
     except PlannerError:

@@ -22,23 +22,19 @@ METHOD_NAMES = ["full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "l
 Precision = Literal["bf16", "mixed", "fp32"]
 Attention = Literal["sdpa", "flash", "eager"]
 
-# Bytes per stored value. "bf16": weights, grads and AdamW states all in bf16 (peft's method comparison,
-# `dtype: bfloat16`, `use_amp: false`); "mixed": bf16 compute weights + fp32 master copy and fp32 Adam
-# states (16 bytes per trained parameter, Rajbhandari et al. 2020); "fp32": everything in fp32.
-_WEIGHT_BYTES = {"bf16": 2, "mixed": 2, "fp32": 4}
-_TRAINED_BASE_BYTES = {"bf16": 2 + 2 + 4, "mixed": 2 + 2 + 12, "fp32": 4 + 4 + 8}
-# peft keeps adapter weights in fp32 even on a bf16 base (`autocast_adapter_dtype=True`): fp32 weight,
-# fp32 grad, two fp32 AdamW moments.
-_ADAPTER_BYTES = 4 + 4 + 8
+# Precision: "bf16" = weights, grads and AdamW states all in bf16 (peft's method comparison runs this way:
+# `dtype: bfloat16`, `use_amp: false`); "mixed" = bf16 weights + fp32 master copy and Adam states (16 bytes
+# per trained parameter, Rajbhandari et al. 2020); "fp32" = everything fp32 (CPU runs).
 # QLoRA stores the base linear layers in NF4 with double quantisation: 4.127 bits per parameter
 # (Dettmers et al. 2023, "QLoRA", section 3); embeddings, norms and the output head stay in bf16.
 NF4_BYTES_PER_PARAM = 4.127 / 8
 
-# With frozen base weights, autograd does not keep the inputs of frozen linear layers (they only serve the
-# weight gradient), so a frozen body stores fewer activations than full fine-tuning. Calibrated on peft's
-# measured Llama-3.2-3B comparison (benchmarks/bench_adaptation.py): LoRA/IA3/prefix peaks imply this
-# fraction of the full fine-tuning activations.
-FROZEN_ACTIVATION_FRACTION = 0.75
+# The loss of a transformers causal LM keeps more than memory.py's 4 bytes of fp32 logits: the bf16
+# logits stay in the model output, cross-entropy saves its fp32 log-softmax, and its backward holds two
+# fp32 gradients at once: 2 + 4 + 4 + 4 bytes per logit. With this (and each adapter's own saved inputs,
+# `adapter_activation_bytes`) the estimate is within 7% of every run in peft's Llama-3.2-3B comparison
+# that we can map to a method here (benchmarks/bench_adaptation.py), with no fitted constant.
+LOSS_BYTES_PER_LOGIT = 2 + 4 + 4 + 4
 
 # peft's defaults (peft/utils/constants.py, TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING), per family.
 LORA_DEFAULT_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
@@ -174,6 +170,10 @@ class AdaptMethod:
         """Virtual tokens the model processes on top of each sequence."""
         return 0
 
+    def adapter_activation_bytes(self, cfg: ModelConfig, req: AdaptRequest, act_bytes: float) -> float:
+        """Activations the adapter itself saves for its backward pass, per micro-batch."""
+        return 0.0
+
     def validate(self, cfg: ModelConfig, req: AdaptRequest) -> None:
         return None
 
@@ -206,6 +206,12 @@ class LoRA(AdaptMethod):
         if req.rank < 1:
             raise PlannerError(f"LoRA rank must be at least 1 (got {req.rank}); typical ranks are 8 to 64")
         select_linears(cfg, self.targets(cfg, req))
+
+    def adapter_activation_bytes(self, cfg, req, act_bytes):
+        # lora_A needs its input for its weight gradient, and peft casts that input to the adapter's
+        # fp32 dtype: one fp32 copy of every target's input (frozen base layers keep none).
+        tokens = req.seq_len * req.micro_batch
+        return sum(4 * tokens * m.d_in * m.count for m in select_linears(cfg, self.targets(cfg, req)))
 
     def peft_config(self, cfg, req):
         from peft import LoraConfig, TaskType
@@ -270,6 +276,14 @@ class IA3(AdaptMethod):
             total += (m.d_in if feedforward else m.d_out) * m.count
         return total
 
+    def adapter_activation_bytes(self, cfg, req, act_bytes):
+        # the learned vector's gradient needs what it multiplies: the input of feed-forward targets,
+        # the output of the others
+        tokens = req.seq_len * req.micro_batch
+        ff = IA3_FEEDFORWARD[cfg.family]
+        return sum(act_bytes * tokens * (m.d_in if any(m.name.endswith(t) for t in ff) else m.d_out) * m.count
+                   for m in select_linears(cfg, IA3_DEFAULT_TARGETS[cfg.family]))
+
     def peft_config(self, cfg, req):
         from peft import IA3Config, TaskType
         return IA3Config(task_type=TaskType.CAUSAL_LM)
@@ -318,9 +332,6 @@ def _expert_params(cfg: ModelConfig) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- estimate
-# (weight, grad, optimizer) bytes per trained *base* parameter for each precision; adapters use fp32.
-_BASE_STATE_BYTES = {"bf16": (2, 2, 4), "mixed": (2, 2, 12), "fp32": (4, 4, 8)}
-_ADAPTER_STATE_BYTES = (4, 4, 8)
 
 
 def resolve_model(model: str | ModelConfig) -> ModelConfig:
@@ -363,35 +374,54 @@ def trainable_params(model: str | ModelConfig, req: AdaptRequest) -> int:
     return method.trainable_params(cfg, req)
 
 
+def _trained_state_bytes(precision: str) -> tuple[float, float, float]:
+    """(weight, grad, optimizer) bytes per trained base parameter: memory.OPTIMIZER_BYTES for bf16 and
+    mixed precision; plain fp32 AdamW (4 + 4 + 2·4) for CPU runs."""
+    from planner.memory import DTYPE_BYTES, OPTIMIZER_BYTES
+
+    if precision == "fp32":
+        return DTYPE_BYTES["fp32"], DTYPE_BYTES["fp32"], 2 * DTYPE_BYTES["fp32"]
+    return OPTIMIZER_BYTES["adamw-bf16" if precision == "bf16" else "adam-mixed"]
+
+
+def _activations(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> float:
+    """Activation bytes of one micro-batch: memory.activation_bytes for the blocks, the loss's logits as
+    transformers computes them, and what the adapter saves; a linear probe keeps only the head's input
+    and the loss."""
+    from planner.memory import ACTIVATION_BYTES, LOGIT_BYTES, activation_bytes
+
+    seq = req.seq_len + method.extra_seq_tokens(req)
+    logits = seq * req.micro_batch * cfg.vocab_size
+    act_bytes = 4 if req.precision == "fp32" else ACTIVATION_BYTES  # no autocast: fp32 activations
+    if not method.backprop_body:
+        return LOSS_BYTES_PER_LOGIT * logits + act_bytes * seq * req.micro_batch * cfg.d_model
+    recompute = "full" if req.gradient_checkpointing else "none"
+    body = activation_bytes(cfg, seq, req.micro_batch, recompute=recompute, attention=req.attention) \
+        - LOGIT_BYTES * logits
+    adapter = method.adapter_activation_bytes(cfg, req, act_bytes)
+    return body * act_bytes / ACTIVATION_BYTES + LOSS_BYTES_PER_LOGIT * logits + adapter
+
+
 def _memory(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable: int) -> MemoryBreakdown:
     from planner.architecture import param_counts
-    from planner.memory import activation_bytes, inference_memory
+    from planner.memory import DTYPE_BYTES, inference_memory
 
     if method.name == "zero-shot":
-        inf = inference_memory(cfg, weights_dtype="bf16" if req.precision != "fp32" else "bf16",
+        inf = inference_memory(cfg, weights_dtype="fp32" if req.precision == "fp32" else "bf16",
                                batch=req.micro_batch, seq_len=req.seq_len)
-        scale = _WEIGHT_BYTES[req.precision] / 2  # inference_memory counts bf16 weights
-        return MemoryBreakdown(weights_gb=inf.weights_gb * scale, adapter_gb=0, grads_gb=0, optimizer_gb=0,
-                               activations_gb=inf.kv_cache_gb, total_gb=inf.weights_gb * scale + inf.kv_cache_gb)
-    total = param_counts(cfg).total
-    w, g, o = _BASE_STATE_BYTES[req.precision]
+        return MemoryBreakdown(weights_gb=inf.weights_gb, adapter_gb=0, grads_gb=0, optimizer_gb=0,
+                               activations_gb=inf.kv_cache_gb, total_gb=inf.total_gb)
+    w, g, o = _trained_state_bytes(req.precision)
     quantised = method.quantised_params(cfg)
     extra_head = cfg.vocab_size * cfg.d_model if method.name == "linear-probe" and cfg.tie_embeddings else 0
-    weights = (total - quantised + extra_head) * w + quantised * NF4_BYTES_PER_PARAM
+    weights = (param_counts(cfg).total - quantised + extra_head) * w + quantised * NF4_BYTES_PER_PARAM
     base_trained = trainable if method.trains_base else 0
     adapter = 0 if method.trains_base else trainable
-    aw, ag, ao = _ADAPTER_STATE_BYTES
-    recompute = "full" if req.gradient_checkpointing else "none"
-    seq = req.seq_len + method.extra_seq_tokens(req)
-    activations = activation_bytes(cfg, seq, req.micro_batch, recompute=recompute, attention=req.attention)
-    if method.name == "linear-probe":
-        # no autograd graph through the body: only the last hidden state and the head's logits stay
-        activations = activation_bytes(cfg, seq, req.micro_batch, recompute="full", attention=req.attention) \
-            / cfg.n_layers
-    elif not method.trains_base and not req.gradient_checkpointing:
-        activations *= FROZEN_ACTIVATION_FRACTION
+    aw = ag = DTYPE_BYTES["fp32"]  # peft keeps adapters in fp32 (autocast_adapter_dtype=True)
+    ao = 2 * aw                    # AdamW m and v in the parameter's dtype
+    activations = _activations(cfg, req, method)
     if quantised:  # one linear layer dequantised to bf16 at a time
-        activations += 2 * max(m.d_in * m.d_out for m in linear_modules(cfg))
+        activations += DTYPE_BYTES["bf16"] * max(m.d_in * m.d_out for m in linear_modules(cfg))
     parts = dict(weights_gb=weights / GB, adapter_gb=adapter * aw / GB,
                  grads_gb=(base_trained * g + adapter * ag) / GB,
                  optimizer_gb=(base_trained * o + adapter * ao) / GB, activations_gb=activations / GB)
@@ -503,8 +533,8 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
     estimates = estimate_all(model, req, methods)
     best = cheapest_fitting(estimates)
     if best is None:
-        advice = (f"no trained method fits on one {estimates[0].accelerator}: shard over several GPUs, "
-                  "shorten sequences or pick a larger accelerator")
+        advice = (f"no trained method fits on one {estimates[0].accelerator}: turn on gradient checkpointing, "
+                  "shorten sequences, shard over several GPUs or pick a larger accelerator")
     else:
         advice = (f"cheapest method that fits on one {best.accelerator}: {get_method(best.method).label} "
                   f"({best.memory_gb:.1f} GB, {best.gpu_hours:.3g} GPU-hours, ${best.usd:,.0f})")

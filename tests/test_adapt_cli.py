@@ -17,7 +17,7 @@ def test_adapt_estimate_contract(run_cli):
 
 def test_adapt_estimate_all_methods_names_the_cheapest_that_fits(run_cli):
     out = run_cli("adapt-estimate", "--preset", "llama-2-70b", "--method", "all", "--batch", "1",
-                  "--accelerator", "H100", "--json")
+                  "--accelerator", "H100", "--gradient-checkpointing", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert [e["method"] for e in data["estimates"]] == ["full", "lora", "qlora", "prompt", "prefix", "ia3",

@@ -1,0 +1,29 @@
+"""The Adapt page in a real browser: estimates render with charts, a bad rank shows a clear message."""
+import pytest
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def test_adapt_page_estimates_and_bad_input(page_at):
+    page = page_at("adapt")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Adaptation methods" in page.locator("h1").first.inner_text()
+    assert page.get_by_text("cheapest method that fits").count() == 1
+    page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=30_000)  # plotly loads lazily
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    screenshot(page, "adapt-estimate")
+
+    rank = page.get_by_label("LoRA rank", exact=True)
+    rank.fill("0")
+    rank.press("Enter")
+    wait_for_app(page)
+    assert page.get_by_text("rank must be at least 1").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "adapt-bad-rank")
+
+    rank.fill("16")
+    rank.press("Enter")
+    wait_for_app(page)
+    assert page.get_by_text("cheapest method that fits").count() == 1

@@ -1,0 +1,71 @@
+"""The Adapt page in Streamlit's AppTest: estimates render, knobs change them, bad input shows a message,
+and a finished measured comparison (a real tiny run) renders its plots."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "adapt.py")
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def _widget(widgets, label):
+    return next(w for w in widgets if w.label == label)
+
+
+def test_default_estimate_names_the_cheapest_method_that_fits():
+    at = _app()
+    assert not at.exception
+    assert "cheapest method that fits" in at.success[0].value
+    table = at.dataframe[0].value
+    assert list(table["method"])[:3] == ["Full fine-tuning", "LoRA", "QLoRA (4-bit base)"]
+    # Llama-2-70B full fine-tuning cannot fit one H100: the page says so and what to do
+    assert any("needs" in c.value and "GB per GPU" in c.value for c in at.caption)
+
+
+def test_changing_rank_changes_lora_params():
+    at = _app()
+    before = at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"]
+    _widget(at.number_input, "LoRA rank").set_value(16).run()
+    after = at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"]
+    assert after == 2 * before
+
+
+def test_rank_zero_is_a_clear_error_and_the_page_keeps_working():
+    at = _app()
+    _widget(at.number_input, "LoRA rank").set_value(0).run()
+    assert not at.exception
+    assert any("rank must be at least 1" in e.value for e in at.error)
+    _widget(at.number_input, "LoRA rank").set_value(8).run()
+    assert not at.error and at.success
+
+
+def test_small_model_fits_everything():
+    at = _app()
+    _widget(at.selectbox, "Base model").set_value("llama-3.2-1b").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["fits one GPU"]) == {"yes"}
+
+
+@pytest.mark.slow
+def test_finished_comparison_renders_plots(tmp_path):
+    from planner.adapt_runs import AdaptRunSpec, run_adaptation
+    from planner.adaptation import AdaptRequest
+    from planner.jobs import JobStore
+
+    spec = AdaptRunSpec(methods=["full", "lora", "qlora", "zero-shot"], steps=3, base_steps=0, evals=1,
+                        corpus_bytes=60_000, base_corpus_bytes=200_000,
+                        knobs=AdaptRequest(micro_batch=2, seq_len=32, precision="fp32"))
+    store = JobStore()
+    job_id = store.submit("adapt", spec.model_dump(), group="adapt", device="cpu")
+    store.finish(job_id, "done", result=run_adaptation(spec).model_dump(mode="json"))
+    at = _app()
+    assert not at.exception
+    assert any("qlora: skipped: needs CUDA + bitsandbytes" in w.value for w in at.warning)
+    assert len(at.get("plotly_chart")) >= 5
+    errors = at.dataframe[1].value
+    assert list(errors["trainable (est.)"]) == list(errors["trainable (measured)"])
