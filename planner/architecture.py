@@ -191,14 +191,14 @@ def flops_per_token(cfg: ModelConfig, seq_len: int | None = None, training: bool
 
 
 # ---------------------------------------------------------------- suggested shapes
-# Kaplan et al. 2020 (Fig. 5) find loss nearly flat for aspect ratios d_model/n_layers ~ 20-200;
-# Levine et al. 2020 put the depth-efficient optimum near 64-128 at these sizes, and real models sit
-# there (GPT-3 175B: 128, Llama-2-70B: 102, Llama-2-7B: 128). We search inside that band.
+# Kaplan et al. 2020 (Fig. 5) find loss within a few percent of optimal for aspect ratios
+# d_model/n_layers from ~20 to ~200; Levine et al. 2020 show the best depth grows only slowly with width.
+# Released models sit in 64-128 (GPT-3 175B: 128, Llama-2-70B: 102, Llama-2-7B: 128), our target band.
 ASPECT_MIN, ASPECT_MAX, ASPECT_PREFERRED = 64, 128, 96
-# Tiny models have too few (layers, width) pairs inside the band to land near every target, so we also
-# look at double the band's aspect ratio and down to a quarter of it (narrow-and-deep is the lesser evil
-# for a 1e5-parameter model), with a penalty that only a much closer count outweighs.
-SEARCH_SLACK = 2
+# Tiny models have too few (layers, width) pairs inside the band to land near every target, so the search
+# also admits 16-256 (narrow-and-deep is the lesser evil for a 1e5-parameter model), with a penalty
+# that only a much closer count outweighs.
+ASPECT_SEARCH_MIN, ASPECT_SEARCH_MAX = 16, 256
 TOLERANCE = math.log(1.1)  # a shape within 10% of the target beats any shape preference
 MAX_LAYERS = 320
 SWIGLU_FF_MULTIPLE = 256  # Llama's `multiple_of`: 8/3·d rounded up to 256 (4096 -> 11008)
@@ -270,8 +270,8 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
     for d in _widths():
         one, two = (_count(family, d, n, vocab_size, seq_len, counting) for n in (1, 2))
         per_layer, base = two - one, 2 * one - two
-        min_layers = max(1, math.ceil(d / (ASPECT_MAX * SEARCH_SLACK)))
-        max_layers = min(MAX_LAYERS, math.floor(d * SEARCH_SLACK**2 / ASPECT_MIN))
+        min_layers = max(1, math.ceil(d / ASPECT_SEARCH_MAX))
+        max_layers = min(MAX_LAYERS, math.floor(d / ASPECT_SEARCH_MIN))
         if base + per_layer * min_layers > 2 * target_params:
             break  # wider models only get bigger
         ideal = (target_params - base) / per_layer
@@ -284,11 +284,14 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
                 best, best_score = (d, layers), score
     smallest = _count(family, 64, 1, vocab_size, seq_len, counting)
     got = _count(family, *best, vocab_size, seq_len, counting) if best else smallest
-    if abs(got / target_params - 1) > 0.25:
+    if got > 1.25 * target_params:
         raise PlannerError(
-            f"the closest {family} shape has {got:.3g} parameters, far from the {target_params:.3g} asked for "
+            f"the closest {family} shape has {got:.3g} parameters, far above the {target_params:.3g} asked for "
             f"(the smallest one, 1 layer of width 64 with a vocabulary of {vocab_size}, has {smallest:.3g}); "
             "use a smaller vocabulary or count non-embedding parameters")
+    if got < 0.75 * target_params:
+        raise PlannerError(f"{target_params:.3g} parameters is beyond the largest shape searched "
+                           f"({MAX_LAYERS} layers); the closest has {got:.3g}")
     return _shape(family, *best, vocab_size, seq_len)
 
 
