@@ -55,7 +55,7 @@ try:
 except PlannerError as err:
     st.error(str(err))
     st.stop()
-with st.expander(f"Preview of {files[0][0]} ({len(preview):,} rows)", expanded=False):
+with st.expander(f"Preview of {files[0][0]} ({len(preview):,} row{'s' * (len(preview) != 1)})", expanded=False):
     st.dataframe(preview.head(50), hide_index=True)
 
 columns = [AUTO] + [str(c) for c in preview.columns]
@@ -88,7 +88,7 @@ with left:
     boot = st.number_input("Bootstrap resamples", min_value=0, max_value=2000, value=0, step=100, key="boot",
                            help="resampling runs; 200-1000 gives 95% intervals")
     seed = st.number_input("Seed", min_value=0, value=0)
-    target_text = st.text_input("Target budget (FLOPs)", "1e21", help="report the optimum at this compute")
+    target_text = st.text_input("Target budget (FLOPs)", "1e21", help="report the optimum at this compute", key="target")
     with st.expander("Approach 3 settings"):
         loss_fn = st.radio("Objective", ["huber", "squared"], horizontal=True)
         delta = st.number_input("Huber delta", min_value=1e-6, value=1e-3, format="%g")
@@ -113,7 +113,7 @@ with right:
         st.warning(d.message())
     for note in read_notes + table.notes + result.notes:
         st.caption(f"ℹ️ {note}")
-    m1, m2, m3, m4 = st.columns(4)
+    (m1, m2), (m3, m4) = st.columns(2), st.columns(2)
     m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
     m2.metric("b (D_opt ∝ C^b)", f"{result.b:.3f}" if result.b is not None else "—")
     m3.metric("points / runs", f"{result.n_points} / {result.n_runs}")
@@ -144,7 +144,7 @@ else:
 st.subheader("Keep this fit")
 save_col, download_col = st.columns(2)
 with save_col:
-    name = st.text_input("Law name", f"my-{method}", help="the name it will have on the Plan page")
+    name = st.text_input("Law name", f"my-{method}", help="the name it will have on the Plan page", key="law_name")
     if st.button("Save law for the Plan page"):
         try:
             path = laws.save_law(to_law(result, name))

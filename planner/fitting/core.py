@@ -104,7 +104,7 @@ def _law_optimum(law: ChinchillaLaw, flops: float | None) -> Optimum | None:
 
 def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
     """All resamples in one batch: each is a weight vector on the points, warm-started from the full fit
-    and its two runner-up optima (3 starts per resample instead of the 4,500-point grid)."""
+    (plus up to two competitive runner-up optima) instead of from the 4,500-point grid."""
     codes, n_runs = _run_index(pts)
     weights = bootstrap_weights(codes, n_runs, opt.bootstrap, opt.seed, opt.resample)
     k, s = len(weights), len(warm)

@@ -30,8 +30,10 @@ def hoffmann_grid(alpha=(0, 0.5, 1, 1.5, 2), beta=(0, 0.5, 1, 1.5, 2), e=(-1, -0
 
 
 def huber(r: np.ndarray, delta: float) -> np.ndarray:
+    """0.5 r^2 for |r| <= delta, delta (|r| - delta/2) beyond: c (|r| - c/2) with c = min(|r|, delta)."""
     ar = np.abs(r)
-    return np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
+    c = np.minimum(ar, delta)
+    return c * (ar - 0.5 * c)
 
 
 def objective(theta: np.ndarray, log_n, log_d, log_loss, weights=None, delta: float = HUBER_DELTA) -> np.ndarray:
@@ -46,7 +48,7 @@ def objective_and_gradient(theta: np.ndarray, log_n, log_d, log_loss, weights=No
 
 
 class _State:
-    """Residuals and softmax weights of the LSE for a batch of parameter vectors, with the derived sums.
+    """Residuals of the LSE model for a batch of parameter vectors, and the sums its derivatives need.
 
     The Jacobian of r = LSE(u1, u2, u3) - log L is (p1, p2, p3, -p1 log N, -p2 log D) with p the softmax
     of (u1, u2, u3), so every gradient and Gauss-Newton entry is a sum over points of a product of two
@@ -55,47 +57,39 @@ class _State:
     """
 
     def __init__(self, theta, log_n, log_d, log_loss, weights, delta):
-        self.theta, self.delta, self.weights = theta, delta, weights
+        self.delta, self.weights = delta, weights
         a, b, e, alpha, beta = (theta[:, i:i + 1] for i in range(5))
         u1, u2 = a - alpha * log_n, b - beta * log_d
         top = np.maximum(np.maximum(u1, u2), e)
-        e1, e2, e3 = np.exp(u1 - top), np.exp(u2 - top), np.exp(e - top)
-        total = e1 + e2 + e3
-        self.r = top + np.log(total) - log_loss
-        self.p1, self.p2, self.p3 = e1 / total, e2 / total, e3 / total
+        self.e1, self.e2, self.e3 = np.exp(u1 - top), np.exp(u2 - top), np.exp(e - top)
+        self.total = self.e1 + self.e2 + self.e3
+        self.r = top + np.log(self.total) - log_loss
         self.features = np.stack([np.ones_like(log_n), log_n, log_d, log_n**2, log_d**2, log_n * log_d], axis=1)
         h = huber(self.r, delta)
         self.f = (h if weights is None else h * weights).sum(axis=1)
-
-    _ROWS = ("theta", "r", "p1", "p2", "p3", "f", "weights")
 
     def take(self, idx) -> "_State":
         """The same state for a subset of the starts."""
         out = object.__new__(_State)
         out.delta, out.features = self.delta, self.features
-        for name in self._ROWS:
-            value = getattr(self, name)
-            setattr(out, name, None if value is None or np.ndim(value) < 2 and name == "weights" else value[idx])
+        out.weights = None if self.weights is None else self.weights[idx]
+        for name in ("e1", "e2", "e3", "total", "r", "f"):
+            setattr(out, name, getattr(self, name)[idx])
         return out
 
-    def merge(self, other: "_State", use_other: np.ndarray) -> "_State":
-        """Row-wise: `other` where use_other, else self (accepted LM steps)."""
-        out = self.take(slice(None))
-        for name in self._ROWS:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine is not None and np.ndim(mine) >= 1 and name != "weights":
-                mask = use_other if np.ndim(mine) == 1 else use_other[:, None]
-                setattr(out, name, np.where(mask, theirs, mine))
-        return out
+    def _softmax(self):
+        inv = 1.0 / self.total
+        return self.e1 * inv, self.e2 * inv, self.e3 * inv
 
     def _w(self, x):
         return x if self.weights is None else x * self.weights
 
     def gradient(self) -> np.ndarray:
+        p1, p2, p3 = self._softmax()
         c = self._w(np.clip(self.r, -self.delta, self.delta))
-        s1 = (c * self.p1) @ self.features[:, :2]  # sum c p1, sum c p1 logN
-        s2 = (c * self.p2) @ self.features[:, [0, 2]]
-        s3 = (c * self.p3).sum(axis=1)
+        s1 = (c * p1) @ self.features[:, :2]  # sum c p1, sum c p1 logN
+        s2 = (c * p2) @ self.features[:, [0, 2]]
+        s3 = (c * p3).sum(axis=1)
         return np.stack([s1[:, 0], s2[:, 0], s3, -s1[:, 1], -s2[:, 1]], axis=1)
 
     def gauss_newton(self) -> np.ndarray:
@@ -103,7 +97,8 @@ class _State:
         ar = np.abs(self.r)
         with np.errstate(divide="ignore", over="ignore"):
             w = self._w(np.where(ar > self.delta, self.delta / ar, 1.0))
-        p1, p2, p3, F = self.p1, self.p2, self.p3, self.features
+        p1, p2, p3 = self._softmax()
+        F = self.features
         wp1, wp2 = w * p1, w * p2
         m11, m12, m22 = (wp1 * p1) @ F, (wp1 * p2) @ F, (wp2 * p2) @ F
         m13, m23, m33 = (wp1 * p3) @ F[:, :3], (wp2 * p3) @ F[:, :3], (w * p3 * p3).sum(axis=1)
@@ -115,14 +110,13 @@ class _State:
             [-m11[:, 1], -m12[:, 1], -m13[:, 1], m11[:, 3], m12[:, 5]],
             [-m12[:, 2], -m22[:, 2], -m23[:, 2], m12[:, 5], m22[:, 4]],
         ]
-        return np.stack([np.stack(row, axis=1) for row in rows], axis=1)
+        return np.stack([np.stack(row, axis=1) for row in rows], axis=1).astype(float)
 
 
-def _lm_steps(state: _State, lam: np.ndarray) -> np.ndarray:
-    hess = state.gauss_newton().astype(float)
+def _lm_steps(hess: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> np.ndarray:
     diag = np.einsum("sii->si", hess)
-    system = hess + (lam[:, None] * (diag + 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300))[:, :, None] * np.eye(5)
-    return -np.linalg.solve(system, state.gradient().astype(float)[:, :, None])[..., 0]
+    damping = lam[:, None] * (diag + 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
+    return -np.linalg.solve(hess + damping[:, :, None] * np.eye(5), grad[:, :, None])[..., 0]
 
 
 def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, delta: float = HUBER_DELTA,
@@ -131,7 +125,8 @@ def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, d
 
     Levenberg-Marquardt on the IRLS majoriser of the Huber loss: weights min(1, delta/|r|) make each
     step a damped, weighted Gauss-Newton step whose gradient is the true Huber gradient; each start has
-    its own damping. A start stops when a step gains less than `tol` (relative) and leaves the batch.
+    its own damping. Only the 5x5 system of each start is kept between steps, and it is recomputed only
+    where a step was accepted. A start stops when a step gains less than `tol` (relative).
     `prune={k: q, ...}`: after iteration k only the best fraction q of the still-running starts goes on
     (successive halving, default PRUNE); the others keep the point they reached. `prune={}` runs every
     start to the end (exhaustive, several times slower, same optimum in our benchmark).
@@ -143,35 +138,39 @@ def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, d
     w_all = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), (n_starts, log_n.size))
     # Until the first pruning only the ranking of the starts matters: float32 is 3x faster there.
     coarse = bool(prune)
-    data = tuple(np.asarray(v, dtype=np.float32 if coarse else float) for v in (log_n, log_d, log_loss))
 
     def evaluate(th, idx):
-        w = None if w_all is None else w_all[idx].astype(data[0].dtype)
-        return _State(th.astype(data[0].dtype), *data, w, delta)
+        dtype = np.float32 if coarse else float
+        data = (np.asarray(v, dtype=dtype) for v in (log_n, log_d, log_loss))
+        w = None if w_all is None else w_all[idx].astype(dtype)
+        return _State(th.astype(dtype), *data, w, delta)
 
     active = np.arange(n_starts)
     state = evaluate(theta, active)
     f, lam = state.f.astype(float), np.full(n_starts, 1e-2)
+    hess, grad = state.gauss_newton(), state.gradient().astype(float)
     for it in range(max_iter):
         if active.size == 0:
             break
         if it in prune:
             keep = max(1, int(np.ceil(prune[it] * active.size)))
-            order = np.argsort(np.where(np.isfinite(f[active]), f[active], np.inf))[:keep]
-            active, state = active[order], state.take(order)
+            active = active[np.argsort(np.where(np.isfinite(f[active]), f[active], np.inf))[:keep]]
             if coarse:  # back to float64 for the survivors
-                coarse, data = False, tuple(np.asarray(v, dtype=float) for v in (log_n, log_d, log_loss))
+                coarse = False
                 state = evaluate(theta[active], active)
-                f[active] = state.f
-        trial = theta[active] + _lm_steps(state, lam[active])
+                f[active], hess[active], grad[active] = state.f, state.gauss_newton(), state.gradient()
+        trial = theta[active] + _lm_steps(hess[active], grad[active], lam[active])
         new = evaluate(trial, active)
         better = np.isfinite(new.f) & (new.f < f[active])
         gain = f[active] - np.where(better, new.f, f[active])
-        theta[active[better]], f[active[better]] = trial[better], new.f[better]
+        accepted = active[better]
+        theta[accepted], f[accepted] = trial[better], new.f[better]
+        if accepted.size:
+            sub = new.take(better)
+            hess[accepted], grad[accepted] = sub.gauss_newton(), sub.gradient()
         lam[active] = np.where(better, np.maximum(lam[active] / 3, 1e-9), lam[active] * 4)
-        state = state.merge(new, better)
         done = (better & (gain <= tol * np.maximum(f[active], 1e-12))) | (lam[active] > 1e8)
-        active, state = active[~done], state.take(np.flatnonzero(~done))
+        active = active[~done]
     return theta, f
 
 
@@ -201,8 +200,9 @@ def fit_parametric(log_n, log_d, log_loss, weights=None, starts: np.ndarray | No
                    delta: float = HUBER_DELTA, n_polish: int = 3, prune: dict[int, float] | None = None):
     """Best fit over all starts: batched minimisation, then scipy polish of the best few end points.
 
-    Returns (theta, objective, alternatives): alternatives are the best end points of other basins
-    (differing by more than 1e-3 in some parameter), used as extra warm starts by the bootstrap.
+    Returns (theta, objective, alternatives): alternatives are the best end points of up to two other
+    basins (differing by more than 1e-3 in some parameter, objective within 1.5x of the best), used as
+    extra warm starts by the bootstrap and the held-out refit.
     """
     starts = hoffmann_grid() if starts is None else np.atleast_2d(starts)
     theta, f = batched_minimize(starts, log_n, log_d, log_loss, weights, delta, prune=prune)
@@ -218,6 +218,8 @@ def fit_parametric(log_n, log_d, log_loss, weights=None, starts: np.ndarray | No
         raise PlannerError("the parametric fit failed from every start: check that losses vary with size and tokens")
     alternatives = []
     for i in order[: min(len(order), 200)]:
+        if f[i] > 1.5 * best_f:  # only competitive basins are worth a bootstrap start
+            break
         if all(np.abs(theta[i] - y).max() > 1e-3 for y in [best_x, *alternatives]):
             alternatives.append(theta[i])
         if len(alternatives) == 2:

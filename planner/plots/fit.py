@@ -172,7 +172,8 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
             rows.append({"parameter": f"optimal {key} at {result.optimum.flops:.3g} FLOPs",
                          "estimate": getattr(result.optimum, key), "95% low": ci.low if ci else None,
                          "95% high": ci.high if ci else None})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table if result.ci else table.drop(columns=["95% low", "95% high"])
 
 
 def chart_tables(runs: pd.DataFrame, result: FitResult) -> dict[str, pd.DataFrame]:

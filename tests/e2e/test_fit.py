@@ -1,0 +1,46 @@
+"""Fit page in a real browser: upload runs, fit, see the table and charts; a broken file gives a message."""
+import pytest
+from playwright.sync_api import expect
+
+from planner.settings import DATA_TABLES
+from tests.e2e.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _upload(page, path):
+    page.locator('input[type="file"]').first.set_input_files(str(path))
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+
+
+def test_upload_fit_and_change_the_budget(page_at):
+    page = page_at("fit")
+    _upload(page, DATA_TABLES / "sample_runs.csv")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("sample_runs.csv").count() >= 1
+    assert page.get_by_text("RMSE (log loss)").count() == 1
+    assert page.locator(".js-plotly-plot").count() >= 1
+    target = page.get_by_label("Target budget (FLOPs)", exact=True)
+    target.fill("1e23")
+    target.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("At 1e+23 FLOPs")).to_have_count(1, timeout=30_000)
+    screenshot(page, "fit-uploaded")
+
+
+def test_broken_file_gives_a_message_and_the_page_keeps_working(page_at, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text("run;size\na;1\n")
+    page = page_at("fit")
+    _upload(page, broken)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="lacks column(s)")
+    expect(alert).to_have_count(1, timeout=30_000)
+    assert "rename them or map them" in alert.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "fit-broken-file")
+    page.get_by_label("Target budget (FLOPs)", exact=True).fill("2e21")
+    page.get_by_label("Target budget (FLOPs)", exact=True).press("Enter")
+    wait_for_app(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_label("Target budget (FLOPs)", exact=True).input_value() == "2e21"
