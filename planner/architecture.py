@@ -34,6 +34,8 @@ class ModelConfig(BaseModel):
     tie_embeddings: bool = False
     n_experts: int = Field(default=1, ge=1)
     experts_per_token: int = Field(default=1, ge=1)
+    sliding_window: int | None = Field(default=None, gt=0,
+                                       description="attend to at most this many past tokens (Mistral-7B: 4096)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelConfig":
@@ -49,6 +51,8 @@ class ModelConfig(BaseModel):
             raise PlannerError(f"only the mixtral family has experts (family is {self.family!r})")
         if self.family == "gpt2" and self.n_kv_heads not in (None, self.n_heads):
             raise PlannerError("GPT-2 blocks have no grouped-query attention: leave n_kv_heads empty")
+        if self.sliding_window is not None and self.family not in ("mistral", "mixtral"):
+            raise PlannerError(f"sliding-window attention is a mistral/mixtral option (family is {self.family!r})")
         return self
 
     @property
@@ -58,6 +62,10 @@ class ModelConfig(BaseModel):
     @property
     def kv_heads(self) -> int:
         return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    def attended_tokens(self, seq_len: int) -> int:
+        """How many tokens a query at the end of a `seq_len` context attends to (and the KV cache keeps)."""
+        return seq_len if self.sliding_window is None else min(seq_len, self.sliding_window)
 
 
 # ---------------------------------------------------------------- presets (values from HF config.json)
@@ -91,9 +99,9 @@ PRESETS: dict[str, ModelConfig] = {cfg.name: cfg for cfg in [
     _llama("llama-3.2-1b", 128256, 2048, 16, 32, 8, 8192, 131072, tie=True),
     # huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json (tie_word_embeddings: true)
     _llama("llama-3.2-3b", 128256, 3072, 28, 24, 8, 8192, 131072, tie=True),
-    # huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json
-    _llama("mistral-7b", 32000, 4096, 32, 32, 8, 14336, 32768, family="mistral"),
-    # huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json (8 experts, top-2 routing)
+    # huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json (sliding_window: 4096)
+    _llama("mistral-7b", 32000, 4096, 32, 32, 8, 14336, 32768, family="mistral", sliding_window=4096),
+    # huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json (8 experts, top-2, no sliding window)
     _llama("mixtral-8x7b", 32000, 4096, 32, 32, 8, 14336, 32768, family="mixtral",
            n_experts=8, experts_per_token=2),
     # CPU-sized models for tests and the verification ladder (~0.5M params; GQA on purpose so the
@@ -171,7 +179,7 @@ def flops_per_token(cfg: ModelConfig, seq_len: int | None = None, training: bool
     """FLOPs per token: training = 6N + 12·L·d·T, inference = 2N + 2·L·d·T.
 
     N is the active non-embedding count plus the LM-head matmul (d·V): the embedding lookup costs no
-    FLOPs but the output projection is a real matmul. Training counts the full T×T attention score and
+    FLOPs but the output projection is a real matmul. With a sliding window, T is capped at the window. Training counts the full T×T attention score and
     value matmuls forward and backward (the MFU convention of Chowdhery et al. 2022, App. B); inference
     is autoregressive decoding with a KV cache, where token t attends to t earlier ones, which averages
     to T/2 over a context of T (Kaplan et al. 2020, eq. 2.2: 2·L·T·d per token forward).
@@ -181,11 +189,11 @@ def flops_per_token(cfg: ModelConfig, seq_len: int | None = None, training: bool
         raise PlannerError(f"sequence length must be positive (got {seq_len})")
     counts = param_counts(cfg)
     n = counts.active_non_embedding + cfg.d_model * cfg.vocab_size
-    d_attn = cfg.n_heads * cfg.head_dim
+    d_attn, attended = cfg.n_heads * cfg.head_dim, cfg.attended_tokens(seq_len)
     if training:
-        dense, attention = 6.0 * n, 12.0 * cfg.n_layers * d_attn * seq_len
+        dense, attention = 6.0 * n, 12.0 * cfg.n_layers * d_attn * attended
     else:
-        dense, attention = 2.0 * n, 2.0 * cfg.n_layers * d_attn * seq_len
+        dense, attention = 2.0 * n, 2.0 * cfg.n_layers * d_attn * attended
     return FlopsPerToken(dense=dense, attention=attention, total=dense + attention, training=training,
                          seq_len=seq_len)
 
@@ -331,7 +339,8 @@ def to_hf_config(cfg: ModelConfig):
                   num_key_value_heads=cfg.kv_heads, head_dim=cfg.head_dim,
                   max_position_embeddings=cfg.max_seq_len, tie_word_embeddings=cfg.tie_embeddings)
     if cfg.family == "mixtral":
-        return MixtralConfig(num_local_experts=cfg.n_experts, num_experts_per_tok=cfg.experts_per_token, **common)
+        return MixtralConfig(num_local_experts=cfg.n_experts, num_experts_per_tok=cfg.experts_per_token,
+                             sliding_window=cfg.sliding_window, **common)
     if cfg.family == "mistral":
-        return MistralConfig(**common)
+        return MistralConfig(sliding_window=cfg.sliding_window, **common)  # HF's default would be 4096
     return LlamaConfig(**common)

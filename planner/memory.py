@@ -210,8 +210,10 @@ class InferenceMemory(BaseModel):
 
 
 def kv_cache_bytes(cfg: ModelConfig, seq_len: int, batch: int, kv_dtype: WeightsDtype = "bf16") -> float:
-    """2 (K and V) · layers · kv_heads · head_dim · tokens · batch · bytes: GQA shrinks it by n_heads/kv_heads."""
-    return 2 * cfg.n_layers * cfg.kv_heads * cfg.head_dim * seq_len * batch * DTYPE_BYTES[kv_dtype]
+    """2 (K and V) · layers · kv_heads · head_dim · tokens · batch · bytes: GQA shrinks it by n_heads/kv_heads,
+    a sliding window caps the tokens kept (transformers' DynamicSlidingWindowLayer)."""
+    tokens = cfg.attended_tokens(seq_len)
+    return 2 * cfg.n_layers * cfg.kv_heads * cfg.head_dim * tokens * batch * DTYPE_BYTES[kv_dtype]
 
 
 def inference_memory(cfg: ModelConfig, weights_dtype: WeightsDtype = "bf16", batch: int = 1,
@@ -226,7 +228,8 @@ def inference_memory(cfg: ModelConfig, weights_dtype: WeightsDtype = "bf16", bat
     kv = kv_cache_bytes(cfg, seq_len, batch, kv_dtype) / GB
     assumptions = [
         f"weights in {weights_dtype} ({DTYPE_BYTES[weights_dtype]:g} bytes/param; quantisation scales not counted)",
-        f"KV cache in {kv_dtype} for {batch} sequence(s) of {seq_len} tokens",
+        f"KV cache in {kv_dtype} for {batch} sequence(s) of {seq_len} tokens"
+        + (f" (sliding window keeps the last {cfg.sliding_window})" if cfg.sliding_window else ""),
         "not counted: activations of the forward pass, CUDA context, allocator fragmentation",
     ]
     return InferenceMemory(model=cfg.name, params=params, weights_dtype=weights_dtype, kv_dtype=kv_dtype,

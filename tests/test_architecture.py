@@ -155,3 +155,12 @@ def test_explain_shape_reports_its_own_error():
     assert report.params == param_counts(report.shape)
     assert report.relative_error == pytest.approx(report.params.total / 3e9 - 1)
     assert abs(report.relative_error) <= 0.10 and 64 <= report.aspect_ratio <= 128
+
+
+def test_sliding_window_caps_attention_flops_and_reaches_transformers():
+    mistral = get_preset("mistral-7b")
+    assert flops_per_token(mistral, 32768).attention == flops_per_token(mistral, 4096).attention
+    assert to_hf_config(mistral).sliding_window == 4096
+    assert to_hf_config(mistral.model_copy(update={"sliding_window": None})).sliding_window is None
+    with pytest.raises(ValueError, match="sliding-window"):
+        ModelConfig(vocab_size=10, d_model=64, n_layers=1, n_heads=1, d_ff=10, sliding_window=8)

@@ -155,3 +155,11 @@ def test_bad_input_is_a_planner_error():
         inference_memory(cfg, weights_dtype="int3")
     with pytest.raises(PlannerError, match="GPU memory"):
         min_gpus_for_training(cfg, -1, seq_len=256, micro_batch=1)
+
+
+def test_sliding_window_caps_the_kv_cache():
+    mistral = get_preset("mistral-7b")  # 4096-token window, 8 kv heads
+    assert kv_cache_bytes(mistral, 32768, 1) == kv_cache_bytes(mistral, 4096, 1) == 2 * 32 * 8 * 128 * 4096 * 2
+    no_window = mistral.model_copy(update={"sliding_window": None})
+    assert kv_cache_bytes(no_window, 32768, 1) == 8 * kv_cache_bytes(mistral, 32768, 1)
+    assert "sliding window" in " ".join(inference_memory(mistral, seq_len=32768).assumptions)

@@ -8,7 +8,7 @@ from planner.errors import PlannerError
 
 # --flag -> ModelConfig field, for custom shapes or overriding a preset (e.g. --vocab for a tokenizer).
 SHAPE_FLAGS = {"family": str, "vocab": int, "d_model": int, "layers": int, "heads": int, "kv_heads": int,
-               "d_ff": int, "max_seq": int, "experts": int, "experts_per_token": int}
+               "d_ff": int, "max_seq": int, "experts": int, "experts_per_token": int, "sliding_window": int}
 FIELD = {"vocab": "vocab_size", "layers": "n_layers", "heads": "n_heads", "kv_heads": "n_kv_heads",
          "max_seq": "max_seq_len", "experts": "n_experts"}
 
