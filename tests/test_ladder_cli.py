@@ -1,0 +1,90 @@
+"""`python -m planner ladder`: a complete tiny ladder on CPU, with a worker killed in the middle."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from planner.jobs.runners import get_runner
+from planner.jobs.store import JobStore
+from planner.jobs.worker import checkpoint_dir_for
+from tests.conftest import REPO
+
+
+def test_design_only_prints_the_plan_and_its_estimate(run_cli):
+    out = run_cli("ladder", "--preset", "tiny", "--design-only", "--json")
+    assert out.returncode == 0, out.stderr
+    design = json.loads(out.stdout)
+    assert len(design["runs"]) >= 10 and design["est_seconds"] > 0 and design["device"] == "cpu"
+    assert {r["role"] for r in design["runs"]} == {"isoflop", "holdout"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "huge"], "unknown ladder preset"),
+    (["--budgets", "1e10,abc"], "--budgets must be numbers"),
+    (["--device", "cuda"], "no CUDA GPU"),
+    (["--ladder", "ladder-nope"], "no ladder 'ladder-nope'"),
+])
+def test_bad_input_is_one_line_and_exit_2(run_cli, args, message):
+    out = run_cli("ladder", *args, "--json")
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def _wait(predicate, timeout_s):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+def test_tiny_ladder_survives_a_killed_worker_and_the_killed_run_resumes(run_cli):
+    ladder = subprocess.Popen([sys.executable, "-m", "planner", "ladder", "--device", "cpu", "--preset", "tiny",
+                               "--json"], cwd=REPO, env=os.environ.copy(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    store = JobStore()
+
+    def running_with_checkpoint():  # a run far enough in to have logged metrics and saved a checkpoint
+        for job in store.list_jobs():
+            if job.status == "running" and (checkpoint_dir_for(job.id) / "checkpoint.pt").exists() \
+                    and store.metrics(job.id):
+                return job
+        return None
+
+    victim = _wait(running_with_checkpoint, 240)
+    worker = next(w for w in store.live_workers() if w.id == store.get(victim.id).worker_id)
+    os.kill(worker.pid, signal.SIGKILL)
+    out, err = ladder.communicate(timeout=400)
+    assert ladder.returncode == 0, err
+    report = json.loads(out)
+
+    # the CLI contract: runs with params, tokens, flops, final_loss, status; and the fitted exponents
+    runs = {r["job_id"]: r for r in report["runs"]}
+    assert report["finished"] and len(runs) >= 10
+    for r in runs.values():
+        assert {"params", "tokens", "flops", "final_loss", "status"} <= set(r)
+    failed = runs[victim.id]
+    assert failed["status"] == "failed" and "died" in failed["error"] and f"pid {worker.pid}" in failed["error"]
+    assert all(r["status"] == "done" and r["final_loss"] > 0 for i, r in runs.items() if i != victim.id)
+    assert 0 < report["fit"]["a"] < 1 and report["fit"]["b"] == pytest.approx(1 - report["fit"]["a"])
+    logged_before = store.metrics(victim.id)
+    assert logged_before  # nothing already logged is lost
+
+    # retry: the run continues from its checkpoint, not from step 0
+    assert run_cli("jobs", "retry", victim.id, "--json").returncode == 0
+    get_runner("local", idle_exit_s=5).ensure_workers("cpu")  # none if the ladder's worker is still idling
+    resumed = _wait(lambda: store.get(victim.id).finished and store.get(victim.id), 120)
+    assert resumed.status == "done" and resumed.result["resumed_from_step"] > 0
+
+    # a fresh process (as after a server restart) sees every run as it is: now all done, with a fit
+    shown = run_cli("ladder", "--ladder", report["ladder_id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    final = json.loads(shown.stdout)
+    assert [r["status"] for r in final["runs"]] == ["done"] * len(runs)
+    assert final["holdout"]["measured_loss"] > 0 and final["holdout"]["predicted_loss"]
