@@ -20,7 +20,7 @@ from planner.settings import data_dir
 
 FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2ND + backward 4ND
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day
-MIN_PARAMS = 1e4  # below this no transformer is worth shaping: the budget is "too small for any model"
+MIN_PARAMS = 1e5  # ~ one layer of width 64 over a byte vocabulary: below it the budget is "too small for any model"
 
 
 class Allocation(BaseModel):
@@ -62,7 +62,7 @@ class _LawBase(BaseModel):
         if params < MIN_PARAMS:
             raise PlannerError(
                 f"a budget of {flops:.3g} FLOPs is too small for any model: the optimum under {self.name} "
-                f"has {params:.3g} parameters (fewer than {MIN_PARAMS:.0e}); raise the budget"
+                f"has {params:.3g} parameters (fewer than {MIN_PARAMS:.0e}, about the smallest transformer); raise the budget"
             )
         return Allocation(law=self.name, flops=flops, params=params, tokens=tokens,
                           tokens_per_param=tokens / params, loss=float(self.loss(params, tokens)),

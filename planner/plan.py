@@ -46,11 +46,25 @@ class Plan(BaseModel):
     plans: list[LawPlan]
 
 
+SHAPE_VOCABULARIES = (32000, 4096, 256)  # Llama's, a small BPE's, bytes: small models cannot carry a 32k table
+
+
+def suggest_shape(params: float, request: PlanRequest) -> architecture.ModelConfig:
+    """The suggested shape, with the largest of the usual vocabularies that a model of this size can hold."""
+    for vocab_size in SHAPE_VOCABULARIES:
+        try:
+            return architecture.suggest_shape(params, family=request.family, vocab_size=vocab_size,
+                                              seq_len=request.seq_len)
+        except PlannerError:
+            if vocab_size == SHAPE_VOCABULARIES[-1]:
+                raise
+
+
 def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> LawPlan:
     law = laws.get_law(name)
     allocation = law.optimal(resolved.flops)
     accelerator = hardware.get_accelerator(resolved.accelerator)
-    shape = architecture.suggest_shape(allocation.params, family=request.family, seq_len=request.seq_len)
+    shape = suggest_shape(allocation.params, request)
     knobs = dict(seq_len=request.seq_len, micro_batch=request.micro_batch, sharding=request.sharding,
                  recompute=request.recompute)
     return LawPlan(
