@@ -117,12 +117,15 @@ with right:
     m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
     m2.metric("b (D_opt ∝ C^b)", f"{result.b:.3f}" if result.b is not None else "—")
     m3.metric("points / runs", f"{result.n_points} / {result.n_runs}")
-    m4.metric("RMSE (log loss)", f"{result.diagnostics.rmse_log:.4f}" if result.diagnostics else "—")
+    m4.metric("RMSE (log loss)" if result.method not in ("approach1", "approach2") else "RMSE (log N_opt)",
+              f"{result.diagnostics.rmse_log:.4f}" if result.diagnostics else "—")
     if result.optimum:
         o = result.optimum
         st.success(f"At {o.flops:.3g} FLOPs: **{o.params:.3g} parameters** on **{o.tokens:.3g} tokens**"
                    + (f", predicted loss {o.loss:.3f}" if o.loss else ""))
-    st.dataframe(plots.parameter_table(result), hide_index=True, width="stretch")
+    number = st.column_config.NumberColumn(format="%.4g")
+    st.dataframe(plots.parameter_table(result), hide_index=True, width="stretch",
+                 column_config={"estimate": number, "95% low": number, "95% high": number})
     if result.diagnostics and result.diagnostics.heldout_rmse_log is not None:
         st.caption(f"Held-out check: refitted without {', '.join(result.diagnostics.heldout_runs[:4])}, the error on "
                    f"them is {result.diagnostics.heldout_rmse_log:.4f} (RMSE of log loss or of log N_opt).")

@@ -56,19 +56,20 @@ def _fitted_law(result: FitResult):
 def loss_vs_compute(runs: pd.DataFrame, result: FitResult) -> go.Figure:
     """Every evaluation (loss vs compute, one colour per run) with the fitted compute-optimal frontier."""
     fig = go.Figure()
+    frontier = frontier_table(runs, result)
+    colours = {"fitted": "black", "hoffmann2022": "#d62728", "besiroglu2024": "#ff7f0e"}
+    for label, grp in frontier.groupby("law", sort=False):
+        if grp["loss"].notna().any():
+            fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines", name=f"{label} frontier",
+                                     line=dict(width=3 if label == "fitted" else 1.5,
+                                               dash="solid" if label == "fitted" else "dot",
+                                               color=colours.get(label))))
     for i, (run, grp) in enumerate(runs.groupby("run", sort=False)):
         grp = grp.sort_values("flops")
         fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines+markers" if len(grp) > 1 else "markers",
                                  name=str(run), legendgroup="runs", showlegend=runs["run"].nunique() <= 30,
                                  line=dict(width=1, color=PALETTE[i % len(PALETTE)]), marker=dict(size=4),
                                  hovertemplate=f"{run}<br>C=%{{x:.3g}}<br>loss=%{{y:.4f}}<extra></extra>"))
-    frontier = frontier_table(runs, result)
-    for label, grp in frontier.groupby("law", sort=False):
-        if grp["loss"].notna().any():
-            fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines", name=f"{label} frontier",
-                                     line=dict(width=3 if label == "fitted" else 1.5,
-                                               dash="solid" if label == "fitted" else "dot",
-                                               color="black" if label == "fitted" else None)))
     if isinstance(result, AllocationFit) and result.frontier:
         fig.add_trace(go.Scatter(x=[p.flops for p in result.frontier], y=[p.loss for p in result.frontier],
                                  mode="markers", name="lowest loss at each C", marker=dict(color="black", size=7)))
@@ -117,7 +118,8 @@ def loss_vs_params(runs: pd.DataFrame, result: FitResult, points: str = "final")
         for colour, log_d in zip(viridis, np.linspace(lo, hi, 4)):
             fig.add_trace(go.Scatter(x=n, y=law.loss(n, np.full_like(n, 10**log_d)), mode="lines",
                                      name=f"fit at D={10**log_d:.2g}", line=dict(color=colour)))
-    return _log_layout(fig, "Loss vs model size, coloured by tokens", "parameters N", "loss")
+    fig = _log_layout(fig, "Loss vs model size, coloured by tokens", "parameters N", "loss")
+    return fig.update_layout(legend=dict(orientation="h", y=-0.25, font=dict(size=10)))
 
 
 def residuals_figure(result: FitResult) -> go.Figure:
@@ -169,7 +171,10 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
     if result.optimum:
         for key in ("params", "tokens", "loss"):
             ci = (result.ci or {}).get(f"{key}_opt")
-            rows.append({"parameter": f"optimal {key} at {result.optimum.flops:.3g} FLOPs",
+            if getattr(result.optimum, key) is None:
+                continue  # Approaches 1 and 2 give the allocation, not the loss
+            label = {"params": "N_opt", "tokens": "D_opt", "loss": "loss"}[key]
+            rows.append({"parameter": f"{label} at {result.optimum.flops:.3g}",
                          "estimate": getattr(result.optimum, key), "95% low": ci.low if ci else None,
                          "95% high": ci.high if ci else None})
     table = pd.DataFrame(rows)
