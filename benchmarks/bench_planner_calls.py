@@ -1,4 +1,4 @@
-"""Latency of the planner calls behind the dashboard (issue #2: every call under 50 ms), plus one accuracy
+"""Latency of the planner calls behind the dashboard (the whole Plan-page computation included) (issue #2: every call under 50 ms), plus one accuracy
 check of the memory model against a measured run.
 
 Run: .venv/bin/python benchmarks/bench_planner_calls.py   (prints a markdown table)
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner import laws  # noqa: E402
+from planner import budget, laws, plan  # noqa: E402
 from planner.architecture import flops_per_token, get_preset, param_counts, suggest_shape  # noqa: E402
 from planner.memory import (inference_memory, min_gpus_for_inference, min_gpus_for_training,  # noqa: E402
                             training_memory)
@@ -38,6 +38,13 @@ CALLS = {
         llama70, 80, seq_len=4096, micro_batch=1, recompute="full"),
     "min_gpus_for_inference(llama-2-70b, 80 GB)": lambda: min_gpus_for_inference(llama70, 80, seq_len=4096),
     "laws.get_law(hoffmann2022).optimal(1e24)": lambda: laws.get_law("hoffmann2022").optimal(1e24),
+    "plan.make_plan(512 H100 x 30 days, 3 laws)": lambda: plan.make_plan(plan.PlanRequest(
+        budget=budget.BudgetRequest(gpus=512, days=30), laws=["hoffmann2022-approach1", "besiroglu2024",
+                                                                "kaplan2020"])),
+    "plan.isoflop_curves(5 budgets x 60 sizes)": lambda: plan.isoflop_curves("besiroglu2024",
+                                                                             plan.budgets_around(1e23)),
+    "plan.frontier(3 laws x 40 budgets)": lambda: plan.frontier(["hoffmann2022", "besiroglu2024", "kaplan2020"],
+                                                                1e20, 1e26),
 }
 
 
