@@ -95,8 +95,8 @@ with left:
 
 try:
     target = float(target_text) if target_text.strip() else None
-    mapping_model = io.ColumnMapping(**mapping, run=run_cols or None, flops_unit=flops_unit,
-                                     tokens_per_step=tokens_per_step or None)
+    mapping_model = io.ColumnMapping.model_validate(
+        mapping | {"run": run_cols or None, "flops_unit": flops_unit, "tokens_per_step": tokens_per_step or None})
     table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters))
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
                          loss=loss_fn, delta=delta)
@@ -121,7 +121,7 @@ with right:
               f"{result.diagnostics.rmse_log:.4f}" if result.diagnostics else "—")
     if result.optimum:
         o = result.optimum
-        st.success(f"At {o.flops:.3g} FLOPs: **{o.params:.3g} parameters** on **{o.tokens:.3g} tokens**"
+        st.success(f"At {o.flops:.3g} FLOPs: {o.params:.3g} parameters on {o.tokens:.3g} tokens"
                    + (f", predicted loss {o.loss:.3f}" if o.loss else ""))
     number = st.column_config.NumberColumn(format="%.4g")
     st.dataframe(plots.parameter_table(result), hide_index=True, width="stretch",

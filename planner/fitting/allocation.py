@@ -61,7 +61,8 @@ def fit_parabola(flops: float, params: np.ndarray, losses: np.ndarray, weights=N
         "tokens_opt": float(flops / (FLOPS_PER_PARAM_TOKEN * n_opt)), "loss_opt": float(c0 + c1 * x_opt + c2 * x_opt**2)})
 
 
-def isoflop_points(df: pd.DataFrame, budgets: list[float] | None) -> tuple[pd.DataFrame, list[str]]:
+def isoflop_points(df: pd.DataFrame, budgets: list[float] | None,
+                   curves: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Points (budget, params, loss, run) for the parabolas: final losses grouped by compute, or, for
     loss curves that share no budget, each curve read at common budgets."""
     notes = []
@@ -76,9 +77,8 @@ def isoflop_points(df: pd.DataFrame, budgets: list[float] | None) -> tuple[pd.Da
     labels = group_budgets(df["flops"].to_numpy())
     out = df.assign(budget=df.groupby(labels)["flops"].transform(lambda c: float(np.exp(np.log(c).mean()))).to_numpy())
     sizes_per_budget = out.groupby("budget")["params"].nunique()
-    if (sizes_per_budget >= MIN_SIZES_PER_BUDGET).sum() >= 2 or "curves" not in df.attrs:
+    if (sizes_per_budget >= MIN_SIZES_PER_BUDGET).sum() >= 2 or curves is None:
         return out, notes
-    curves = df.attrs["curves"]
     levels = _shared_levels(curves, min_runs=MIN_SIZES_PER_BUDGET, count=8)
     interp = curve_matrix(curves, levels)
     rows = [(levels[j], run_params, float(np.exp(interp[i, j])), run)

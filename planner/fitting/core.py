@@ -108,9 +108,14 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
     codes, n_runs = _run_index(pts)
     weights = bootstrap_weights(codes, n_runs, opt.bootstrap, opt.seed, opt.resample)
     k, s = len(weights), len(warm)
-    theta, f = parametric.batched_minimize(np.tile(warm, (k, 1)), x, y, t, np.repeat(weights, s, axis=0), delta,
-                                           prune={})
-    best = theta.reshape(k, s, 5)[np.arange(k), np.argmin(f.reshape(k, s), axis=1)]
+    per_batch = max(1, int(parametric.MAX_BATCH_ELEMENTS // (s * len(x))))  # resamples per batch
+    best = []
+    for i in range(0, k, per_batch):
+        w = weights[i:i + per_batch]
+        theta, f = parametric.batched_minimize(np.tile(warm, (len(w), 1)), x, y, t, np.repeat(w, s, axis=0), delta,
+                                               prune={})
+        best.append(theta.reshape(len(w), s, 5)[np.arange(len(w)), np.argmin(f.reshape(len(w), s), axis=1)])
+    best = np.concatenate(best)
     a, b, e, alpha, beta = best.T
     samples = {"E": np.exp(e), "A": np.exp(a), "B": np.exp(b), "alpha": alpha, "beta": beta,
                "a": beta / (alpha + beta), "b": alpha / (alpha + beta)}
@@ -158,11 +163,8 @@ def _allocation_bootstrap(fit_one, codes, n_runs, opt: FitOptions) -> dict:
 
 
 def _approach2(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
-    pts = select_points(df, "final")
-    pts.attrs["curves"] = df if df.groupby("run").size().max() > 1 else None
-    if pts.attrs["curves"] is None:
-        del pts.attrs["curves"]
-    points, notes = allocation.isoflop_points(pts, opt.budgets)
+    has_curves = df.groupby("run").size().max() > 2
+    points, notes = allocation.isoflop_points(select_points(df, "final"), opt.budgets, df if has_curves else None)
     points = points.reset_index(drop=True)
     a, k, budgets = allocation.approach2(points)
     rejected = [f"budget {r.flops:.3g} FLOPs rejected: {r.reason}" for r in budgets if not r.accepted]
@@ -231,7 +233,8 @@ def _data_constrained(df: pd.DataFrame, opt: FitOptions) -> DataConstrainedFit:
     law = other_laws.data_constrained_law(fit)
     diag = _residuals(pts, law.loss(pts["params"].to_numpy(), pts["tokens"].to_numpy(), pts["unique_tokens"].to_numpy()))
     optimum = _law_optimum(law.base, opt.target_flops)
-    return DataConstrainedFit(method="data_constrained", n_points=len(pts), n_runs=pts["run"].nunique(),
+    notes = ["bootstrap intervals are not computed for the data-constrained fit"] if opt.bootstrap else []
+    return DataConstrainedFit(notes=notes, method="data_constrained", n_points=len(pts), n_runs=pts["run"].nunique(),
                               a=law.a, b=law.b, diagnostics=diag, optimum=optimum, base_source=base_source, **fit)
 
 

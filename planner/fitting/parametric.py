@@ -21,6 +21,7 @@ HUBER_DELTA = 1e-3  # Hoffmann et al. 2022, App. D.2
 # those. Starts from the same basin look alike after a few Gauss-Newton steps; benchmarks/bench_fit.py
 # checks the kept optimum against the exhaustive run and against scipy from every start.
 PRUNE = {2: 0.1, 8: 0.1}
+MAX_BATCH_ELEMENTS = 4e6  # starts x points per batch: 4,500 starts x ~900 points, about 16 MB per array
 
 
 def hoffmann_grid(alpha=(0, 0.5, 1, 1.5, 2), beta=(0, 0.5, 1, 1.5, 2), e=(-1, -0.5, 0, 0.5, 1),
@@ -205,7 +206,11 @@ def fit_parametric(log_n, log_d, log_loss, weights=None, starts: np.ndarray | No
     extra warm starts by the bootstrap and the held-out refit.
     """
     starts = hoffmann_grid() if starts is None else np.atleast_2d(starts)
-    theta, f = batched_minimize(starts, log_n, log_d, log_loss, weights, delta, prune=prune)
+    # Bound the (starts x points) arrays (~10 of them live at once): long curves are fitted in chunks of starts.
+    chunk = max(1, int(MAX_BATCH_ELEMENTS // max(1, len(log_n))))
+    parts = [batched_minimize(starts[i:i + chunk], log_n, log_d, log_loss, weights, delta, prune=prune)
+             for i in range(0, len(starts), chunk)]
+    theta, f = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     order = np.argsort(np.where(np.isfinite(f), f, np.inf))
     best_x, best_f = None, np.inf
     for i in order[:n_polish]:
