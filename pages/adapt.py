@@ -72,15 +72,13 @@ if comparison is not None:
                                 "FLOPs / token": st.column_config.NumberColumn(format="%.3e"),
                                 "GPU-hours": st.column_config.NumberColumn(format="%.3g"),
                                 "cost (USD)": st.column_config.NumberColumn(format="dollar")})
-    for e in comparison.estimates:
-        if e.advice:
-            st.caption(f"⚠ {e.advice}")
-    left, right = st.columns(2)
-    left.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")
-    right.plotly_chart(plots.trainable_figure(comparison), key="trainable_chart")
+    if comparison.too_big:
+        st.caption(f"⚠ {comparison.too_big}")
+    st.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")
+    st.plotly_chart(plots.trainable_figure(comparison), key="trainable_chart")
     with st.expander("Assumptions of each estimate"):
         for e in comparison.estimates:
-            st.markdown(f"**{e.method}**: " + "; ".join(e.assumptions))
+            st.markdown(f"`{e.method}`: " + "; ".join(e.assumptions))
 
 # ------------------------------------------------------------------------------------------ measured
 st.subheader("Measured on this machine")
@@ -131,6 +129,9 @@ def show_runs():
             st.warning(f"{run['method']}: {run['status']}")
     st.plotly_chart(plots.eval_curves_figure(result), key=f"curves_{job.id}")
     st.plotly_chart(plots.measured_bars_figure(result), key=f"bars_{job.id}")
+    sources = {r["memory_source"] for r in result["runs"] if r["memory_source"]}
+    st.caption("Measured memory: " + "; ".join(sorted(sources)) + ". On CPU there is no allocator peak, so "
+               "backward-pass transients are not in the measurement but are in the estimate.")
     st.plotly_chart(plots.estimate_vs_measured_figure(result), key=f"error_{job.id}")
     st.dataframe(plots.estimate_error_table(result), hide_index=True, key=f"error_table_{job.id}")
 

@@ -527,6 +527,7 @@ class AdaptComparison(BaseModel):
     estimates: list[AdaptEstimate]
     cheapest_fitting: str | None = Field(description="lowest-cost trained method that fits on one GPU")
     advice: str
+    too_big: str = Field("", description="the methods that do not fit on one GPU, and what to try")
 
 
 def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | None = None) -> AdaptComparison:
@@ -538,8 +539,14 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
     else:
         advice = (f"cheapest method that fits on one {best.accelerator}: {get_method(best.method).label} "
                   f"({best.memory_gb:.1f} GB, {best.gpu_hours:.3g} GPU-hours, ${best.usd:,.0f})")
+    big = [e for e in estimates if not e.fits_one_gpu]
+    too_big = "" if not big else (
+        f"more than one {big[0].accelerator} ({big[0].accelerator_memory_gb:.0f} GB): "
+        + ", ".join(f"{get_method(e.method).label} {e.memory_gb:.0f} GB" for e in big)
+        + ". Try QLoRA or LoRA, gradient checkpointing, a smaller micro-batch, shorter sequences, "
+          "or sharding over several GPUs.")
     return AdaptComparison(model=estimates[0].model, accelerator=estimates[0].accelerator, estimates=estimates,
-                           cheapest_fitting=best.method if best else None, advice=advice)
+                           cheapest_fitting=best.method if best else None, advice=advice, too_big=too_big)
 
 
 def model_choices() -> list[str]:

@@ -23,7 +23,7 @@ def test_default_estimate_names_the_cheapest_method_that_fits():
     table = at.dataframe[0].value
     assert list(table["method"])[:3] == ["Full fine-tuning", "LoRA", "QLoRA (4-bit base)"]
     # Llama-2-70B full fine-tuning cannot fit one H100: the page says so and what to do
-    assert any("needs" in c.value and "GB per GPU" in c.value for c in at.caption)
+    assert any("more than one H100-SXM" in c.value and "Full fine-tuning" in c.value for c in at.caption)
 
 
 def test_changing_rank_changes_lora_params():

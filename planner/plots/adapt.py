@@ -68,7 +68,8 @@ def _done(result: dict) -> list[dict]:
 
 def eval_curves_figure(result: dict) -> go.Figure:
     """Held-out loss per method vs wall-clock seconds and vs GPU-hours (one device: hours = seconds/3600)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("vs wall-clock", "vs GPU-hours"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("vs wall-clock", "vs GPU-hours"))  # one device
+
     for run in _done(result):
         curve = run["eval_curve"]
         if not curve:
@@ -82,7 +83,7 @@ def eval_curves_figure(result: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=[s / 3600 for s in seconds], y=loss, mode=mode, line=style,
                                  legendgroup=run["method"], showlegend=False), row=1, col=2)
     fig.update_xaxes(title_text="seconds", row=1, col=1)
-    fig.update_xaxes(title_text="GPU-hours (1 device)", row=1, col=2)
+    fig.update_xaxes(title_text="device-hours (1 GPU, or the CPU)", row=1, col=2)
     fig.update_yaxes(title_text="held-out loss (nats/token)", row=1, col=1)
     fig.update_layout(title="Eval loss per method", height=420, margin=dict(t=70, b=40))
     return fig
@@ -91,13 +92,14 @@ def eval_curves_figure(result: dict) -> go.Figure:
 def measured_bars_figure(result: dict) -> go.Figure:
     """Measured peak memory and trainable parameters per method."""
     runs = [r for r in _done(result) if r["peak_memory_gb"] is not None]
-    names = [_label(r["method"]) for r in runs]
-    colours = [_colour(r["method"]) for r in runs]
+    trained = [r for r in runs if r["trainable_params"]]  # zero-shot trains nothing: no bar on a log axis
     fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "trainable parameters"))
-    fig.add_trace(go.Bar(x=names, y=[r["peak_memory_gb"] for r in runs], marker_color=colours,
-                         showlegend=False, hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=names, y=[max(r["trainable_params"] or 0, 1) for r in runs], marker_color=colours,
-                         showlegend=False, hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
+    fig.add_trace(go.Bar(x=[_label(r["method"]) for r in runs], y=[r["peak_memory_gb"] for r in runs],
+                         marker_color=[_colour(r["method"]) for r in runs], showlegend=False,
+                         hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=[_label(r["method"]) for r in trained], y=[r["trainable_params"] for r in trained],
+                         marker_color=[_colour(r["method"]) for r in trained], showlegend=False,
+                         hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(height=380, margin=dict(t=60, b=40))
     return fig
