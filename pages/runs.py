@@ -1,5 +1,57 @@
-"""runs page (placeholder until its issue lands)."""
+"""Every run the store knows about (ladders, adaptation runs), with cancel / retry and a run's curves."""
 import streamlit as st
 
-st.title("runs")
-st.info("Coming soon.")
+from planner.errors import PlannerError
+from planner.jobs.store import JobStore
+from planner.plots import verify as plots
+
+st.title("Runs")
+st.caption("The history of every job in the store. Runs keep their logged metrics after a crash, a killed "
+           "worker or a server restart; a failed run shows why, and Retry resumes it from its checkpoint.")
+
+store = JobStore()
+jobs = store.list_jobs()
+if not jobs:
+    st.info("No runs yet. Launch a ladder on the Verify page, or an adaptation run on the Adapt page.")
+    st.stop()
+
+f1, f2, f3 = st.columns(3)
+kinds = f1.multiselect("Kind", sorted({j.kind for j in jobs}))
+statuses = f2.multiselect("Status", ["queued", "running", "done", "failed", "cancelled"])
+groups = f3.multiselect("Group (ladder)", sorted({j.group for j in jobs if j.group}, reverse=True))
+shown = [j for j in jobs if (not kinds or j.kind in kinds) and (not statuses or j.status in statuses)
+         and (not groups or j.group in groups)]
+workers = store.live_workers()
+st.caption(f"{len(shown)} of {len(jobs)} runs · live workers: "
+           + (", ".join(f"{w.slot} (pid {w.pid})" for w in workers) or "none"))
+st.dataframe(plots.runs_table(shown[::-1]), hide_index=True, width="stretch",
+             column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+
+st.subheader("One run")
+ids = [j.id for j in shown[::-1]]
+if not ids:
+    st.stop()
+job_id = st.selectbox("Job", ids, format_func=lambda i: f"#{i} {store.get(i).spec.get('meta', {}).get('run', '')}")
+job = store.get(job_id)
+a, b, c = st.columns(3)
+a.metric("Status", job.status)
+b.metric("Attempt", job.attempt)
+c.metric("Final loss", f"{job.result['final_loss']:.4f}" if job.result and "final_loss" in job.result else "—")
+if job.error:
+    st.error(job.error)
+try:
+    if a.button("Cancel", disabled=job.finished):
+        store.cancel(job_id)
+        st.rerun()
+    if b.button("Retry", disabled=job.status not in ("failed", "cancelled")):
+        store.retry(job_id)
+        st.rerun()
+except PlannerError as err:
+    st.error(str(err))
+metrics = store.metrics(job_id)
+if metrics and "loss" in metrics[0]:
+    name = job.spec.get("meta", {}).get("run", f"job {job_id}")
+    st.plotly_chart(plots.loss_curves_figure({name: metrics}, {name: job.spec.get("meta", {}).get("budget_flops", 0)}),
+                    width="stretch")
+with st.expander("Spec and result"):
+    st.json({"spec": job.spec, "result": job.result})

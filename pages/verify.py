@@ -1,5 +1,131 @@
-"""verify page (placeholder until its issue lands)."""
-import streamlit as st
+"""Verify a scaling law on your own GPUs: design a ladder of small runs, launch it, watch it, check the law.
 
-st.title("verify")
-st.info("Coming soon.")
+Training never runs inside this script: Launch writes jobs to the store and starts a detached worker
+process per device slot if none is alive (`python -m planner worker`); the live view polls the store.
+"""
+import streamlit as st
+from pydantic import ValidationError
+
+from planner.errors import PlannerError
+from planner.jobs.runners import default_device, get_runner
+from planner.plots import verify as plots
+from planner.train import ladder
+from planner.train.corpus import CorpusSpec, save_upload
+
+st.title("Verify a scaling law on your GPUs")
+st.caption("A law from a paper is a guess for your data and code. Run a ladder of small training runs "
+           "(IsoFLOP: several model sizes per compute budget, plus one larger held-out run), then compare the "
+           "fitted exponents with the published ones and check the prediction for the held-out run.")
+
+# --- design ------------------------------------------------------------------------------------------------
+st.subheader("1. Design the ladder")
+left, mid, right = st.columns(3)
+preset = left.selectbox("Preset", list(ladder.PRESETS), index=0,
+                        help="tiny / micro: CPU ladders of 5k-100k-parameter models; gpu: 2M-60M parameters")
+left.caption(ladder.PRESETS[preset].note)
+devices = ["cpu", "cuda"]
+device = mid.radio("Device", devices, index=devices.index(default_device()), horizontal=True,
+                   help="cuda: one worker per GPU on this machine (CUDA_VISIBLE_DEVICES)")
+runner_name = mid.radio("Runner", ["local", "ray"], horizontal=True,
+                        help="local: worker subprocesses on this machine; ray: Ray tasks (num_gpus=1 each)")
+sizes = right.slider("Model sizes per budget", 3, 7, ladder.PRESETS[preset].sizes_per_budget)
+gpu_hours = right.number_input("Device time budget (hours; 0 = the preset's budgets)", min_value=0.0,
+                               value=0.0, step=0.1, format="%.2f")
+accelerator = right.text_input("Accelerator (for cost)", value="H100")
+upload = st.file_uploader("Corpus (optional): .txt or .jsonl with a \"text\" field. Default: the Python "
+                          "standard library's source.", type=["txt", "jsonl"])
+
+try:
+    corpus = CorpusSpec(source=str(save_upload(upload.name, upload.getvalue()))) if upload else None
+    request = ladder.LadderRequest(preset=preset, device=device, sizes_per_budget=sizes,
+                                   gpu_hours=gpu_hours or None, accelerator=accelerator or None, corpus=corpus)
+    design = ladder.design_ladder(request)
+except (PlannerError, ValidationError) as err:
+    st.error(str(err))
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Runs", len(design.runs))
+c2.metric("Total compute", f"{design.total_flops:.3g} FLOPs")
+c3.metric("Estimated time", f"{design.est_seconds / 60:.1f} min")
+c4.metric("Estimated cost", f"${design.est_usd:,.2f}" if design.est_usd is not None else "— (CPU)")
+st.caption(f"Throughput {design.throughput_flops_per_s:.3g} FLOP/s, {design.throughput_source}.")
+for warning in design.warnings:
+    st.warning(warning)
+st.plotly_chart(plots.design_figure(design), width="stretch")
+with st.expander("Runs of this design"):
+    st.dataframe(plots.design_table(design), hide_index=True, width="stretch")
+
+if st.button("Launch ladder", type="primary"):
+    try:
+        new_id = ladder.launch_ladder(design)
+        started = get_runner(runner_name).ensure_workers(design.device)
+    except PlannerError as err:
+        st.error(str(err))
+    else:
+        st.session_state["watch"] = new_id
+        st.success(f"Launched {new_id}" + (f"; started worker pid {', '.join(map(str, started))}" if started else ""))
+
+# --- watch -------------------------------------------------------------------------------------------------
+st.subheader("2. Watch and check")
+ladders = ladder.list_ladders()
+if not ladders:
+    st.info("No ladder yet: launch one above. Runs keep going if you close or refresh this page.")
+    st.stop()
+if st.session_state.get("watch") not in ladders:
+    st.session_state["watch"] = ladders[0]
+ladder_id = st.selectbox("Ladder", ladders, key="watch")
+finished = ladder.analyze_ladder(ladder_id).finished
+
+
+@st.fragment(run_every=None if finished else 2)
+def live_view():
+    try:
+        ladder.keep_workers(ladder_id, get_runner(runner_name))  # e.g. after a server restart
+        report = ladder.analyze_ladder(ladder_id)
+    except PlannerError as err:
+        st.error(str(err))
+        return
+    done = sum(r.status == "done" for r in report.runs)
+    failed = sum(r.status == "failed" for r in report.runs)
+    state = "finished" if report.finished else "running"
+    st.progress(min(report.progress, 1.0), text=f"{ladder_id}: {state} — {done}/{len(report.runs)} runs done"
+                + (f", {failed} failed" if failed else ""))
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Elapsed", f"{report.elapsed_s / 60:.1f} min")
+    m2.metric("ETA", f"{report.eta_s / 60:.1f} min" if report.eta_s is not None else "—")
+    m3.metric("Tokens/s (running)", f"{report.tokens_per_s:,.0f}" if report.tokens_per_s else "—")
+    st.dataframe(plots.status_table(report), hide_index=True, width="stretch",
+                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+    curves, budgets = ladder.ladder_curves(ladder_id)
+    st.plotly_chart(plots.loss_curves_figure(curves, budgets), width="stretch")
+    if report.finished and not finished:
+        st.rerun()  # the whole page once more, to stop polling and show the results
+
+
+live_view()
+
+b1, b2 = st.columns(2)
+if b1.button("Cancel unfinished runs"):
+    st.info(f"Cancelled {ladder.cancel_ladder(ladder_id)} run(s).")
+if b2.button("Retry failed runs (resume from checkpoints)"):
+    count = ladder.retry_failed(ladder_id)
+    ladder.keep_workers(ladder_id, get_runner(runner_name))
+    st.info(f"Queued {count} run(s) again.")
+
+report = ladder.analyze_ladder(ladder_id)
+if report.fit.a is not None:
+    st.subheader("3. Does the law hold?")
+    f1, f2, f3 = st.columns(3)
+    f1.metric(f"Fitted a (N_opt ∝ C^a, {report.fit.method})", f"{report.fit.a:.3f}")
+    f2.metric("Fitted b (D_opt ∝ C^b)", f"{report.fit.b:.3f}")
+    if report.holdout and report.holdout.error_pct:
+        best = min(report.holdout.error_pct.items(), key=lambda kv: abs(kv[1]))
+        f3.metric("Held-out prediction error", f"{best[1]:+.1f}%", help=f"by {best[0]}")
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(plots.isoflop_figure(report), width="stretch")
+    g2.plotly_chart(plots.exponents_figure(report.fit), width="stretch")
+    if report.holdout and report.holdout.predicted_loss:
+        st.plotly_chart(plots.holdout_figure(report.holdout), width="stretch")
+for note in report.fit.notes:
+    st.caption(note)

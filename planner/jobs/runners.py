@@ -36,6 +36,10 @@ def local_gpu_count() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
+def default_device() -> str:
+    return "cuda" if local_gpu_count() else "cpu"
+
+
 def slots_for(device: str) -> list[str]:
     if device == "cpu":
         return ["cpu"]

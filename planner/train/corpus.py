@@ -104,6 +104,20 @@ def _read_jsonl(path: Path, field: str) -> list[tuple[str, str]]:
     return docs
 
 
+def save_upload(name: str, data: bytes) -> Path:
+    """Keep an uploaded corpus file under the state directory (workers read it from there)."""
+    from planner.settings import data_dir
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".txt", ".jsonl", ".json"):
+        raise PlannerError(f"corpus files must be .txt or .jsonl (got {name!r})")
+    folder = data_dir() / "corpora"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
 def load_corpus(spec: CorpusSpec | None = None) -> Corpus:
     spec = spec or CorpusSpec()
     docs, used, total = [], hashlib.sha256(), 0

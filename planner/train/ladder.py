@@ -295,6 +295,9 @@ class LadderReport(BaseModel):
     holdout: HoldoutCheck | None = None
     est_seconds: float
     elapsed_s: float
+    progress: float = Field(default=0.0, description="share of the ladder's estimated work done")
+    eta_s: float | None = Field(default=None, description="remaining time at the pace so far")
+    tokens_per_s: float | None = Field(default=None, description="summed over the runs training now")
 
 
 def _status(job, run: LadderRun, metrics_tail: dict | None) -> LadderRunStatus:
@@ -324,7 +327,17 @@ def ladder_status(ladder_id: str, store=None) -> tuple[LadderDesign, list[Ladder
     return design, out, jobs
 
 
+_FITS: dict[tuple, LadderFit] = {}  # pages poll every few seconds; refit only when a run finishes
+
+
 def fit_ladder(runs: list[LadderRunStatus], budgets: list[float]) -> LadderFit:
+    key = (tuple(budgets), tuple((r.name, r.role, r.status, r.final_loss) for r in runs))
+    if key not in _FITS:
+        _FITS[key] = _fit_ladder(runs, budgets)
+    return _FITS[key].model_copy(deep=True)
+
+
+def _fit_ladder(runs: list[LadderRunStatus], budgets: list[float]) -> LadderFit:
     """Approach 2 (IsoFLOP parabolas) and Approach 3 (parametric L(N, D)) via planner.fitting, on the
     finished IsoFLOP runs only: the held-out run must not be seen by the fit it checks."""
     import pandas as pd
@@ -386,9 +399,60 @@ def analyze_ladder(ladder_id: str, store=None) -> LadderReport:
                                    if r.final_loss else {})
     started = min((j.started_at for j in jobs if j.started_at), default=None)
     ended = max((j.finished_at or time.time() for j in jobs), default=None)
+    elapsed = (ended - started) if started and ended else 0.0
+    weights = {r.name: r.est_seconds for r in design.runs}
+    progress = sum(weights[r.name] * (1.0 if r.status in ("done", "failed", "cancelled") else r.progress)
+                   for r in runs) / max(sum(weights.values()), 1e-9)
+    running = [r.tokens_per_s for r in runs if r.status == "running" and r.tokens_per_s]
     return LadderReport(ladder_id=ladder_id, device=design.device, finished=all(j.finished for j in jobs),
-                        runs=runs, fit=fit, holdout=holdout, est_seconds=design.est_seconds,
-                        elapsed_s=(ended - started) if started and ended else 0.0)
+                        runs=runs, fit=fit, holdout=holdout, est_seconds=design.est_seconds, elapsed_s=elapsed,
+                        progress=progress, eta_s=elapsed * (1 - progress) / progress if 0 < progress < 1 else None,
+                        tokens_per_s=sum(running) if running else None)
+
+
+def ladder_curves(ladder_id: str, store=None) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """Logged metrics of every run of the ladder ({run name: rows}) and each run's budget."""
+    from planner.jobs.store import JobStore
+
+    store = store or JobStore()
+    curves, budgets = {}, {}
+    for job in store.list_jobs(group=ladder_id):
+        name = job.spec["meta"]["run"]
+        curves[name] = store.metrics(job.id)
+        budgets[name] = job.spec["meta"]["budget_flops"]
+    return curves, budgets
+
+
+def keep_workers(ladder_id: str, runner) -> list[int]:
+    """Start workers if the ladder has queued runs and its device has none alive (after a restart,
+    or once idle workers have exited). Returns the new workers' pids."""
+    from planner.jobs.store import JobStore
+
+    jobs = JobStore().list_jobs(group=ladder_id)
+    if not any(j.status == "queued" for j in jobs):
+        return []
+    return runner.ensure_workers(load_design(ladder_id).device)
+
+
+def cancel_ladder(ladder_id: str) -> int:
+    from planner.jobs.store import JobStore
+
+    store = JobStore()
+    active = [j for j in store.list_jobs(group=ladder_id) if not j.finished]
+    for job in active:
+        store.cancel(job.id)
+    return len(active)
+
+
+def retry_failed(ladder_id: str) -> int:
+    """Queue the ladder's failed and cancelled runs again (each resumes from its checkpoint)."""
+    from planner.jobs.store import JobStore
+
+    store = JobStore()
+    again = [j for j in store.list_jobs(group=ladder_id) if j.status in ("failed", "cancelled")]
+    for job in again:
+        store.retry(job.id)
+    return len(again)
 
 
 def wait_for_ladder(ladder_id: str, runner, timeout_s: float, on_progress=None, poll_s: float = 1.0) -> LadderReport:
@@ -396,13 +460,12 @@ def wait_for_ladder(ladder_id: str, runner, timeout_s: float, on_progress=None, 
     from planner.jobs.store import JobStore
 
     store, deadline, last_ensure = JobStore(), time.time() + timeout_s, 0.0
-    design = load_design(ladder_id)
     while time.time() < deadline:
         jobs = store.list_jobs(group=ladder_id)
         if all(j.finished for j in jobs):
             return analyze_ladder(ladder_id, store)
-        if time.time() - last_ensure > 5 and any(j.status == "queued" for j in jobs):
-            runner.ensure_workers(design.device)
+        if time.time() - last_ensure > 5:
+            keep_workers(ladder_id, runner)
             last_ensure = time.time()
         if on_progress:
             on_progress(jobs)

@@ -1,0 +1,141 @@
+"""Figures and tables of the Verify and Runs pages: pure functions of a ladder design or report."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
+
+PALETTE = px.colors.qualitative.Safe
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = True, height: int = 400) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=height,
+                      legend=dict(font=dict(size=10)), margin=dict(t=50, l=60, r=20, b=50))
+    if log_x:
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def _budget_colors(budgets) -> dict[float, str]:
+    return {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(sorted(set(budgets)))}
+
+
+def design_table(design: LadderDesign) -> pd.DataFrame:
+    return pd.DataFrame([{"run": r.name, "role": r.role, "budget (FLOPs)": f"{r.budget_flops:.2g}",
+                          "params": int(r.params), "layers": r.model.n_layers, "width": r.model.d_model,
+                          "tokens": r.tokens, "tokens/param": round(r.tokens / r.params, 1), "steps": r.steps,
+                          "est. seconds": round(r.est_seconds, 1)} for r in design.runs])
+
+
+def design_figure(design: LadderDesign) -> go.Figure:
+    """Where the runs sit: model size vs tokens, one colour per budget; IsoFLOP lines run diagonally."""
+    colors = _budget_colors(r.budget_flops for r in design.runs)
+    fig = go.Figure()
+    for budget, color in colors.items():
+        runs = [r for r in design.runs if r.budget_flops == budget]
+        holdout = runs[0].role == "holdout"
+        fig.add_trace(go.Scatter(x=[r.params for r in runs], y=[r.tokens for r in runs], mode="markers+lines",
+                                 name=("held-out " if holdout else "") + f"C = {budget:.2g}",
+                                 marker=dict(color=color, size=11, symbol="star" if holdout else "circle")))
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Ladder design: each line is one FLOP budget", "parameters N", "tokens D")
+
+
+def status_table(report: LadderReport) -> pd.DataFrame:
+    return pd.DataFrame([{"job": r.job_id, "run": r.name, "role": r.role, "status": r.status,
+                          "progress": r.progress, "params": int(r.params), "tokens": r.tokens,
+                          "final loss": r.final_loss, "tokens/s": r.tokens_per_s, "MFU": r.mfu,
+                          "error": r.error or ""} for r in report.runs])
+
+
+def loss_curves_figure(curves: dict[str, list[dict]], budgets: dict[str, float]) -> go.Figure:
+    """Training loss (lines) and held-out loss (dots) against tokens seen, one colour per budget."""
+    colors = _budget_colors(budgets.values())
+    fig = go.Figure()
+    for name, rows in curves.items():
+        if not rows:
+            continue
+        color = colors[budgets[name]]
+        fig.add_trace(go.Scatter(x=[m["tokens"] for m in rows], y=[m["loss"] for m in rows], mode="lines",
+                                 name=name, line=dict(color=color, width=1.5), legendgroup=name))
+        evals = [m for m in rows if "eval_loss" in m]
+        fig.add_trace(go.Scatter(x=[m["tokens"] for m in evals], y=[m["eval_loss"] for m in evals],
+                                 mode="markers", marker=dict(color=color, size=6), legendgroup=name,
+                                 showlegend=False, name=f"{name} (held-out)"))
+    return _layout(fig, "Loss curves (lines: training, dots: held-out)", "tokens seen", "loss (nats/token)")
+
+
+def isoflop_figure(report: LadderReport) -> go.Figure:
+    """Final held-out loss against size for each budget, with the fitted parabola and its minimum."""
+    runs = [r for r in report.runs if r.final_loss is not None]
+    colors = _budget_colors(r.budget_flops for r in report.runs)
+    fig = go.Figure()
+    for budget, color in colors.items():
+        pts = [r for r in runs if r.budget_flops == budget]
+        if not pts:
+            continue
+        holdout = pts[0].role == "holdout"
+        fig.add_trace(go.Scatter(x=[r.params for r in pts], y=[r.final_loss for r in pts], mode="markers",
+                                 name=("held-out run" if holdout else f"C = {budget:.2g}"),
+                                 marker=dict(color=color, size=14 if holdout else 9,
+                                             symbol="star" if holdout else "circle")))
+    for b in (report.fit.approach2 or {}).get("budgets", []):
+        if not b["coefficients"]:
+            continue
+        x = np.linspace(np.log(min(b["params"])), np.log(max(b["params"])), 50)
+        c0, c1, c2 = b["coefficients"]
+        fig.add_trace(go.Scatter(x=np.exp(x), y=c0 + c1 * x + c2 * x**2, mode="lines", showlegend=False,
+                                 line=dict(color=colors.get(b["flops"], "grey"), dash="solid" if b["accepted"] else "dot")))
+        if b["accepted"]:
+            fig.add_trace(go.Scatter(x=[b["params_opt"]], y=[b["loss_opt"]], mode="markers", showlegend=False,
+                                     marker=dict(color=colors.get(b["flops"], "grey"), symbol="x", size=12),
+                                     name=f"optimum at C = {b['flops']:.2g}"))
+    return _layout(fig, "IsoFLOP curves: loss vs model size per budget (x = fitted optimum)",
+                   "parameters N", "final held-out loss")
+
+
+def exponents_figure(fit: LadderFit) -> go.Figure:
+    """Fitted a (N_opt ∝ C^a) from each approach beside the published exponents."""
+    rows = [{"source": f"this ladder ({name.replace('approach', 'Approach ')})", "a": res["a"], "kind": "fitted"}
+            for name, res in (("approach2", fit.approach2), ("approach3", fit.approach3))
+            if res and res.get("a") is not None]
+    rows += [{"source": p["law"], "a": p["a"], "kind": "published"} for p in fit.published]
+    fig = go.Figure(go.Bar(x=[r["a"] for r in rows], y=[r["source"] for r in rows], orientation="h",
+                           marker_color=["#d95f02" if r["kind"] == "fitted" else "#7570b3" for r in rows],
+                           text=[f"{r['a']:.2f}" for r in rows], textposition="outside"))
+    fig.update_xaxes(range=[0, 1])
+    return _layout(fig, "Exponent a of N_opt ∝ C^a (b = 1 − a): fitted vs published", "a", "", log_x=False,
+                   height=320)
+
+
+def holdout_figure(check: HoldoutCheck) -> go.Figure:
+    """What the small runs predicted for the held-out run, beside what it measured."""
+    labels = [f"predicted ({k.replace('approach', 'Approach ')})" for k in check.predicted_loss]
+    values = list(check.predicted_loss.values())
+    if check.measured_loss is not None:
+        labels.append("measured")
+        values.append(check.measured_loss)
+    fig = go.Figure(go.Bar(x=labels, y=values, text=[f"{v:.3f}" for v in values], textposition="outside",
+                           marker_color=["#7570b3"] * len(check.predicted_loss) + ["#1b9e77"]))
+    low = min(values) if values else 0
+    fig.update_yaxes(range=[low * 0.9, max(values, default=1) * 1.05])
+    return _layout(fig, f"Held-out run ({check.params:.3g} params, {check.tokens:.3g} tokens)", "",
+                   "loss (nats/token)", log_x=False, height=320)
+
+
+def runs_table(jobs) -> pd.DataFrame:
+    """The Runs page's history: one row per job from the store."""
+    rows = []
+    for j in jobs:
+        res = j.result or {}
+        meta = j.spec.get("meta", {})
+        rows.append({"job": j.id, "kind": j.kind, "group": j.group or "", "run": meta.get("run", ""),
+                     "status": j.status, "progress": j.progress, "attempt": j.attempt,
+                     "final loss": res.get("final_loss"), "tokens/s": res.get("tokens_per_s"),
+                     "created": pd.Timestamp(j.created_at, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+                     "seconds": (j.finished_at - j.started_at) if j.finished_at and j.started_at else None,
+                     "error": j.error or ""})
+    return pd.DataFrame(rows)

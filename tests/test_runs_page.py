@@ -1,0 +1,38 @@
+"""The Runs page (AppTest): history from the store, filters, a failed run's reason, retry."""
+from streamlit.testing.v1 import AppTest
+
+from planner.jobs.store import JobStore
+from tests.conftest import REPO
+
+
+def page() -> AppTest:
+    return AppTest.from_file(str(REPO / "pages" / "runs.py"), default_timeout=60)
+
+
+def test_empty_store_says_where_runs_come_from():
+    at = page().run()
+    assert not at.exception and "No runs yet" in at.info[0].value
+
+
+def test_history_filters_and_retry_of_a_failed_run():
+    store = JobStore()
+    ok = store.submit("sleep", {"steps": 2}, group="ladder-a")
+    bad = store.submit("sleep", {"steps": 2}, group="ladder-b")
+    store.finish(ok, "done", result={"final_loss": 3.25})
+    store.finish(bad, "failed", error="out of memory on cuda: CUDA out of memory")
+    store.log(ok, 1, 1, {"loss": 4.0, "tokens": 100})
+    store.log(ok, 1, 2, {"loss": 3.5, "tokens": 200, "eval_loss": 3.6})
+
+    at = page().run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["job"]) == [ok, bad]
+    at.multiselect[1].select("failed").run()
+    assert list(at.dataframe[0].value["job"]) == [bad]
+    assert "out of memory" in at.error[0].value  # the selected (failed) run shows its reason
+    at.button[1].click().run()  # Retry
+    assert store.get(bad).status == "queued" and store.get(bad).attempt == 2
+
+    at = page().run()
+    at.selectbox[0].select(ok).run()
+    assert {m.label: m.value for m in at.metric}["Final loss"] == "3.2500"
+    assert len(at.get("plotly_chart")) == 1  # its loss curve
