@@ -93,11 +93,14 @@ with st.form("launch"):
     base_steps = m4.number_input("Base pretraining steps", min_value=0, value=60)
     run_methods = st.multiselect("Methods", adaptation.METHOD_NAMES, default=adaptation.METHOD_NAMES)
     checkpoint = st.text_input("Base checkpoint (optional)", placeholder="path to a verification run's checkpoint.pt")
+    upload = st.file_uploader("Downstream corpus (optional; default: the Python docs' prose)", type=["txt", "jsonl"],
+                              help=".txt: documents separated by two blank lines; .jsonl: one {\"text\": ...} per line")
     launched = st.form_submit_button("Run comparison")
 if launched:
     try:
+        corpus = adapt_runs.save_uploaded_corpus(upload.name, upload.getvalue()) if upload else adapt_runs.PROSE
         spec = adapt_runs.AdaptRunSpec(preset=run_preset, device=device, steps=int(steps),
-                                       base_steps=int(base_steps), methods=run_methods,
+                                       base_steps=int(base_steps), methods=run_methods, corpus=corpus,
                                        checkpoint=checkpoint or None)
         st.session_state["adapt_job"] = adapt_runs.submit(spec)
     except PlannerError as err:

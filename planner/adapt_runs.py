@@ -332,10 +332,21 @@ def _base_tokens_and_model(cfg: ModelConfig, spec: AdaptRunSpec, log):
     return model, tokenizer, f"{cfg.name} pretrained for {spec.base_steps} steps on Python source"
 
 
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise PlannerError("no CUDA GPU is visible on this machine; run with device 'cpu'")
+    elif device != "cpu":
+        raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+
+
 def run_adaptation(spec: AdaptRunSpec, on_log=None, should_stop=None) -> AdaptRunResult:
     """Adapt one base model with every method in `spec.methods`, same data and steps for each."""
     for name in spec.methods:
         get_method(name)  # unknown names fail before any training
+    _check_device(spec.device)
     cfg = resolve_model(spec.preset)
     log = (on_log or (lambda method, step, metrics: None), should_stop or (lambda: False))
     base, tokenizer, origin = _base_tokens_and_model(cfg, spec, log)
@@ -397,6 +408,24 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
     if start_worker:
         get_runner("local").ensure_workers(spec.device)
     return job_id
+
+
+def save_uploaded_corpus(filename: str, data: bytes) -> str:
+    """Keep an uploaded downstream corpus (.txt: documents separated by two blank lines; .jsonl: one
+    {"text": ...} per line) under the state directory; returns the path a spec's `corpus` takes."""
+    import hashlib
+
+    from planner.settings import data_dir
+
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".txt", ".jsonl"):
+        raise PlannerError(f"upload a .txt or .jsonl corpus (got {filename!r})")
+    if not data.strip():
+        raise PlannerError(f"{filename} is empty")
+    path = data_dir() / "corpora" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
 
 
 def jobs() -> list:

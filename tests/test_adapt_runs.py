@@ -93,3 +93,24 @@ def test_adapt_job_kind_runs_in_a_worker():
     assert job.result["base"].startswith("random initialisation")
     logged = store.metrics(job_id)
     assert logged and all(m["method"] == "lora" for m in logged) and logged[-1]["progress"] > 0
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    import torch
+
+    from planner.errors import PlannerError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(PlannerError, match="no CUDA GPU"):
+        run_adaptation(AdaptRunSpec(device="cuda"))
+
+
+def test_uploaded_corpus_is_kept_and_validated():
+    from planner.adapt_runs import save_uploaded_corpus
+    from planner.errors import PlannerError
+
+    path = save_uploaded_corpus("notes.txt", b"some text\n\n\nmore text")
+    assert open(path, "rb").read() == b"some text\n\n\nmore text"
+    with pytest.raises(PlannerError, match=".txt or .jsonl"):
+        save_uploaded_corpus("notes.pdf", b"%PDF")
