@@ -10,7 +10,9 @@ pretrained briefly on Python source, adapted to the Python docs' prose), estimat
 (CPU: exact bytes of weights, grads and AdamW states, plus the tensors autograd saves) and throughput
 relative to full fine-tuning (estimated as the FLOP ratio).
 
-Run: .venv/bin/python benchmarks/bench_adaptation.py [--skip-cpu]
+Run: .venv/bin/python benchmarks/bench_adaptation.py [--skip-cpu] [--gpu]
+(--gpu: the same comparison on CUDA with a ~100M base (GPT-2 small shape), peak memory from
+torch.cuda.max_memory_allocated; not run yet: no GPU was available when this was written.)
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def main() -> None:
           "(the rest is the full-model AdamW step and gradient traffic, which FLOPs do not count)")
 
 
-def cpu_comparison() -> None:
+def measured_comparison(gpu: bool = False) -> None:
     import os
     import tempfile
     import time
@@ -81,12 +83,17 @@ def cpu_comparison() -> None:
     from planner.adapt_runs import AdaptRunSpec, run_adaptation
     from planner.plots.adapt import estimate_error_table
 
-    spec = AdaptRunSpec(steps=30, base_steps=60, evals=3, corpus_bytes=200_000, base_corpus_bytes=400_000,
-                        knobs=AdaptRequest(micro_batch=8, seq_len=128, precision="fp32", virtual_tokens=16))
+    if gpu:
+        spec = AdaptRunSpec(preset="gpt2", device="cuda", steps=50, base_steps=200, evals=3,
+                            corpus_bytes=2_000_000, base_corpus_bytes=4_000_000,
+                            knobs=AdaptRequest(micro_batch=8, seq_len=512, virtual_tokens=20))
+    else:
+        spec = AdaptRunSpec(steps=30, base_steps=60, evals=3, corpus_bytes=200_000, base_corpus_bytes=400_000,
+                            knobs=AdaptRequest(micro_batch=8, seq_len=128, virtual_tokens=16))
     start = time.time()
     result = run_adaptation(spec)
-    print(f"\nCPU comparison: preset {spec.preset}, {spec.steps} steps x {spec.knobs.micro_batch} x "
-          f"{spec.knobs.seq_len} tokens per method, fp32; base: {result.base} ({time.time() - start:.0f} s)")
+    print(f"\n{spec.device} comparison: preset {spec.preset}, {spec.steps} steps x {spec.knobs.micro_batch} x "
+          f"{spec.knobs.seq_len} tokens per method; base: {result.base} ({time.time() - start:.0f} s)")
     print(f"{'method':13s} {'status':36s} {'eval loss':>9s} {'tok/s':>7s} {'act MB':>7s} {'est.':>7s} "
           f"{'state MB':>8s} {'est.':>7s}")
     for r in result.runs:
@@ -94,6 +101,10 @@ def cpu_comparison() -> None:
             print(f"{r.method:13s} {r.status}")
             continue
         m, e = r.measured_memory, r.estimated_memory
+        if not m:  # CUDA: only the allocator's peak
+            print(f"{r.method:13s} {'done':36s} {r.final_eval_loss:9.3f} {r.tokens_per_s or 0:7.0f} "
+                  f"peak {r.peak_memory_gb:.3f} GB, estimated {r.estimated_memory_gb:.3f} GB")
+            continue
         state = (m["weights_gb"] + m["grads_gb"] + m["optimizer_gb"]) * 1e3
         state_est = (e["weights_gb"] + e["adapter_gb"] + e["grads_gb"] + e["optimizer_gb"]) * 1e3
         print(f"{r.method:13s} {'done':36s} {r.final_eval_loss:9.3f} {r.tokens_per_s or 0:7.0f} "
@@ -105,5 +116,7 @@ def cpu_comparison() -> None:
 
 if __name__ == "__main__":
     main()
-    if "--skip-cpu" not in sys.argv:
-        cpu_comparison()
+    if "--gpu" in sys.argv:
+        measured_comparison(gpu=True)
+    elif "--skip-cpu" not in sys.argv:
+        measured_comparison()

@@ -37,8 +37,9 @@ seq_len = c4.number_input("Sequence length", min_value=16, value=2048, step=256)
 
 with st.expander("More knobs (defaults: peft's LoRA targets, bf16 weights, SDPA attention)"):
     k1, k2, k3, k4 = st.columns(4)
-    precision = k1.selectbox("Weights", ["bf16", "mixed", "fp32"],
-                             help="bf16: weights and AdamW states in bf16; mixed: fp32 master + Adam states")
+    precision = k1.selectbox("Weights", ["bf16", "mixed", "amp", "fp32"],
+                             help="bf16: weights and AdamW states in bf16; mixed: bf16 weights + fp32 master and "
+                                  "Adam states; amp: fp32 weights with bf16 autocast; fp32: no autocast")
     attention = k2.selectbox("Attention kernel", ["sdpa", "flash", "eager"])
     virtual = k3.number_input("Virtual tokens", min_value=0, value=defaults.virtual_tokens,
                               help="prompt and prefix tuning")

@@ -257,13 +257,17 @@ def _run_method(base, cfg: ModelConfig, data, spec: AdaptRunSpec, name: str, log
     from planner.adaptation import estimate
     from planner.train.loop import batch_at
 
-    req = spec.knobs.model_copy(update={"method": name})
+    # the training loop decides the precision: bf16 autocast over fp32 weights on CUDA, plain fp32 on CPU
+    precision = "amp" if spec.device.startswith("cuda") else "fp32"
+    req = spec.knobs.model_copy(update={"method": name, "precision": precision})
     est = estimate(cfg, req)
     run = MethodRun(method=name, status="done", estimated_trainable_params=est.trainable_params,
                     estimated_memory_gb=est.memory_gb, estimated_memory=est.memory.model_dump(),
                     estimated_flops_per_token=est.flops_per_token)
-    if name == "qlora" and not (spec.device.startswith("cuda") and _has_bitsandbytes()):
-        run.status = "skipped: needs CUDA + bitsandbytes"
+    if name == "qlora":  # a 4-bit base needs bitsandbytes kernels on CUDA
+        cuda_ready = spec.device.startswith("cuda") and _has_bitsandbytes()
+        run.status = ("skipped: measured QLoRA runs are not implemented yet (estimate only)" if cuda_ready
+                      else "skipped: needs CUDA + bitsandbytes")
         return run
     model = build_variant(copy.deepcopy(base), cfg, req)
     run.trainable_params = count_trainable(model)

@@ -19,12 +19,16 @@ from planner.errors import PlannerError
 GB = 1e9
 METHOD_NAMES = ["full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "linear-probe", "zero-shot"]
 
-Precision = Literal["bf16", "mixed", "fp32"]
+Precision = Literal["bf16", "mixed", "amp", "fp32"]
 Attention = Literal["sdpa", "flash", "eager"]
 
 # Precision: "bf16" = weights, grads and AdamW states all in bf16 (peft's method comparison runs this way:
 # `dtype: bfloat16`, `use_amp: false`); "mixed" = bf16 weights + fp32 master copy and Adam states (16 bytes
-# per trained parameter, Rajbhandari et al. 2020); "fp32" = everything fp32 (CPU runs).
+# per trained parameter, Rajbhandari et al. 2020); "amp" = fp32 weights, grads and Adam states with bf16
+# autocast activations (planner/train/loop.py on CUDA); "fp32" = everything fp32 (CPU runs).
+PRECISION_NOTES = {"bf16": "bf16 weights, grads and AdamW states", "mixed": "bf16 weights, fp32 master + Adam",
+                   "amp": "fp32 weights and AdamW states, bf16 autocast activations",
+                   "fp32": "fp32 weights, AdamW states and activations"}
 # QLoRA stores the base linear layers in NF4 with double quantisation: 4.127 bits per parameter
 # (Dettmers et al. 2023, "QLoRA", section 3); embeddings, norms and the output head stay in bf16.
 NF4_BYTES_PER_PARAM = 4.127 / 8
@@ -54,7 +58,7 @@ class AdaptRequest(BaseModel):
     virtual_tokens: int = Field(20, description="prompt/prefix tuning: learned virtual tokens")
     micro_batch: int = Field(4, description="sequences per GPU per step")
     seq_len: int = Field(2048, description="tokens per sequence")
-    precision: Precision = Field("bf16", description="bf16 weights+states, mixed (fp32 master), or fp32")
+    precision: Precision = Field("bf16", description="bf16 weights+states, mixed (fp32 master), amp or fp32")
     gradient_checkpointing: bool = Field(False, description="recompute each layer in backward")
     attention: Attention = Field("sdpa", description="attention kernel; eager keeps the s^2 scores")
     dataset_tokens: float = Field(1e8, description="training tokens per epoch")
@@ -379,7 +383,7 @@ def _trained_state_bytes(precision: str) -> tuple[float, float, float]:
     mixed precision; plain fp32 AdamW (4 + 4 + 2·4) for CPU runs."""
     from planner.memory import DTYPE_BYTES, OPTIMIZER_BYTES
 
-    if precision == "fp32":
+    if precision in ("fp32", "amp"):
         return DTYPE_BYTES["fp32"], DTYPE_BYTES["fp32"], 2 * DTYPE_BYTES["fp32"]
     return OPTIMIZER_BYTES["adamw-bf16" if precision == "bf16" else "adam-mixed"]
 
@@ -407,7 +411,7 @@ def _memory(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable:
     from planner.memory import DTYPE_BYTES, inference_memory
 
     if method.name == "zero-shot":
-        inf = inference_memory(cfg, weights_dtype="fp32" if req.precision == "fp32" else "bf16",
+        inf = inference_memory(cfg, weights_dtype="fp32" if req.precision in ("fp32", "amp") else "bf16",
                                batch=req.micro_batch, seq_len=req.seq_len)
         return MemoryBreakdown(weights_gb=inf.weights_gb, adapter_gb=0, grads_gb=0, optimizer_gb=0,
                                activations_gb=inf.kv_cache_gb, total_gb=inf.total_gb)
@@ -487,7 +491,7 @@ def estimate(model: str | ModelConfig, req: AdaptRequest) -> AdaptEstimate:
 
 
 def _assumptions(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> list[str]:
-    notes = [f"weights {req.precision} ({'bf16 weights, fp32 master + Adam' if req.precision == 'mixed' else req.precision + ' weights and AdamW states'})",
+    notes = [f"precision {req.precision}: {PRECISION_NOTES[req.precision]}",
              f"attention kernel {req.attention}",
              "gradient checkpointing on (one extra forward)" if req.gradient_checkpointing
              else "no gradient checkpointing",

@@ -16,7 +16,7 @@ def _knobs(p) -> None:
     p.add_argument("--virtual-tokens", type=int, default=d.virtual_tokens, help="prompt/prefix tokens")
     p.add_argument("--batch", type=int, default=d.micro_batch, help="micro-batch (sequences per GPU)")
     p.add_argument("--seq", type=int, default=d.seq_len, help="sequence length in tokens")
-    p.add_argument("--precision", default=d.precision, choices=["bf16", "mixed", "fp32"])
+    p.add_argument("--precision", default=d.precision, choices=["bf16", "mixed", "amp", "fp32"])
     p.add_argument("--attention", default=d.attention, choices=["sdpa", "flash", "eager"])
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward")
 
