@@ -71,7 +71,8 @@ def main() -> None:
     lora = next(r for r in rows if r["experiment"].endswith("rank32"))
     print(f"full / LoRA-r32: train time ratio measured {full['time_s'] / lora['time_s']:.2f}, "
           f"FLOPs/token ratio estimated {full['flops_per_token'] / lora['flops_per_token']:.2f} "
-          "(the rest is the full-model AdamW step and gradient traffic, which FLOPs do not count)")
+          "(the rest is the full-model AdamW step and gradient traffic, which FLOPs do not count; the estimate "
+          "adds bandwidth-bound AdamW steps to GPU-hours, optimizer_gpu_hours)")
 
 
 def measured_comparison(gpu: bool = False) -> None:

@@ -149,3 +149,15 @@ def test_peak_memory_vs_peft_measurements(shared_dataset):
     for r in rows:
         assert r["trainable"] == r["trainable_est"], r["experiment"]
         assert abs(r["mem_err"]) < MEMORY_TOLERANCE, (r["experiment"], r["mem_err"])
+
+
+def test_optimizer_steps_cost_full_fine_tuning_time_not_adapters():
+    req = dict(micro_batch=4, seq_len=256, accelerator="L40S", dataset_tokens=1e7)
+    full = estimate("llama-3.2-3b", AdaptRequest(method="full", **req))
+    lora = estimate("llama-3.2-3b", AdaptRequest(method="lora", **req))
+    steps = 1e7 / (4 * 256)
+    bytes_per_step = full.trainable_params * 14  # bf16: read w, g, m, v (8 B), write w, m, v (6 B)
+    assert full.optimizer_gpu_hours == pytest.approx(steps * bytes_per_step / 0.864e12 / 3600, rel=0.01)
+    assert lora.optimizer_gpu_hours < 1e-3 * lora.gpu_hours
+    assert full.gpu_hours / lora.gpu_hours > full.flops_per_token / lora.flops_per_token
+    assert full.usd > lora.usd > 0
