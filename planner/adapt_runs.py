@@ -8,7 +8,6 @@ peft builds LoRA, prompt, prefix and IA3; full fine-tuning, BitFit and the linea
 from __future__ import annotations
 
 import copy
-import math
 import time
 from pathlib import Path
 
