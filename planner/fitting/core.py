@@ -97,9 +97,11 @@ def _chinchilla(theta, name: str = "fitted") -> ChinchillaLaw:
 def _law_optimum(law: ChinchillaLaw, flops: float | None) -> Optimum | None:
     if flops is None or law.alpha <= 0 or law.beta <= 0:
         return None
-    c6 = flops / FLOPS_PER_PARAM_TOKEN
-    n, d = law.G * c6**law.a, c6**law.b / law.G
-    return Optimum(flops=flops, params=n, tokens=d, loss=float(law.loss(n, d)))
+    try:
+        best = law.optimal(flops)
+    except PlannerError:  # the budget is too small for any model under this law
+        return None
+    return Optimum(flops=flops, params=best.params, tokens=best.tokens, loss=best.loss)
 
 
 def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
@@ -120,10 +122,9 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
     samples = {"E": np.exp(e), "A": np.exp(a), "B": np.exp(b), "alpha": alpha, "beta": beta,
                "a": beta / (alpha + beta), "b": alpha / (alpha + beta)}
     if opt.target_flops:
-        c6 = opt.target_flops / FLOPS_PER_PARAM_TOKEN
-        G = (alpha * np.exp(a) / (beta * np.exp(b))) ** (1 / (alpha + beta))
-        n, d = G * c6 ** samples["a"], c6 ** samples["b"] / G
-        samples.update(params_opt=n, tokens_opt=d, loss_opt=np.exp(e) + np.exp(a) / n**alpha + np.exp(b) / d**beta)
+        optima = [_law_optimum(_chinchilla(theta), opt.target_flops) for theta in best]
+        for key in ("params", "tokens", "loss"):
+            samples[f"{key}_opt"] = np.array([np.nan if o is None else getattr(o, key) for o in optima])
     return {"ci": intervals(samples), "bootstrap_samples": {k_: v.tolist() for k_, v in samples.items() if k_ in ("a", "b")}}
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
 from planner.fitting.core import to_law
-from planner.laws import FLOPS_PER_PARAM_TOKEN, PRESETS
+from planner.laws import PRESETS
 
 PALETTE = px.colors.qualitative.Safe
 COMPARE = ("hoffmann2022", "besiroglu2024")  # published laws drawn for comparison
@@ -31,17 +31,14 @@ def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ..
     for label, law in laws.items():
         if law is None:
             continue
-        c6 = flops / FLOPS_PER_PARAM_TOKEN
-        if hasattr(law, "G"):
-            n, d = law.G * c6**law.a, c6**law.b / law.G
-        else:
-            try:
-                n = np.array([law.optimal(c).params for c in flops])
-            except ValueError:  # budgets too small for any model under this law
-                continue
-            d = flops / (FLOPS_PER_PARAM_TOKEN * n)
-        loss = law.loss(n, d) if label != "fitted" or not isinstance(result, AllocationFit) else np.full_like(n, np.nan)
-        rows.append(pd.DataFrame({"law": label, "flops": flops, "params": n, "tokens": d, "loss": loss}))
+        try:
+            optima = [law.optimal(c) for c in flops]
+        except ValueError:  # budgets too small for any model under this law
+            continue
+        no_loss = label == "fitted" and isinstance(result, AllocationFit)  # that loss is another law's
+        rows.append(pd.DataFrame({"law": label, "flops": flops, "params": [o.params for o in optima],
+                                  "tokens": [o.tokens for o in optima],
+                                  "loss": [np.nan if no_loss else o.loss for o in optima]}))
     return pd.concat(rows, ignore_index=True)
 
 
