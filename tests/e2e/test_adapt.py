@@ -27,3 +27,20 @@ def test_adapt_page_estimates_and_bad_input(page_at):
     rank.press("Enter")
     wait_for_app(page)
     assert page.get_by_text("cheapest method that fits").count() == 1
+
+
+@pytest.mark.slow
+def test_launch_a_measured_comparison_from_the_page(page_at):
+    """The form queues an "adapt" job, a worker process runs it, and the page shows its plots."""
+    page = page_at("adapt")
+    for label, value in (("Steps per method", "2"), ("Base pretraining steps", "0")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_role("button", name="Run comparison").click()
+    page.get_by_text("Eval loss per method").wait_for(timeout=240_000)
+    page.wait_for_timeout(1500)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("qlora: skipped: needs CUDA + bitsandbytes").count() == 1
+    assert page.get_by_text("Estimator vs measurement").count() == 1
+    screenshot(page, "adapt-measured")
