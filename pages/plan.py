@@ -109,6 +109,17 @@ with tabs[1]:
 with tabs[2]:
     st.plotly_chart(plots.memory_figure(table), width="stretch")
 
+with st.expander("Size or data already fixed? The compute-optimal counterpart under each law"):
+    f1, f2 = st.columns([1, 3])
+    fixed = f1.radio("Fixed", ["model size (params)", "tokens"])
+    amount = f1.text_input("Amount", "7e9" if fixed.startswith("model") else "2e12")
+    try:
+        value = budget.parse_number(amount)
+        kwargs = {"params": value} if fixed.startswith("model") else {"tokens": value}
+        f2.dataframe(plan.fixed_allocations(chosen or [laws.DEFAULT_LAW], b, **kwargs), hide_index=True)
+    except PlannerError as err:
+        f2.error(str(err))
+
 d1, d2 = st.columns(2)
 d1.download_button("Download plan (JSON)", json.dumps(result.model_dump(mode="json"), indent=2),
                    file_name="scaleplan-plan.json", mime="application/json")

@@ -213,6 +213,14 @@ def _number(digits: str, scale: str | None) -> float:
     return float(digits.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0)
 
 
+def parse_number(text: str) -> float:
+    """A positive count as people write it: '7e9', '7B', '1.4T', '70,000,000', '350M'."""
+    m = re.fullmatch(_NUM, text.strip(), re.I)
+    if not m or _number(m[1], m[2]) <= 0:
+        raise PlannerError(f"'{text}' is not a positive number; write it like 7e9, 7B or 1.4T")
+    return _number(m[1], m[2])
+
+
 def _accelerator_pattern() -> str:
     """Any accelerator spelling, dashes optional ('TPU v5p', 'tpu-v5p', 'H100s'); longest names first."""
     names = sorted(names_and_aliases(), key=len, reverse=True)

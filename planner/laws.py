@@ -78,6 +78,16 @@ class _LawBase(BaseModel):
         """Tokens for which a model of `params` parameters is the compute-optimal size."""
         raise NotImplementedError
 
+    def optimal_for_params(self, params: float) -> Allocation:
+        """The compute-optimal run of a model whose size is fixed (tokens and FLOPs follow)."""
+        tokens = self.optimal_tokens(params)
+        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, float(params), tokens)
+
+    def optimal_for_tokens(self, tokens: float) -> Allocation:
+        """The compute-optimal run for a fixed amount of data (size and FLOPs follow)."""
+        params = self.optimal_params(tokens)
+        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, params, float(tokens))
+
     def optimal_params(self, tokens: float) -> float:
         """Model size for which `tokens` is the compute-optimal token count."""
         raise NotImplementedError

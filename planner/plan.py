@@ -117,6 +117,23 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return shown.round({"tokens/param": 1, "loss": 3, "days": 1, "GB/GPU": 1})
 
 
+def fixed_allocations(law_names: list[str], resolved: budget.Budget, params: float | None = None,
+                      tokens: float | None = None) -> pd.DataFrame:
+    """Each law's compute-optimal run when the model size (or the token count) is already decided,
+    priced on the budget's accelerator, GPUs and MFU."""
+    if (params is None) == (tokens is None):
+        raise PlannerError("fix either the model size or the token count, not both")
+    rows = []
+    for name in law_names:
+        law = laws.get_law(name)
+        opt = law.optimal_for_params(params) if params is not None else law.optimal_for_tokens(tokens)
+        cost = budget.training_cost(opt.params, opt.tokens, resolved.accelerator, resolved.gpus, resolved.mfu)
+        rows.append({"law": name, "N": fmt.count(opt.params), "D": fmt.count(opt.tokens),
+                     "tokens/param": round(opt.tokens_per_param, 1), "FLOPs": f"{opt.flops:.3g}",
+                     "loss": round(opt.loss, 3), "days": round(cost.days, 1), "cost (USD)": fmt.usd(cost.usd)})
+    return pd.DataFrame(rows)
+
+
 # --- curves for the charts ---------------------------------------------------------------------------
 
 def budgets_around(flops: float, decades: int = 2) -> list[float]:

@@ -36,3 +36,13 @@ def test_errors_are_one_line_on_stderr_with_exit_2(run_cli):
         assert out.stdout == ""
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert "Traceback" not in out.stderr
+
+
+def test_fixed_size_and_fixed_tokens(run_cli):
+    """Hoffmann Table 3 (Approach 1): a 10B model is compute-optimal at about 205B tokens."""
+    out = run_cli("optimal", "--params", "10e9", "--law", "hoffmann2022-approach1", "--json")
+    data = json.loads(out.stdout)
+    assert abs(data["tokens"] / 205.1e9 - 1) < 0.02
+    back = json.loads(run_cli("optimal", "--tokens", data["tokens"], "--law", "hoffmann2022-approach1",
+                              "--json").stdout)
+    assert abs(back["params"] / 10e9 - 1) < 1e-6

@@ -79,3 +79,19 @@ def test_plan_cli_rejects_impossible_input(run_cli):
         out = run_cli(*args)
         assert out.returncode == 2, args
         assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_fixed_size_allocations_follow_each_law():
+    """A 10B model: Approach 1 (Hoffmann Table 3) wants ~205B tokens; Kaplan far fewer."""
+    resolved = budget.resolve_budget(budget.BudgetRequest(gpus=64, days=10))
+    table = plan.fixed_allocations(["hoffmann2022-approach1", "kaplan2020"], resolved, params=10e9)
+    assert table["D"].iloc[0] in {"205B", "206B", "204B", "203B", "207B"}
+    assert table["tokens/param"].iloc[0] > 5 * table["tokens/param"].iloc[1]
+    with pytest.raises(PlannerError, match="either"):
+        plan.fixed_allocations(["kaplan2020"], resolved)
+
+
+def test_parse_number_reads_counts_as_people_write_them():
+    assert budget.parse_number("7B") == 7e9 and budget.parse_number("1.4T") == 1.4e12
+    with pytest.raises(PlannerError, match="not a positive number"):
+        budget.parse_number("-5")

@@ -23,7 +23,7 @@ def test_default_plan_shows_the_optimum_and_its_cost():
     assert metric(at, "Parameters N*").endswith("B")
     assert metric(at, "Cost").startswith("$")
     assert "Budget:" in at.info[0].value
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2  # the laws side by side, and the fixed-size counterpart
 
 
 def test_switching_to_flops_changes_the_plan():

@@ -12,10 +12,23 @@ def laws_command(sub) -> Callable:
 
 
 def optimal_command(sub) -> Callable:
-    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget")
-    p.add_argument("--flops", type=float, required=True, help="training compute in FLOPs, e.g. 5.88e23")
+    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget "
+                                       "(or the optimal tokens for a fixed size, or size for fixed tokens)")
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--flops", type=float, help="training compute in FLOPs, e.g. 5.88e23")
+    given.add_argument("--params", type=float, help="a fixed model size: the tokens that make it optimal")
+    given.add_argument("--tokens", type=float, help="a fixed token count: the size that makes it optimal")
     p.add_argument("--law", default=laws.DEFAULT_LAW, help="law name (see `laws`)")
-    return lambda args: laws.get_law(args.law).optimal(args.flops)
+
+    def handle(args):
+        law = laws.get_law(args.law)
+        if args.params is not None:
+            return law.optimal_for_params(args.params)
+        if args.tokens is not None:
+            return law.optimal_for_tokens(args.tokens)
+        return law.optimal(args.flops)
+
+    return handle
 
 
 def plan_command(sub) -> Callable:
