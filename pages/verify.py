@@ -78,6 +78,24 @@ ladder_id = st.selectbox("Ladder", ladders, key="watch")
 finished = ladder.analyze_ladder(ladder_id).finished
 
 
+def show_results(report):
+    if report.fit.a is not None:
+        st.subheader("3. Does the law hold?")
+        f1, f2, f3 = st.columns(3)
+        f1.metric(f"Fitted a (N_opt ∝ C^a, {report.fit.method})", f"{report.fit.a:.3f}")
+        f2.metric("Fitted b (D_opt ∝ C^b)", f"{report.fit.b:.3f}")
+        if report.holdout and report.holdout.error_pct:
+            best = min(report.holdout.error_pct.items(), key=lambda kv: abs(kv[1]))
+            f3.metric("Held-out prediction error", f"{best[1]:+.1f}%", help=f"by {best[0]}")
+        g1, g2 = st.columns(2)
+        g1.plotly_chart(plots.isoflop_figure(report), width="stretch")
+        g2.plotly_chart(plots.exponents_figure(report.fit), width="stretch")
+        if report.holdout and report.holdout.predicted_loss:
+            st.plotly_chart(plots.holdout_figure(report.holdout), width="stretch")
+    for note in report.fit.notes:
+        st.caption(note)
+
+
 @st.fragment(run_every=None if finished else 2)
 def live_view():
     try:
@@ -99,11 +117,10 @@ def live_view():
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
     curves, budgets = ladder.ladder_curves(ladder_id)
     st.plotly_chart(plots.loss_curves_figure(curves, budgets), width="stretch")
+    show_results(report)  # inside the fragment: results appear as soon as the fit exists
     if report.finished and not finished:
-        st.rerun()  # the whole page once more, to stop polling and show the results
+        st.rerun()  # once more as a whole page, to stop polling
 
-
-live_view()
 
 b1, b2 = st.columns(2)
 if b1.button("Cancel unfinished runs"):
@@ -113,19 +130,4 @@ if b2.button("Retry failed runs (resume from checkpoints)"):
     ladder.keep_workers(ladder_id, get_runner(runner_name))
     st.info(f"Queued {count} run(s) again.")
 
-report = ladder.analyze_ladder(ladder_id)
-if report.fit.a is not None:
-    st.subheader("3. Does the law hold?")
-    f1, f2, f3 = st.columns(3)
-    f1.metric(f"Fitted a (N_opt ∝ C^a, {report.fit.method})", f"{report.fit.a:.3f}")
-    f2.metric("Fitted b (D_opt ∝ C^b)", f"{report.fit.b:.3f}")
-    if report.holdout and report.holdout.error_pct:
-        best = min(report.holdout.error_pct.items(), key=lambda kv: abs(kv[1]))
-        f3.metric("Held-out prediction error", f"{best[1]:+.1f}%", help=f"by {best[0]}")
-    g1, g2 = st.columns(2)
-    g1.plotly_chart(plots.isoflop_figure(report), width="stretch")
-    g2.plotly_chart(plots.exponents_figure(report.fit), width="stretch")
-    if report.holdout and report.holdout.predicted_loss:
-        st.plotly_chart(plots.holdout_figure(report.holdout), width="stretch")
-for note in report.fit.notes:
-    st.caption(note)
+live_view()

@@ -172,3 +172,13 @@ def test_fit_recovers_a_known_law_and_predicts_the_holdout():
     predicted = predict_holdout(fit, held)
     assert predicted["approach3"] == pytest.approx(held.final_loss, rel=0.01)
     assert predicted["approach2"] == pytest.approx(held.final_loss, rel=0.03)
+
+
+def test_a_fit_on_its_bounds_predicts_nothing_rather_than_failing():
+    """Approach 3 on a handful of runs can end with E = 0; the held-out check must then skip it."""
+    from planner.train.ladder import LadderFit
+
+    fit = LadderFit(approach3={"E": 0.0, "A": 10.0, "B": 10.0, "alpha": 0.3, "beta": 0.3})
+    held = LadderRunStatus(job_id=1, name="h", role="holdout", budget_flops=1e10, params=1e4, tokens=10**5,
+                           flops=1e10, status="done")
+    assert predict_holdout(fit, held) == {}

@@ -370,8 +370,8 @@ def predict_holdout(fit: LadderFit, run: LadderRunStatus) -> dict[str, float]:
     from planner.laws import ChinchillaLaw
 
     out = {}
-    if fit.approach3:
-        p = fit.approach3
+    p = fit.approach3
+    if p and min(p["E"], p["A"], p["B"], p["alpha"], p["beta"]) > 0:  # a fit on few runs can end on a bound
         law = ChinchillaLaw(name="ladder", citation="this ladder", E=p["E"], A=p["A"], B=p["B"],
                             alpha=p["alpha"], beta=p["beta"])
         out["approach3"] = float(law.loss(run.params, run.tokens))

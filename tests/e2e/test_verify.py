@@ -1,0 +1,36 @@
+"""Verify page in a real browser: launch the smallest ladder, watch it run, see the law checked."""
+import os
+import re
+import signal
+
+import pytest
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_launch_a_micro_ladder_and_watch_it_finish(page_at):
+    page = page_at("verify")
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="micro").click()
+    wait_for_app(page)
+    screenshot(page, "verify-design")
+    page.get_by_role("button", name="Launch ladder").click()
+    page.get_by_text("Launched ladder-").wait_for(timeout=60_000)
+    pid = int(re.search(r"worker pid (\d+)", page.get_by_text("Launched ladder-").inner_text()).group(1))
+    try:
+        page.get_by_text(re.compile(r"running — \d+/\d+ runs done")).first.wait_for(timeout=120_000)
+        screenshot(page, "verify-running")
+        # the fragment polls the store every 2 s; the micro ladder takes about a minute on 2 cores
+        page.get_by_text(re.compile(r"finished — (\d+)/\1 runs done")).wait_for(timeout=420_000)
+        wait_for_app(page)
+        assert page.get_by_text("Does the law hold?").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("Held-out prediction error").count() == 1
+        screenshot(page, "verify-finished")
+    finally:
+        try:
+            os.kill(pid, signal.SIGTERM)  # the page's worker would otherwise idle for 5 minutes
+        except ProcessLookupError:
+            pass
