@@ -13,14 +13,18 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
 from planner.architecture import flops_per_token, get_preset, param_counts
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, peak_flops_per_s
-from planner.train.model import build_model, ladder_shape
+from planner.train.model import build_model, ladder_shape  # noqa: E402
 
 
 def shape(name: str, seq_len: int):
