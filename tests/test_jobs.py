@@ -127,8 +127,9 @@ def test_local_runner_starts_one_detached_worker_per_slot():
     runner = get_runner("local", idle_exit_s=2)
     pids = runner.ensure_workers("cpu")
     assert len(pids) == 1
+    assert runner.ensure_workers("cpu") == []  # starting or running: the slot is taken
     assert wait_until(lambda: store.get(job).status == "done", timeout_s=90)
-    assert runner.ensure_workers("cpu") == [] or not store.live_workers()
+    assert [w.pid for w in store.live_workers()] == pids
     assert wait_until(lambda: not store.live_workers(), timeout_s=60)  # idle worker exits by itself
 
 
@@ -167,3 +168,12 @@ def test_ray_runner_runs_jobs_on_a_local_ray_instance():
         ray.shutdown()
     assert results[0]["jobs"] == {jobs[0]: "done", jobs[1]: "done"}
     assert all(store.get(j).status == "done" for j in jobs)
+
+
+def test_concurrent_launches_start_one_worker_per_slot():
+    store = JobStore()
+    assert store.reserve_spawn("cuda:0") is True
+    assert store.reserve_spawn("cuda:0") is False  # another launch while the first worker is starting
+    assert store.reserve_spawn("cuda:1") is True
+    store.register_worker("cuda:0")
+    assert store.reserve_spawn("cuda:0") is False  # now a live worker holds it

@@ -65,8 +65,8 @@ class LocalRunner:
         self.idle_exit_s = idle_exit_s
 
     def ensure_workers(self, device: str) -> list[int]:
-        held = {w.slot for w in JobStore().live_workers()}
-        return [self.start_worker(slot).pid for slot in slots_for(device) if slot not in held]
+        store = JobStore()  # reserve_spawn: two pages or CLIs launching at once start one worker, not two
+        return [self.start_worker(slot).pid for slot in slots_for(device) if store.reserve_spawn(slot)]
 
     def start_worker(self, slot: str) -> subprocess.Popen:
         """A detached worker process: it outlives the page or CLI that started it (new session),

@@ -62,7 +62,13 @@ CREATE TABLE IF NOT EXISTS workers (
     heartbeat REAL NOT NULL,
     stopped_at REAL
 );
+CREATE TABLE IF NOT EXISTS spawns (
+    slot TEXT NOT NULL,
+    host TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
+SPAWN_GRACE_S = 30.0  # a worker being started holds its slot this long while Python and torch import
 
 
 class Job(BaseModel):
@@ -238,7 +244,23 @@ class JobStore:
             cur = db.execute("INSERT INTO workers (slot, shared, host, pid, started_at, heartbeat) "
                              "VALUES (?, ?, ?, ?, ?, ?)",
                              (slot, int(shared), socket.gethostname(), pid or os.getpid(), now, now))
+            db.execute("DELETE FROM spawns WHERE slot=? AND host=?", (slot, socket.gethostname()))
             return int(cur.lastrowid)
+
+    def reserve_spawn(self, slot: str) -> bool:
+        """Atomically decide to start a worker for a slot: False if a live worker holds it, or another
+        process started one in the last SPAWN_GRACE_S seconds that has not registered yet."""
+        self.reap_dead_workers()
+        here, now = socket.gethostname(), time.time()
+        with self._connect(immediate=True) as db:
+            held = db.execute("SELECT 1 FROM workers WHERE slot=? AND host=? AND stopped_at IS NULL",
+                              (slot, here)).fetchone()
+            pending = db.execute("SELECT 1 FROM spawns WHERE slot=? AND host=? AND at>?",
+                                 (slot, here, now - SPAWN_GRACE_S)).fetchone()
+            if held or pending:
+                return False
+            db.execute("INSERT INTO spawns (slot, host, at) VALUES (?, ?, ?)", (slot, here, now))
+            return True
 
     def heartbeat(self, worker_id: int) -> None:
         with self._connect() as db:

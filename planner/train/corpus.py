@@ -104,6 +104,16 @@ def _read_jsonl(path: Path, field: str) -> list[tuple[str, str]]:
     return docs
 
 
+def estimated_bytes(spec: CorpusSpec) -> int:
+    """Size of the text a spec selects, without reading it (for the ladder's repeated-data warning)."""
+    if spec.source == STDLIB:
+        total = sum(path.stat().st_size for _, path in stdlib_files())
+    else:
+        path = Path(spec.source).expanduser()
+        total = path.stat().st_size if path.is_file() else 0
+    return min(total, spec.max_bytes) if spec.max_bytes else total
+
+
 def save_upload(name: str, data: bytes) -> Path:
     """Keep an uploaded corpus file under the state directory (workers read it from there)."""
     from planner.settings import data_dir

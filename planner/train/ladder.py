@@ -20,11 +20,13 @@ from pydantic import BaseModel, Field, field_validator
 from planner.architecture import ModelConfig, flops_per_token
 from planner.errors import PlannerError
 from planner.settings import data_dir
-from planner.train.corpus import CorpusSpec
+from planner.train.corpus import CorpusSpec, estimated_bytes
 from planner.train.loop import TrainConfig
 from planner.train.model import compute_params, ladder_shape, smallest_params
 
 MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
+BYTES_PER_TOKEN = 3.0  # byte-level BPE on source code, vocab 8k-32k (~2.3 at vocab 512): a rough guide
+MAX_EPOCHS = 4  # Muennighoff et al. 2023: up to ~4 epochs of repeated data are almost as good as fresh
 # Assumed throughput before any run was measured on this machine (FLOP/s). CPU: what one thread did
 # for 20k-300k parameter models on the 2-core dev box; CUDA: 35% of an H100-SXM's 989 TFLOP/s.
 ASSUMED_FLOPS_PER_S = {"cpu": 3e9, "cuda": 0.35 * 989e12}
@@ -192,6 +194,12 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
             warnings.append(f"budget {budget:.2g} FLOPs: only {count} model sizes (shapes ran out at the small "
                             "end, or runs were too short); its parabola is less certain")
     corpus = req.corpus or CorpusSpec(max_bytes=preset.corpus_max_bytes)
+    corpus_tokens = estimated_bytes(corpus) * (1 - corpus.heldout_fraction) / BYTES_PER_TOKEN
+    epochs = max(r.tokens for r in runs) / max(corpus_tokens, 1.0)
+    if epochs > MAX_EPOCHS:
+        warnings.append(f"the largest run reads the corpus about {epochs:.0f} times (~{corpus_tokens:.2g} training "
+                        f"tokens); beyond ~{MAX_EPOCHS} epochs repeated data lowers the losses' worth "
+                        "(Muennighoff et al. 2023): point the ladder at a larger corpus")
     total = sum(r.flops for r in runs)
     seconds = sum(r.est_seconds for r in runs)
     hours, usd = _gpu_cost(req, seconds)
