@@ -163,6 +163,8 @@ def test_ray_runner_runs_jobs_on_a_local_ray_instance():
     runner = get_runner("ray", idle_exit_s=1, num_cpus=1)
     try:
         runner.ensure_workers("cpu")
+        runner.ensure_workers("cpu")  # a second launch while the first worker starts adds no task
+        assert len(runner.refs) == 1
         results = runner.results(timeout_s=240)
     finally:
         ray.shutdown()

@@ -115,12 +115,13 @@ class RayRunner:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         if device == "cuda" and gpus == 0:
             raise PlannerError("the Ray cluster has no GPU; use device 'cpu'")
-        slots = ["cpu"] if device == "cpu" else [f"cuda:{i}" for i in range(gpus)]
-        held = {w.slot for w in JobStore().live_workers()}
-        task = ray.remote(_ray_worker_task)
-        for slot in slots:
-            if device == "cpu" and "cpu" in held:
-                continue
+        store, task = JobStore(), ray.remote(_ray_worker_task)
+        if device == "cpu":
+            wanted = ["cpu"] if store.reserve_spawn("cpu") else []
+        else:  # Ray picks the GPU: reserve one placeholder per GPU not yet holding a live worker
+            live = sum(w.slot.startswith("cuda") for w in store.live_workers())
+            wanted = ["cuda" for k in range(live, gpus) if store.reserve_spawn(f"ray-gpu-{k}")]
+        for slot in wanted:
             opts = {"num_gpus": 0 if slot == "cpu" else 1, "num_cpus": 1}
             self.refs.append(task.options(**opts).remote(slot, str(data_dir()), self.idle_exit_s))
         return []  # Ray owns the processes; their pids show in the store once they register

@@ -65,6 +65,10 @@ def run_job(store: JobStore, job: Job, device: str) -> str:
     return status
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(143)  # unwinds through run_job, which marks the running job failed with the reason
+
+
 def _beat(store: JobStore, worker_id: int, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
         try:
@@ -79,7 +83,7 @@ def run_worker(slot: str = "cpu", shared: bool = False, idle_exit_s: float | Non
     device = pin_slot(slot)
     store = JobStore()
     worker_id = store.register_worker(slot, shared=shared)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stop = threading.Event()
     threading.Thread(target=_beat, args=(store, worker_id, stop), daemon=True).start()
     kinds.load_kind_modules()
