@@ -46,7 +46,7 @@ except (PlannerError, ValidationError) as err:
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(design.runs))
-c2.metric("Total compute", f"{design.total_flops:.3g} FLOPs")
+c2.metric("Total compute (FLOPs)", f"{design.total_flops:.3g}")
 c3.metric("Estimated time", f"{design.est_seconds / 60:.1f} min")
 c4.metric("Estimated cost", f"${design.est_usd:,.2f}" if design.est_usd is not None else "— (CPU)")
 st.caption(f"Throughput {design.throughput_flops_per_s:.3g} FLOP/s, {design.throughput_source}.")

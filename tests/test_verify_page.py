@@ -77,3 +77,26 @@ def test_a_finished_ladder_shows_exponents_and_the_holdout_check():
     assert "Held-out prediction error" in metrics
     table = at.dataframe[1].value  # [0] is the design table
     assert list(table["status"]) == ["done"] * len(design.runs)
+
+
+def test_figures_are_built_from_the_report_alone():
+    from planner.plots import verify as plots
+
+    law = get_law(DEFAULT_LAW)
+    design = ladder.design_ladder(ladder.LadderRequest(preset="gpu", device="cuda"))
+    ladder_id = ladder.launch_ladder(design)
+    store = JobStore()
+    for job, run in zip(store.list_jobs(group=ladder_id), design.runs):
+        store.log(job.id, 1, 10, {"loss": 5.0, "tokens": run.tokens // 2, "eval_loss": 5.1})
+        store.finish(job.id, "done", result={"final_loss": float(law.loss(run.params, run.tokens)),
+                                             "tokens": run.tokens, "flops": run.flops})
+    report = ladder.analyze_ladder(ladder_id)
+    iso = plots.isoflop_figure(report)
+    accepted = [b for b in report.fit.approach2["budgets"] if b["accepted"]]
+    assert sum(t.marker.symbol == "x" for t in iso.data) == len(accepted) == 3  # one optimum per budget
+    curves, budgets = ladder.ladder_curves(ladder_id)
+    assert len(plots.loss_curves_figure(curves, budgets).data) == 2 * len(design.runs)
+    bars = plots.exponents_figure(report.fit).data[0]
+    assert len(bars.x) == 2 + len(report.fit.published)
+    assert list(plots.holdout_figure(report.holdout).data[0].x)[-1] == "measured"
+    assert len(plots.design_table(design)) == len(design.runs)

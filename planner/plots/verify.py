@@ -47,7 +47,9 @@ def design_figure(design: LadderDesign) -> go.Figure:
 def status_table(report: LadderReport) -> pd.DataFrame:
     return pd.DataFrame([{"job": r.job_id, "run": r.name, "role": r.role, "status": r.status,
                           "progress": r.progress, "params": int(r.params), "tokens": r.tokens,
-                          "final loss": r.final_loss, "tokens/s": r.tokens_per_s, "MFU": r.mfu,
+                          "final loss": r.final_loss,
+                          "tokens/s": round(r.tokens_per_s) if r.tokens_per_s else None,
+                          "MFU": round(r.mfu, 3) if r.mfu is not None else None,
                           "error": r.error or ""} for r in report.runs])
 
 
@@ -134,7 +136,8 @@ def runs_table(jobs) -> pd.DataFrame:
         meta = j.spec.get("meta", {})
         rows.append({"job": j.id, "kind": j.kind, "group": j.group or "", "run": meta.get("run", ""),
                      "status": j.status, "progress": j.progress, "attempt": j.attempt,
-                     "final loss": res.get("final_loss"), "tokens/s": res.get("tokens_per_s"),
+                     "final loss": res.get("final_loss"),
+                     "tokens/s": round(res["tokens_per_s"]) if res.get("tokens_per_s") else None,
                      "created": pd.Timestamp(j.created_at, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
                      "seconds": (j.finished_at - j.started_at) if j.finished_at and j.started_at else None,
                      "error": j.error or ""})
