@@ -179,3 +179,16 @@ def test_concurrent_launches_start_one_worker_per_slot():
     assert store.reserve_spawn("cuda:1") is True
     store.register_worker("cuda:0")
     assert store.reserve_spawn("cuda:0") is False  # now a live worker holds it
+
+
+def test_failure_reasons_name_out_of_memory_and_stops():
+    from planner.jobs.worker import describe_failure
+
+    oom = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+    assert describe_failure(oom, "cuda") == "out of memory on cuda: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    assert describe_failure(MemoryError(), "cpu").startswith("out of host memory")
+    assert "retry to resume" in describe_failure(SystemExit(143), "cpu")
+    try:
+        raise ValueError("bad spec")
+    except ValueError as err:
+        assert describe_failure(err, "cpu").startswith("ValueError: bad spec (at test_jobs.py:")
