@@ -28,12 +28,16 @@ def _free_port() -> int:
 def app_url(tmp_path_factory, browser):
     port = _free_port()
     env = os.environ.copy()
-    env["SCALEPLAN_HOME"] = str(tmp_path_factory.mktemp("e2e-home"))
+    home = tmp_path_factory.mktemp("e2e-home")
+    env["SCALEPLAN_HOME"] = str(home)
+    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
+    # No file watcher: the tests do not edit the code, and its events only add noise and load.
+    log = open(home / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -42,7 +46,7 @@ def app_url(tmp_path_factory, browser):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode())
+                raise RuntimeError((home / "streamlit.log").read_text())
             time.sleep(0.5)
     else:
         proc.kill()
@@ -56,7 +60,11 @@ def app_url(tmp_path_factory, browser):
     warm.close()
     yield url
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="session")
