@@ -65,10 +65,7 @@ except PlannerError as err:
     st.stop()
 
 b = result.budget
-st.info(f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on "
-        f"{b.gpus:,} × {b.accelerator} at {b.mfu:.0%} MFU = {fmt.usd(b.usd)} "
-        f"(${b.usd_per_gpu_hour:.2f}/GPU-h, price of {b.price_date})"
-        + (" — GPU count assumed" if b.gpus_assumed else ""))
+st.info(plan.budget_summary(b))
 
 first = result.plans[0]
 st.subheader(f"Compute-optimal run — {first.law}")
@@ -84,10 +81,7 @@ m[1].metric("Wall-clock", fmt.days(first.cost.days))
 m[2].metric("Memory / GPU", fmt.gb(first.memory.total_gb), help="; ".join(first.memory.assumptions))
 m[3].metric("GPUs needed (min)", "> 4096" if first.min_gpus is None else f"{first.min_gpus:,}")
 m[4].metric("Serving memory (bf16)", fmt.gb(first.inference.total_gb))
-shape = first.shape
-st.markdown(f"**Suggested architecture** ({shape.family}): {shape.n_layers} layers, width {shape.d_model}, "
-            f"{shape.n_heads} heads ({shape.kv_heads} KV), MLP {shape.d_ff}, vocab {shape.vocab_size:,} "
-            f"→ {fmt.count(first.shape_params)} parameters. *{first.citation}*")
+st.markdown(plan.shape_summary(first))
 if first.memory.total_gb > hardware.get_accelerator(b.accelerator).memory_gb:
     st.warning(f"The training state needs {fmt.gb(first.memory.total_gb)} per GPU on {b.gpus:,} GPUs, more than "
                f"the {b.accelerator}'s memory: use more GPUs (at least {first.min_gpus}), more sharding or "
@@ -115,8 +109,9 @@ with st.expander("Size or data already fixed? The compute-optimal counterpart un
     amount = f1.text_input("Amount", "7e9" if fixed.startswith("model") else "2e12")
     try:
         value = budget.parse_number(amount)
-        kwargs = {"params": value} if fixed.startswith("model") else {"tokens": value}
-        f2.dataframe(plan.fixed_allocations(chosen or [laws.DEFAULT_LAW], b, **kwargs), hide_index=True)
+        by_size = fixed.startswith("model")
+        f2.dataframe(plan.fixed_allocations(chosen or [laws.DEFAULT_LAW], b, params=value if by_size else None,
+                                            tokens=None if by_size else value), hide_index=True)
     except PlannerError as err:
         f2.error(str(err))
 

@@ -101,6 +101,22 @@ def plan_table(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def budget_summary(b: budget.Budget) -> str:
+    """One line that states the budget in every unit (markdown)."""
+    assumed = " — GPU count assumed" if b.gpus_assumed else ""
+    return (f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on {b.gpus:,} × "
+            f"{b.accelerator} at {b.mfu:.0%} MFU = {fmt.usd(b.usd)} (${b.usd_per_gpu_hour:.2f}/GPU-h, price of "
+            f"{b.price_date}){assumed}")
+
+
+def shape_summary(p: LawPlan) -> str:
+    """The suggested architecture in one markdown line, with the law it came from."""
+    s = p.shape
+    return (f"**Suggested architecture** ({s.family}): {s.n_layers} layers, width {s.d_model}, {s.n_heads} heads "
+            f"({s.kv_heads} KV), MLP {s.d_ff}, vocab {s.vocab_size:,} → {fmt.count(p.shape_params)} parameters. "
+            f"*{p.citation}*")
+
+
 DISPLAY_COLUMNS = {
     "law": "law", "params": "N*", "tokens": "D*", "tokens_per_param": "tokens/param", "loss": "loss",
     "gpu_hours": "GPU-hours", "days": "days", "usd": "cost (USD)", "memory_per_gpu_gb": "GB/GPU",
