@@ -2,6 +2,7 @@
 import streamlit as st
 
 from planner.errors import PlannerError
+from planner.jobs.runners import default_device, get_runner
 from planner.jobs.store import JobStore
 from planner.plots import verify as plots
 
@@ -45,6 +46,7 @@ try:
         st.rerun()
     if b.button("Retry", disabled=job.status not in ("failed", "cancelled")):
         store.retry(job_id)
+        get_runner("local").ensure_workers((job.device or default_device()).split(":")[0])  # someone must run it
         st.rerun()
 except PlannerError as err:
     st.error(str(err))
