@@ -69,23 +69,11 @@ st.info(plan.budget_summary(b))
 
 first = result.plans[0]
 st.subheader(f"Compute-optimal run — {first.law}")
-m = st.columns(5)
-m[0].metric("Parameters N*", fmt.count(first.allocation.params))
-m[1].metric("Tokens D*", fmt.count(first.allocation.tokens))
-m[2].metric("Tokens / parameter", f"{first.allocation.tokens_per_param:.1f}")
-m[3].metric("Predicted loss", f"{first.allocation.loss:.3f}", help=first.allocation.loss_note or None)
-m[4].metric("Cost", fmt.usd(first.cost.usd))
-m = st.columns(5)
-m[0].metric("GPU-hours", fmt.count(first.cost.gpu_hours))
-m[1].metric("Wall-clock", fmt.days(first.cost.days))
-m[2].metric("Memory / GPU", fmt.gb(first.memory.total_gb), help="; ".join(first.memory.assumptions))
-m[3].metric("GPUs needed (min)", "> 4096" if first.min_gpus is None else f"{first.min_gpus:,}")
-m[4].metric("Serving memory (bf16)", fmt.gb(first.inference.total_gb))
+for column, item in zip(st.columns(5) + st.columns(5), plan.headline(first)):
+    column.metric(item.label, item.value, help=item.help)
 st.markdown(plan.shape_summary(first))
-if first.memory.total_gb > hardware.get_accelerator(b.accelerator).memory_gb:
-    st.warning(f"The training state needs {fmt.gb(first.memory.total_gb)} per GPU on {b.gpus:,} GPUs, more than "
-               f"the {b.accelerator}'s memory: use more GPUs (at least {first.min_gpus}), more sharding or "
-               "recomputation.")
+for warning in plan.memory_warnings(result):
+    st.warning(warning)
 
 st.subheader("The laws side by side")
 table = plan.plan_table(result)

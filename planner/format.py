@@ -27,7 +27,17 @@ def hours(x: float) -> str:
 
 
 def days(x: float) -> str:
-    return f"{x:,.1f} days" if x >= 1 else f"{x * 24:,.1f} hours"
+    """Wall-clock time given in days, in the unit people would say: 3.2 days, 5.0 hours, 12 minutes."""
+    if x >= 1:
+        return f"{x:,.1f} days"
+    if x * 24 >= 1:
+        return f"{x * 24:,.1f} hours"
+    return f"{x * 24 * 60:,.1f} minutes"
+
+
+def ratio(x: float) -> str:
+    """Two significant digits for small ratios (0.15 tokens/param), one decimal otherwise (20.4)."""
+    return f"{x:.1f}" if x >= 10 else f"{x:.2g}"
 
 
 def gb(x: float) -> str:

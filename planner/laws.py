@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -355,8 +356,14 @@ def saved_laws_dir() -> Path:
     return path
 
 
+LAW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 def save_law(law: ChinchillaLaw | PowerLawAllocation | KaplanLaw) -> Path:
     """Store a (fitted) law so the Plan page and the CLI can pick it like a preset."""
+    if not LAW_NAME.fullmatch(law.name):  # the name becomes a file name: no paths, no empty names
+        raise PlannerError(f"law name '{law.name}' is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit")
     if law.name in PRESETS:
         raise PlannerError(f"'{law.name}' is a published preset; save the fitted law under another name")
     path = saved_laws_dir() / f"{law.name}.json"
@@ -371,7 +378,8 @@ def saved_laws() -> dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw]:
             law = LAW_ADAPTER.validate_python(json.loads(path.read_text()))
         except (ValueError, OSError):
             continue  # a hand-edited or half-written file must not break the planner
-        laws[law.name] = law
+        if LAW_NAME.fullmatch(law.name) and law.name not in PRESETS:
+            laws[law.name] = law
     return laws
 
 

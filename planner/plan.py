@@ -34,11 +34,14 @@ class LawPlan(BaseModel):
     citation: str
     allocation: laws.Allocation
     cost: budget.Cost
-    shape: architecture.ModelConfig
-    shape_params: int = Field(description="total parameters of the suggested shape")
-    memory: TrainingMemory = Field(description="training memory per GPU on the budget's GPU count")
-    min_gpus: int | None = Field(description="fewest GPUs the training state fits on (None: more than 4096)")
-    inference: InferenceMemory = Field(description="bf16 serving memory at the training length")
+    shape: architecture.ModelConfig | None = Field(description="suggested shape (None: beyond the shapes searched)")
+    shape_note: str = ""
+    shape_params: int | None = Field(default=None, description="total parameters of the suggested shape")
+    memory: TrainingMemory | None = Field(default=None,
+                                          description="training memory per GPU on the budget's GPU count")
+    min_gpus: int | None = Field(default=None, description="fewest GPUs the training state fits on "
+                                                           "(None: more than 4096, or no shape)")
+    inference: InferenceMemory | None = Field(default=None, description="bf16 serving memory at the training length")
 
 
 class Plan(BaseModel):
@@ -63,19 +66,21 @@ def suggest_shape(params: float, request: PlanRequest) -> architecture.ModelConf
 def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> LawPlan:
     law = laws.get_law(name)
     allocation = law.optimal(resolved.flops)
-    accelerator = hardware.get_accelerator(resolved.accelerator)
-    shape = suggest_shape(allocation.params, request)
+    result = LawPlan(law=name, citation=law.citation, allocation=allocation, shape=None,
+                     cost=budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator,
+                                               resolved.gpus, resolved.mfu))
+    try:
+        shape = suggest_shape(allocation.params, request)
+    except PlannerError as err:  # e.g. beyond the largest shape searched: the rest of the plan still holds
+        return result.model_copy(update={"shape_note": f"no suggested shape: {err}"})
     knobs = dict(seq_len=request.seq_len, micro_batch=request.micro_batch, sharding=request.sharding,
                  recompute=request.recompute)
-    return LawPlan(
-        law=name, citation=law.citation, allocation=allocation,
-        cost=budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator,
-                                  resolved.gpus, resolved.mfu),
+    gpu_memory_gb = hardware.get_accelerator(resolved.accelerator).memory_gb
+    return result.model_copy(update=dict(
         shape=shape, shape_params=architecture.param_counts(shape).total,
         memory=training_memory(shape, gpus=resolved.gpus, **knobs),
-        min_gpus=min_gpus_for_training(shape, accelerator.memory_gb, **knobs),
-        inference=inference_memory(shape, seq_len=request.seq_len),
-    )
+        min_gpus=min_gpus_for_training(shape, gpu_memory_gb, **knobs),
+        inference=inference_memory(shape, seq_len=request.seq_len)))
 
 
 def make_plan(request: PlanRequest) -> Plan:
@@ -88,17 +93,44 @@ def plan_table(plan: Plan) -> pd.DataFrame:
     gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
     rows = []
     for p in plan.plans:
+        m, shape = p.memory, p.shape
         rows.append({
             "law": p.law, "params": p.allocation.params, "tokens": p.allocation.tokens,
             "tokens_per_param": p.allocation.tokens_per_param, "loss": p.allocation.loss,
             "flops": p.allocation.flops, "gpu_hours": p.cost.gpu_hours, "days": p.cost.days,
-            "usd": p.cost.usd, "memory_per_gpu_gb": p.memory.total_gb, "min_gpus": p.min_gpus,
-            "layers": p.shape.n_layers, "d_model": p.shape.d_model, "heads": p.shape.n_heads,
-            "shape_params": p.shape_params, "weights_gb": p.memory.weights_gb, "grads_gb": p.memory.grads_gb,
-            "optimizer_gb": p.memory.optimizer_gb, "activations_gb": p.memory.activations_gb,
+            "usd": p.cost.usd, "memory_per_gpu_gb": m.total_gb if m else None, "min_gpus": p.min_gpus,
+            "layers": shape.n_layers if shape else None, "d_model": shape.d_model if shape else None,
+            "heads": shape.n_heads if shape else None, "shape_params": p.shape_params,
+            "weights_gb": m.weights_gb if m else None, "grads_gb": m.grads_gb if m else None,
+            "optimizer_gb": m.optimizer_gb if m else None, "activations_gb": m.activations_gb if m else None,
             "gpu_memory_gb": gpu_memory_gb,
         })
     return pd.DataFrame(rows)
+
+
+class Headline(BaseModel):
+    label: str
+    value: str
+    help: str | None = None
+
+
+def headline(p: LawPlan) -> list[Headline]:
+    """The ten numbers of a law's plan as the page shows them (formatted; '—' where there is no shape)."""
+    mem, inf = p.memory, p.inference
+    gpus = "—" if mem is None else ("> 4096" if p.min_gpus is None else f"{p.min_gpus:,}")
+    return [
+        Headline(label="Parameters N*", value=fmt.count(p.allocation.params)),
+        Headline(label="Tokens D*", value=fmt.count(p.allocation.tokens)),
+        Headline(label="Tokens / parameter", value=fmt.ratio(p.allocation.tokens_per_param)),
+        Headline(label="Predicted loss", value=f"{p.allocation.loss:.3f}", help=p.allocation.loss_note or None),
+        Headline(label="Cost", value=fmt.usd(p.cost.usd)),
+        Headline(label="GPU-hours", value=fmt.count(p.cost.gpu_hours)),
+        Headline(label="Wall-clock", value=fmt.days(p.cost.days)),
+        Headline(label="Memory / GPU", value=fmt.gb(mem.total_gb) if mem else "—",
+                 help="; ".join(mem.assumptions) if mem else p.shape_note),
+        Headline(label="GPUs needed (min)", value=gpus),
+        Headline(label="Serving memory (bf16)", value=fmt.gb(inf.total_gb) if inf else "—"),
+    ]
 
 
 def budget_summary(b: budget.Budget) -> str:
@@ -111,6 +143,8 @@ def budget_summary(b: budget.Budget) -> str:
 
 def shape_summary(p: LawPlan) -> str:
     """The suggested architecture in one markdown line, with the law it came from."""
+    if p.shape is None:
+        return f"**Suggested architecture:** — ({p.shape_note}). *{p.citation}*"
     s = p.shape
     return (f"**Suggested architecture** ({s.family}): {s.n_layers} layers, width {s.d_model}, {s.n_heads} heads "
             f"({s.kv_heads} KV), MLP {s.d_ff}, vocab {s.vocab_size:,} → {fmt.count(p.shape_params)} parameters. "
@@ -130,7 +164,18 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("N*", "D*", "GPU-hours"):
         shown[column] = shown[column].map(fmt.count)
     shown["cost (USD)"] = shown["cost (USD)"].map(fmt.usd)
-    return shown.round({"tokens/param": 1, "loss": 3, "days": 1, "GB/GPU": 1})
+    shown["tokens/param"] = shown["tokens/param"].map(fmt.ratio)
+    shown["days"] = table["days"].map(fmt.days)
+    return shown.round({"loss": 3, "GB/GPU": 1})
+
+
+def memory_warnings(plan: Plan) -> list[str]:
+    """One line per law whose training state does not fit the accelerator on the budget's GPUs."""
+    gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
+    return [f"{p.law}: the training state needs {fmt.gb(p.memory.total_gb)} per GPU on {plan.budget.gpus:,} GPUs, "
+            f"more than the {plan.budget.accelerator}'s {fmt.gb(gpu_memory_gb)}; use at least "
+            f"{p.min_gpus if p.min_gpus else 'more than 4096'} GPUs, more sharding or recomputation"
+            for p in plan.plans if p.memory and p.memory.total_gb > gpu_memory_gb]
 
 
 def fixed_allocations(law_names: list[str], resolved: budget.Budget, params: float | None = None,
@@ -145,8 +190,8 @@ def fixed_allocations(law_names: list[str], resolved: budget.Budget, params: flo
         opt = law.optimal_for_params(params) if params is not None else law.optimal_for_tokens(tokens)
         cost = budget.training_cost(opt.params, opt.tokens, resolved.accelerator, resolved.gpus, resolved.mfu)
         rows.append({"law": name, "N": fmt.count(opt.params), "D": fmt.count(opt.tokens),
-                     "tokens/param": round(opt.tokens_per_param, 1), "FLOPs": f"{opt.flops:.3g}",
-                     "loss": round(opt.loss, 3), "days": round(cost.days, 1), "cost (USD)": fmt.usd(cost.usd)})
+                     "tokens/param": fmt.ratio(opt.tokens_per_param), "FLOPs": f"{opt.flops:.3g}",
+                     "loss": round(opt.loss, 3), "wall-clock": fmt.days(cost.days), "cost (USD)": fmt.usd(cost.usd)})
     return pd.DataFrame(rows)
 
 
@@ -165,10 +210,15 @@ def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: 
     for flops in budgets:
         opt = law.optimal(flops)
         sizes = np.geomspace(opt.params / span, opt.params * span, points)
+        losses = law.isoflop_loss(flops, sizes)
+        lowest = int(np.argmin(losses))
         frames.append(pd.DataFrame({
             "law": law_name, "flops": flops, "params": sizes,
-            "tokens": flops / (laws.FLOPS_PER_PARAM_TOKEN * sizes),
-            "loss": law.isoflop_loss(flops, sizes), "optimal_params": opt.params, "optimal_loss": opt.loss,
+            "tokens": flops / (laws.FLOPS_PER_PARAM_TOKEN * sizes), "loss": losses,
+            "optimal_params": opt.params, "optimal_loss": opt.loss,
+            # Kaplan's allocation rule (N ∝ C^0.73) is not the minimum of its own L(N, D) along an IsoFLOP
+            # curve; the chart marks both so the difference is visible rather than looking like a bug.
+            "curve_min_params": sizes[lowest], "curve_min_loss": losses[lowest],
         }))
     return pd.concat(frames, ignore_index=True)
 

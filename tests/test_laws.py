@@ -128,3 +128,11 @@ def test_saved_law_is_listed_and_planned_like_a_preset():
 def test_a_corrupt_saved_law_file_is_ignored():
     (laws.saved_laws_dir() / "broken.json").write_text("{not json")
     assert "broken" not in laws.all_laws()
+
+
+@pytest.mark.parametrize("name", ["../../evil", "", "a/b", ".hidden", "x" * 65])
+def test_law_names_cannot_escape_the_state_directory(name, tmp_path):
+    fitted = laws.ChinchillaLaw(name=name, E=1.8, A=400, B=900, alpha=0.33, beta=0.31, citation="fit")
+    with pytest.raises(PlannerError, match="not allowed"):
+        laws.save_law(fitted)
+    assert not list(laws.saved_laws_dir().parent.parent.rglob("evil*"))

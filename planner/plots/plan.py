@@ -27,7 +27,17 @@ def isoflop_figure(curves: pd.DataFrame, user_flops: float | None = None) -> go.
                                  mode="markers", marker=dict(color=colour, size=11, symbol="star"),
                                  showlegend=False, hovertemplate="optimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
     law = curves["law"].iloc[0] if len(curves) else ""
-    fig.update_layout(title=f"IsoFLOP curves — {law} (★ = optimum)", xaxis_title="parameters N",
+    title = f"IsoFLOP curves — {law} (★ = the law's optimum)"
+    apart = (curves["curve_min_params"] / curves["optimal_params"] - 1).abs() > 0.15
+    if apart.any():
+        minima = curves[apart].drop_duplicates("flops")
+        fig.add_trace(go.Scatter(x=minima["curve_min_params"], y=minima["curve_min_loss"], mode="markers",
+                                 name="minimum of L(N, D) on the curve",
+                                 marker=dict(symbol="circle-open", size=11, color="black"),
+                                 hovertemplate="curve minimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
+        title += ("<br><sup>○ = minimum of the loss curve; this law's allocation (★) is its own fit, "
+                  "not derived from the loss form shown</sup>")
+    fig.update_layout(title=title, xaxis_title="parameters N",
                       yaxis_title="predicted loss", xaxis_type="log", height=420, legend_title="budget",
                       margin=dict(t=50, b=40))
     return fig
@@ -62,7 +72,7 @@ def memory_figure(table: pd.DataFrame) -> go.Figure:
                              marker_color=PALETTE[i % len(PALETTE)]))
     if "gpu_memory_gb" in table:
         fig.add_hline(y=float(table["gpu_memory_gb"].iloc[0]), line_dash="dash", line_color="red",
-                      annotation_text="GPU memory")
+                      annotation_text="GPU memory", annotation_position="top left")
     fig.update_layout(barmode="stack", title="Training memory per GPU (GB)", yaxis_title="GB", height=380,
                       margin=dict(t=50, b=40))
     return fig
