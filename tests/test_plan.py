@@ -95,3 +95,25 @@ def test_parse_number_reads_counts_as_people_write_them():
     assert budget.parse_number("7B") == 7e9 and budget.parse_number("1.4T") == 1.4e12
     with pytest.raises(PlannerError, match="not a positive number"):
         budget.parse_number("-5")
+
+
+def test_budget_beyond_the_shape_search_still_plans_without_a_shape():
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(flops=1e33, gpus=256)))
+    only = result.plans[0]
+    assert only.shape is None and "no suggested shape" in only.shape_note
+    assert only.cost.usd > 0
+    values = {h.label: h.value for h in plan.headline(only)}
+    assert values["Memory / GPU"] == "—" and values["Parameters N*"].endswith("T")
+    assert "—" in plan.shape_summary(only)
+
+
+def test_memory_warnings_name_every_law_that_does_not_fit():
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=8, days=365),
+                                             laws=["besiroglu2024", "kaplan2020"], sharding="none"))
+    warnings = plan.memory_warnings(result)
+    assert any(w.startswith("kaplan2020") for w in warnings)
+
+
+def test_kaplan_curves_record_their_own_minimum():
+    curves = plan.isoflop_curves("kaplan2020", [1e22])
+    assert (curves["curve_min_params"] < 0.7 * curves["optimal_params"]).all()
