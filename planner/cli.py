@@ -49,7 +49,17 @@ def _print_human(data, depth: int = 0) -> None:
             print(f"{pad}{label}")
             _print_human(value, depth + 1)
         else:
-            print(f"{pad}{label} {value:.4g}" if isinstance(value, float) else f"{pad}{label} {value}")
+            print(f"{pad}{label} {_readable(value)}")
+
+
+def _readable(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"  # 68,976,648,192 rather than 68976648192
+    return str(value)
 
 
 def _validation_message(err: ValidationError) -> str:
