@@ -27,6 +27,17 @@ def test_adapt_estimate_all_methods_names_the_cheapest_that_fits(run_cli):
     assert data["cheapest_fitting"] in [m for m, ok in fits.items() if ok]
 
 
+def test_gpu_flag_as_in_the_readme_and_accelerator_alias(run_cli):
+    # the README's example; --gpu is the spelling of `cost`, `plan` and `models`
+    out = run_cli("adapt-estimate", "--preset", "llama-2-70b", "--method", "all", "--gpu", "H100")
+    assert out.returncode == 0, out.stderr
+    assert "accelerator: H100-SXM" in out.stdout
+    gpu = json.loads(run_cli("adapt-estimate", "--gpu", "A100-40GB", "--json").stdout)
+    alias = json.loads(run_cli("adapt-estimate", "--accelerator", "A100-40GB", "--json").stdout)
+    assert gpu["accelerator"] == alias["accelerator"] == "A100-40GB"
+    assert gpu == alias
+
+
 def test_human_readable_output(run_cli):
     out = run_cli("adapt-estimate", "--preset", "Llama-2-13B", "--method", "qlora")
     assert out.returncode == 0, out.stderr

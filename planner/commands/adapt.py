@@ -38,7 +38,9 @@ def adapt_estimate_command(sub) -> Callable:
     p.add_argument("--tokens", dest="dataset_tokens", type=float, default=d.dataset_tokens,
                    help="dataset size in tokens")
     p.add_argument("--epochs", type=float, default=d.epochs)
-    p.add_argument("--accelerator", default=d.accelerator, help="GPU for time, cost and the fit check")
+    # --gpu as in `cost`, `plan` and `models`; --accelerator kept for existing scripts
+    p.add_argument("--gpu", "--accelerator", dest="accelerator", default=d.accelerator,
+                   help="GPU for time, cost and the fit check (see `gpus`; 'H100' means H100-SXM)")
     p.add_argument("--mfu", type=float, default=d.mfu)
 
     def run(args):
