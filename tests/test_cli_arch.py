@@ -71,7 +71,7 @@ def test_presets_and_human_output(run_cli):
     names = [p["name"] for p in _json(run_cli, "presets")]
     assert {"gpt2", "llama-2-70b", "mixtral-8x7b", "tiny"} <= set(names)
     human = run_cli("params", "--preset", "gpt2")
-    assert human.returncode == 0 and "total: 124439808" in human.stdout
+    assert human.returncode == 0 and "total: 124,439,808" in human.stdout
 
 
 @pytest.mark.parametrize("args", [["params", "--preset", "llama-9"],
