@@ -35,6 +35,13 @@ ALIASES = {  # lower-cased column names recognised without a mapping, most speci
 }
 _SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*([kmbt])(?![a-z])", re.IGNORECASE)
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+# A number as spreadsheets and people write it: 190000000, 1.9e8, "190,000,000" (groups of three,
+# one separator: ',', '_', space, apostrophe or a non-breaking space), optionally with a k/M/B/T suffix.
+# A lone comma that is not a thousands separator ("3,25") stays "not a number": it may be a decimal comma.
+_NUMBER = re.compile(r"([+-]?(?:\d{1,3}(?P<sep>[,_ '\u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*|\d+)(?:\.\d*)?"
+                     r"(?:e[+-]?\d+)?|[+-]?\.\d+(?:e[+-]?\d+)?)\s*([kmbt])?", re.IGNORECASE)
+EMPTY_CELLS = {"", "nan", "none", "null", "na", "n/a", "-"}
+COUNT_FIELDS = ("params", "tokens", "flops", "step", "unique_tokens")  # where a k/M/B/T suffix makes sense
 
 
 class ColumnMapping(BaseModel):
@@ -177,6 +184,41 @@ def parse_size(text) -> float | None:
     return float(match.group(1)) * _SCALE[match.group(2).lower()] if match else None
 
 
+def parse_cell(value, suffixes: bool = True) -> float | None:
+    """One cell as a float: NaN for an empty cell, None when it is not a number.
+
+    '1.9e8', '190,000,000' and (when `suffixes`) '190M', '1.4T' are numbers; 'inf' is a float that the
+    validation then drops as infinite; 'oops' and '3,25' are not numbers."""
+    if value is None or isinstance(value, bool):
+        return float("nan") if value is None else None
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    text = str(value).strip()
+    if text.lower() in EMPTY_CELLS:
+        return float("nan")
+    try:
+        return float(text)  # also 'inf', '-inf', '1e400'
+    except ValueError:
+        pass
+    match = _NUMBER.fullmatch(text)
+    if not match or (match.group(3) and not suffixes):
+        return None
+    number = float(re.sub(r"[,_ '\u00a0\u202f]", "", match.group(1)))
+    return number * _SCALE[match.group(3).lower()] if match.group(3) else number
+
+
+def coerce_numbers(column: pd.Series, suffixes: bool = True) -> tuple[pd.Series, np.ndarray]:
+    """(floats, not_a_number mask): plain numbers in bulk, every other cell parsed on its own, so one bad
+    cell costs its own row only."""
+    values = pd.to_numeric(column, errors="coerce").astype(float)
+    todo = values.isna() & column.notna()
+    parsed = [parse_cell(v, suffixes) for v in column[todo]]
+    values[todo] = [np.nan if p is None else p for p in parsed]
+    bad = np.zeros(len(column), bool)
+    bad[np.flatnonzero(todo.to_numpy())] = [p is None for p in parsed]
+    return values, bad
+
+
 def is_wide(df: pd.DataFrame, mapping: ColumnMapping) -> bool:
     """Wide when there is no loss, params or run column but there is a step/tokens column."""
     if mapping.loss or mapping.params or mapping.run:
@@ -193,7 +235,8 @@ def wide_to_tidy(df: pd.DataFrame, mapping: ColumnMapping, sizes: pd.DataFrame |
     # W&B adds "<run>__MIN/__MAX" band columns; text columns (a source, a note) are not runs either.
     run_cols = [c for c in df.columns if c not in skip and not str(c).endswith(("__MIN", "__MAX"))
                 and pd.to_numeric(df[c], errors="coerce").notna().sum() >= max(1, df[c].notna().sum() // 2)]
-    long = df.melt(id_vars=[x_col], value_vars=run_cols, var_name="run", value_name="loss")
+    df = df.assign(_row=df.index + 1)  # the file row of each point, for the list of dropped rows
+    long = df.melt(id_vars=[x_col, "_row"], value_vars=run_cols, var_name="run", value_name="loss")
     long = long.dropna(subset=["loss"]).reset_index(drop=True)  # W&B leaves blanks where a run has no point
     side = _side_table(sizes)
     long["params"] = [side.get(r, {}).get("params", parse_size(r)) for r in long["run"]]
@@ -210,7 +253,7 @@ def wide_to_tidy(df: pd.DataFrame, mapping: ColumnMapping, sizes: pd.DataFrame |
         if any(p is None for p in per_step):
             raise PlannerError("a wide export with a step column needs tokens per step: give tokens_per_step "
                                "(batch size x sequence length) in the sizes table or the mapping")
-        long["tokens"] = pd.to_numeric(long["step"], errors="coerce") * np.array(per_step, dtype=float)
+        long["tokens"] = coerce_numbers(long["step"])[0].to_numpy() * np.array(per_step, dtype=float)
     return long
 
 
@@ -221,10 +264,15 @@ def _side_table(sizes: pd.DataFrame | None) -> dict[str, dict]:
     if run_col is None or params_col is None:
         raise PlannerError(f"the sizes table needs columns run and params (found {', '.join(sizes.columns)})")
     out = {}
-    for _, row in sizes.iterrows():
-        entry = {"params": parse_size(row[params_col])}
+    for i, row in sizes.iterrows():
+        params = parse_cell(row[params_col])
+        entry = {"params": params if params is not None and np.isfinite(params) else parse_size(row[params_col])}
         if "tokens_per_step" in sizes.columns:
-            entry["tokens_per_step"] = float(row["tokens_per_step"])
+            per_step = parse_cell(row["tokens_per_step"])
+            if per_step is None or not np.isfinite(per_step) or per_step <= 0:
+                raise PlannerError(f"sizes table row {i + 1}: tokens_per_step '{row['tokens_per_step']}' is not a "
+                                   "positive number (batch size x sequence length)")
+            entry["tokens_per_step"] = per_step
         out[str(row[run_col])] = entry
     return out
 
@@ -252,20 +300,20 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
     elif cols["step"] is not None:  # curves without run names: one run per model size
         out["run"] = df[cols["params"]].astype(str)
     else:  # final losses without run names: every row is its own run
-        out["run"] = [f"row {i}" for i in range(1, len(df) + 1)]
-    if cols["flops"] is not None:
-        out["flops"] = pd.to_numeric(out["flops"], errors="coerce") * mapping.flops_unit
-    if cols["tokens"] is None and cols["step"] is not None and mapping.tokens_per_step:
-        out["tokens"] = pd.to_numeric(out["step"], errors="coerce") * mapping.tokens_per_step
+        out["run"] = [f"row {i + 1}" for i in df.index]
+    out["_row"] = df.index + 1  # 1-based file rows (the index survives the filters)
     return out
 
 
-def clean(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[DroppedRows]]:
-    """Drop unusable rows, saying which and why; fill tokens from flops (or flops from tokens) by C = 6ND."""
+def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> tuple[pd.DataFrame, list[DroppedRows]]:
+    """Drop unusable rows, saying which and why; fill tokens from flops (or flops from tokens) by C = 6ND.
+
+    Every cell is read on its own (`parse_cell`): a bad cell drops its row, never the column."""
+    mapping = mapping or ColumnMapping()
     dropped: list[DroppedRows] = []
     df = df.copy()
-    df["_row"] = np.arange(1, len(df) + 1)
-    df["params"] = [parse_size(v) if isinstance(v, str) else v for v in df["params"]]
+    if "_row" not in df:
+        df["_row"] = np.arange(1, len(df) + 1)
 
     def drop(mask, reason):
         nonlocal df
@@ -275,11 +323,19 @@ def clean(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[DroppedRows]]
 
     numeric = [c for c in ("params", "tokens", "flops", "loss", "step", "unique_tokens") if c in df]
     for col in numeric:
-        values = pd.to_numeric(df[col], errors="coerce")
-        text = df[col].astype(str).str.strip().str.lower()
-        drop((values.isna() & df[col].notna() & ~text.isin(["nan", "none", "null", ""])).to_numpy(),
-             f"{col} is not a number; fix or delete those cells")
-        df[col] = pd.to_numeric(df[col], errors="coerce")
+        values, bad = coerce_numbers(df[col], suffixes=col in COUNT_FIELDS)
+        if col == "params":  # a model name as size: 'olmo-190M', 'llama-1.1B'
+            names = [parse_size(v) for v in df.loc[bad, col]]
+            values[bad] = [np.nan if v is None else v for v in names]
+            bad[bad] = [v is None for v in names]
+        examples = ", ".join(list(dict.fromkeys(repr(str(v)[:30]) for v in df.loc[bad, col]))[:3])
+        df[col] = values
+        hint = "like 1.9e8, 190,000,000 or 190M" if col in COUNT_FIELDS else "like 3.25, with a point for decimals"
+        drop(bad, f"{col} is not a number ({examples}); write it {hint}, or fix or delete those cells")
+    if "flops" in df:
+        df["flops"] = df["flops"] * mapping.flops_unit
+    if "tokens" not in df and "step" in df and mapping.tokens_per_step:
+        df["tokens"] = df["step"] * mapping.tokens_per_step
     required = [c for c in ("params", "loss") if c in df] + [("tokens" if "tokens" in df else "flops")]
     for col in required:
         drop(~np.isfinite(df[col].to_numpy(dtype=float)), f"{col} is empty, NaN or infinite")
@@ -309,7 +365,7 @@ def apply_filters(df: pd.DataFrame, filters: dict[str, str] | None, name: str) -
         if not keep.any():
             raise PlannerError(f"no row of {name} has {col} = {value}; values there: "
                                f"{', '.join(map(str, df[col].astype(str).unique()[:10]))}")
-        df = df.loc[keep].reset_index(drop=True)
+        df = df.loc[keep]  # the index stays the file row, for the list of dropped rows
     return df
 
 
@@ -336,7 +392,7 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
             notes.append(f"{name}: wide export (one loss column per run) read as {tidy['run'].nunique()} run(s)")
         else:
             tidy = _tidy_columns(raw, mapping, name)
-        good, bad = clean(tidy, name)
+        good, bad = clean(tidy, name, mapping)
         frames.append(good)
         dropped += bad
         names.append(name)

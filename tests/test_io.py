@@ -1,6 +1,7 @@
 """planner.io: reading uploads in every accepted layout and rejecting broken ones with useful messages."""
 import io as stdio
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,12 +77,67 @@ def test_bad_cells_are_dropped_and_listed():
             b"d,3e8,1e9,3.1\n")      # row 8 exact duplicate
     t = load(data)
     assert t.n_rows == 2
-    by_reason = {d.reason.split(";")[0]: d.rows for d in t.dropped}
+    by_reason = {d.reason.split(";")[0].split(" (")[0]: d.rows for d in t.dropped}
     assert by_reason["loss is not a number"] == [2]
+    assert "('oops')" in t.dropped[0].reason
     assert by_reason["loss is empty, NaN or infinite"] == [3, 4]
     assert by_reason["params must be positive"] == [5, 6]
     assert by_reason["exact duplicate of an earlier row"] == [8]
     assert "dropped 1 row(s) (2)" in t.dropped[0].message()
+
+
+def _sample_with(cell_row: int, column: str, value: str) -> bytes:
+    """data/sample_runs.csv with one cell replaced (data row `cell_row`, 1-based)."""
+    df = pd.read_csv(DATA_TABLES / "sample_runs.csv", dtype=str)
+    df.loc[cell_row - 1, column] = value
+    return df.to_csv(index=False).encode()
+
+
+@pytest.mark.parametrize("column, value", [("params", "oops"), ("tokens", "n/a?"), ("loss", "oops"),
+                                           ("loss", "3,25"), ("flops", "lots")])
+def test_one_bad_cell_drops_only_its_row(column, value):
+    """QA: a single 'oops' in params used to drop all 516 rows of the sample."""
+    t = load(_sample_with(5, column, value), "sample.csv")
+    assert t.n_rows == 515 and len(t.dropped) == 1
+    assert t.dropped[0].rows == [5] and t.dropped[0].reason.startswith(f"{column} is not a number ('{value}')")
+    assert "dropped 1 row(s) (5)" in t.dropped[0].message()
+
+
+@pytest.mark.parametrize("value, expected", [("190,000,000", 1.9e8), ("190M", 1.9e8), ("0.19B", 1.9e8),
+                                             ("190 000 000", 1.9e8), ("190_000_000", 1.9e8), (" 1.9e+08 ", 1.9e8)])
+def test_thousands_separators_and_suffixes_are_numbers(value, expected):
+    t = load(_sample_with(5, "params", value), "sample.csv")
+    assert t.n_rows == 516 and not t.dropped and t.params[4] == expected
+
+
+def test_parse_cell():
+    assert io.parse_cell("1,234,567.5") == 1234567.5 and io.parse_cell("1.4T") == 1.4e12
+    assert io.parse_cell("350k") == 3.5e5 and io.parse_cell(7) == 7.0
+    assert io.parse_cell("2M", suffixes=False) is None  # a loss of "2M" is a typo, not two million
+    assert io.parse_cell("3,25") is None and io.parse_cell("1,23,456") is None and io.parse_cell("1,000 000") is None
+    assert io.parse_cell("oops") is None and io.parse_cell(True) is None
+    assert np.isnan(io.parse_cell("")) and np.isnan(io.parse_cell(" NaN ")) and np.isnan(io.parse_cell(None))
+    assert io.parse_cell("inf") == np.inf  # a number; validation drops it as infinite
+
+
+def test_dropped_rows_are_file_rows_even_after_a_filter():
+    data = b"run,params,tokens,loss,cfg\na,1e8,1e9,3.2,x\nb,1e8,1e9,3.2,y\na,2e8,1e9,oops,x\na,3e8,1e9,3.0,x\n"
+    t = load(data, filters={"cfg": "x"})
+    assert t.n_rows == 2 and t.dropped[0].rows == [3]
+
+
+def test_bad_cell_in_a_wide_export_drops_that_point():
+    data = b"step,llama-125M,llama-350M\n100,4.0,3.9\n200,3.5,oops\n300,3.2,3.1\n"
+    t = load(data, mapping=io.ColumnMapping(tokens_per_step=1e6))
+    assert t.n_rows == 5 and t.dropped[0].rows == [2] and t.dropped[0].reason.startswith("loss is not a number")
+
+
+def test_sizes_table_with_separators_and_a_bad_tokens_per_step():
+    wide = b"step,small,big\n1,4.0,3.9\n2,3.5,3.3\n"
+    sizes = pd.DataFrame({"run": ["small", "big"], "params": ["125,000,000", "350M"], "tokens_per_step": ["1e6", "1e6"]})
+    assert sorted(set(load(wide, sizes=sizes).params)) == [1.25e8, 3.5e8]
+    with pytest.raises(PlannerError, match="tokens_per_step 'lots' is not a positive number"):
+        load(wide, sizes=sizes.assign(tokens_per_step=["1e6", "lots"]))
 
 
 def test_repeated_step_keeps_the_later_row():
