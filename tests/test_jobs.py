@@ -9,7 +9,7 @@ import pytest
 
 from planner.errors import PlannerError
 from planner.jobs import kinds
-from planner.jobs.runners import get_runner, slots_for
+from planner.jobs.runners import get_runner, retry_job, slots_for
 from planner.jobs.store import JobStore, slot_matches
 from planner.jobs.worker import run_worker
 from tests.conftest import REPO
@@ -141,7 +141,48 @@ def test_unknown_runner_and_device_are_clear_errors():
     assert "sleep" in kinds.names()
 
 
-def test_jobs_cli_lists_and_retries(run_cli):
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # what local_gpu_count reads first: no GPU here
+
+
+def test_a_cuda_launch_without_a_gpu_writes_nothing(no_gpu):
+    """QA: a failed cuda launch left 13 queued jobs that no worker would ever run."""
+    from planner.train import ladder
+
+    design = ladder.design_ladder(ladder.LadderRequest(preset="tiny", device="cuda"))
+    with pytest.raises(PlannerError, match="no CUDA GPU"):
+        ladder.launch_ladder(design)
+    assert JobStore().list_jobs() == [] and ladder.list_ladders() == []
+
+
+def test_a_retry_that_cannot_run_is_refused_and_changes_nothing(no_gpu):
+    store = JobStore()
+    job = store.submit("sleep", {"steps": 1}, group="ladder-x", device="cuda")
+    store.cancel(job)
+    with pytest.raises(PlannerError, match=f"cannot retry job {job} .*no CUDA GPU"):
+        retry_job(job, store=store)
+    after = store.get(job)
+    assert after.status == "cancelled" and after.attempt == 1 and store.live_workers() == []
+    with pytest.raises(PlannerError, match="only failed or cancelled"):
+        retry_job(store.submit("sleep", {"steps": 1}), store=store)
+
+
+def test_a_ladder_retry_that_cannot_run_is_refused(no_gpu, monkeypatch):
+    from planner.train import ladder
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # launched on a machine with a GPU ...
+    ladder_id = ladder.launch_ladder(ladder.design_ladder(ladder.LadderRequest(preset="tiny", device="cuda")))
+    store = JobStore()
+    for job in store.list_jobs():
+        store.cancel(job.id)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # ... retried on one without
+    with pytest.raises(PlannerError, match="no CUDA GPU"):
+        ladder.retry_failed(ladder_id)
+    assert {j.status for j in store.list_jobs()} == {"cancelled"}
+
+
+def test_jobs_cli_lists_and_retries(run_cli, no_gpu):
     store = JobStore()
     job = store.submit("sleep", {"steps": 1})
     store.cancel(job)
@@ -152,6 +193,10 @@ def test_jobs_cli_lists_and_retries(run_cli):
     assert out.returncode == 0 and '"status": "queued"' in out.stdout
     out = run_cli("jobs", "retry")
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "needs a job id" in out.stderr
+    gpu_job = store.submit("sleep", {"steps": 1}, device="cuda")
+    store.cancel(gpu_job)
+    out = run_cli("jobs", "retry", str(gpu_job))  # this machine has no GPU: refused, left as it was
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr and store.get(gpu_job).status == "cancelled"
 
 
 @pytest.mark.slow

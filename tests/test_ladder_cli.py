@@ -28,8 +28,20 @@ def test_design_only_prints_the_plan_and_its_estimate(run_cli):
     (["--device", "cuda"], "no CUDA GPU"),
     (["--ladder", "ladder-nope"], "no ladder 'ladder-nope'"),
 ])
-def test_bad_input_is_one_line_and_exit_2(run_cli, args, message):
+def test_bad_input_is_one_line_and_exit_2(run_cli, args, message, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, even on a machine that has one
     out = run_cli("ladder", *args, "--json")
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert JobStore().list_jobs() == []  # refused before anything was queued (a cuda launch used to leave 13)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gpu-hours", "0.0001"], "give at least"),
+    (["--gpu-hours", "1e6"], "at most 1000 hours"),
+    (["--device", "cuda", "--accelerator", "xyz"], "unknown accelerator"),
+])
+def test_bad_budgets_and_accelerators_are_refused_at_design(run_cli, args, message):
+    out = run_cli("ladder", *args, "--design-only")
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 

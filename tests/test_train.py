@@ -9,7 +9,8 @@ from planner.architecture import param_counts
 from planner.errors import PlannerError
 from planner.laws import DEFAULT_LAW, get_law
 from planner.train.corpus import CorpusSpec, load_corpus
-from planner.train.ladder import (LadderRequest, LadderRunStatus, design_ladder, fit_ladder, predict_holdout)
+from planner.train.ladder import (LadderRequest, LadderRunStatus, design_ladder, estimate_eta, fit_ladder,
+                                  format_duration, predict_holdout)
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, lr_at
 from planner.train.model import build_model, compute_params, ladder_shape
 from planner.train.tokenizer import EOT, token_data, train_tokenizer
@@ -155,6 +156,65 @@ def test_ladder_design_scales_to_a_gpu_time_budget():
 def test_ladder_request_errors(bad, message):
     with pytest.raises(Exception, match=message):
         design_ladder(LadderRequest(**bad))
+
+
+def test_too_small_a_time_budget_is_refused_with_the_minimum_that_works():
+    """0.0001 hours used to design one run with "only 0 model sizes" warnings and a "0.0 min" estimate."""
+    with pytest.raises(PlannerError, match="too small for a ladder") as err:
+        design_ladder(LadderRequest(preset="tiny", gpu_hours=1e-4))
+    minimum = float(str(err.value).split("give at least ")[1].split(" hours")[0])
+    design = design_ladder(LadderRequest(preset="tiny", gpu_hours=minimum))  # the quoted minimum works
+    budgets = {r.budget_flops for r in design.runs if r.role == "isoflop"}
+    assert len(budgets) == 3
+    assert all(sum(r.budget_flops == b for r in design.runs) >= 3 for b in budgets)
+    with pytest.raises(PlannerError, match="too small for a ladder"):
+        design_ladder(LadderRequest(preset="tiny", gpu_hours=minimum / 2))
+
+
+def test_a_huge_time_budget_is_refused_and_durations_read_well():
+    """1e6 hours used to be accepted, with an estimate of "60493838.3 min"."""
+    with pytest.raises(PlannerError, match="at most 1000 hours"):
+        design_ladder(LadderRequest(preset="tiny", gpu_hours=1e6))
+    with pytest.raises(PlannerError, match="lower the budgets"):
+        design_ladder(LadderRequest(preset="tiny", budgets_flops=[1e20, 3e20, 1e21]))
+    assert [format_duration(s) for s in (0.2, 42, 186, 3 * 3600, 5 * 86400, 115 * 365.25 * 86400)] == \
+        ["< 1 s", "42 s", "3.1 min", "3.0 h", "5.0 days", "115 years"]
+
+
+def test_cuda_time_and_cost_follow_the_accelerator_and_unknown_ones_are_refused():
+    h100 = design_ladder(LadderRequest(preset="gpu", device="cuda"))
+    a100 = design_ladder(LadderRequest(preset="gpu", device="cuda", accelerator="A100-80GB"))
+    assert "35% MFU on H100-SXM" in h100.throughput_source and "A100-80GB" in a100.throughput_source
+    assert a100.est_seconds / h100.est_seconds == pytest.approx(989 / 312, rel=0.01)  # dense BF16 peaks
+    assert a100.est_usd > 0 and h100.est_usd > 0
+    for bad in ("xyz", "TPU"):
+        with pytest.raises(PlannerError, match="unknown accelerator"):
+            design_ladder(LadderRequest(preset="gpu", device="cuda", accelerator=bad))
+
+
+class _Job:
+    def __init__(self, started_at=None, finished_at=None):
+        self.started_at, self.finished_at = started_at, finished_at
+
+
+def _status(name, status, progress):
+    return LadderRunStatus(job_id=0, name=name, role="isoflop", budget_flops=1.0, params=1.0, tokens=1, flops=1.0,
+                           status=status, progress=progress)
+
+
+def test_eta_early_on_stays_near_the_design_estimate():
+    """QA: the first live ETA said 66.8 min for a ladder estimated at 3.1 min that took 1.5 min: 40 s of
+    worker start-up over 1% progress. The ETA must stay near the estimate until the runs show otherwise."""
+    est = {f"r{i}": 186.0 / 12 for i in range(12)}  # 3.1 min in all
+    runs = [_status("r0", "running", 0.1)] + [_status(f"r{i}", "queued", 0.0) for i in range(1, 12)]
+    jobs = [_Job(started_at=0.0)] + [_Job() for _ in range(11)]
+    eta = estimate_eta(est, runs, jobs, now=40.0)
+    assert 150 < eta < 250  # the design's ~184 s left, not 40 s / 0.8% ≈ 80 min
+    # later, half the runs done at half the estimated time each: the ETA follows the measured pace
+    runs = [_status(f"r{i}", "done", 1.0) for i in range(6)] + [_status(f"r{i}", "queued", 0.0) for i in range(6, 12)]
+    jobs = [_Job(7.75 * i, 7.75 * (i + 1)) for i in range(6)] + [_Job() for _ in range(6)]
+    eta = estimate_eta(est, runs, jobs, now=46.5)
+    assert 93 * 0.5 < eta < 93 * 0.65  # 93 s left by the estimate, runs go twice as fast
 
 
 def test_fit_recovers_a_known_law_and_predicts_the_holdout():

@@ -22,9 +22,10 @@ def ladder_command(sub) -> Callable:
     p.add_argument("--preset", default="tiny", help="tiny (CPU, CI), micro (smallest CPU), gpu (one GPU)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--budgets", default=None, help="comma-separated FLOP budgets, e.g. 1e15,3e15,1e16")
-    p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (4-7)")
+    p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (3-7)")
     p.add_argument("--gpu-hours", type=float, default=None, help="scale the budgets to this much device time")
-    p.add_argument("--accelerator", default=None, help="for cost and MFU, e.g. H100")
+    p.add_argument("--accelerator", default=None,
+                   help="for cost, and the assumed throughput before any cuda run was measured (default H100-SXM)")
     p.add_argument("--corpus", default=None, help="a .txt or .jsonl file (default: the Python standard library)")
     p.add_argument("--runner", default="local", choices=["local", "ray"])
     p.add_argument("--design-only", action="store_true", help="print the design and its estimate; run nothing")
@@ -53,8 +54,8 @@ def ladder_command(sub) -> Callable:
         if args.design_only:
             return design
         runner = get_runner(args.runner, idle_exit_s=10)
-        ladder_id = ladder.launch_ladder(design)
-        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {design.est_seconds:.0f} s",
+        ladder_id = ladder.launch_ladder(design, runner)  # refuses a device the runner cannot run: no jobs
+        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {ladder.format_duration(design.est_seconds)}",
               file=sys.stderr)
         runner.ensure_workers(design.device)
         return ladder.wait_for_ladder(ladder_id, runner, args.timeout)
@@ -85,13 +86,17 @@ def jobs_command(sub) -> Callable:
 
     def handle(args):
         from planner.errors import PlannerError
+        from planner.jobs.runners import retry_job
         from planner.jobs.store import JobStore
 
         store = JobStore()
         if args.action != "list":
             if args.job_id is None:
                 raise PlannerError(f"`jobs {args.action}` needs a job id; `jobs list` shows them")
-            job = store.cancel(args.job_id) if args.action == "cancel" else store.retry(args.job_id)
+            if args.action == "cancel":
+                job = store.cancel(args.job_id)
+            else:  # checks the device first; workers are started by `ladder`, the pages or `worker`
+                job = retry_job(args.job_id, store=store, start_workers=False)
             return JobList(jobs=[_summary(job)])
         return JobList(jobs=[_summary(j) for j in store.list_jobs(group=args.group)])
 

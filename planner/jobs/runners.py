@@ -54,6 +54,9 @@ def slots_for(device: str) -> list[str]:
 class Runner(Protocol):
     name: str
 
+    def check_device(self, device: str) -> None:
+        """Raise PlannerError if this runner cannot run jobs on `device`; call it before queueing any."""
+
     def ensure_workers(self, device: str) -> list[int]:
         """Start workers for the device's slots that have none alive; return the new workers' pids."""
 
@@ -63,6 +66,9 @@ class LocalRunner:
 
     def __init__(self, idle_exit_s: float = IDLE_EXIT_S):
         self.idle_exit_s = idle_exit_s
+
+    def check_device(self, device: str) -> None:
+        slots_for(device)
 
     def ensure_workers(self, device: str) -> list[int]:
         store = JobStore()  # reserve_spawn: two pages or CLIs launching at once start one worker, not two
@@ -110,11 +116,16 @@ class RayRunner:
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         return ray
 
+    def check_device(self, device: str) -> None:
+        if device not in ("cpu", "cuda"):
+            raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+        if device == "cuda" and int(self._init().cluster_resources().get("GPU", 0)) == 0:
+            raise PlannerError("the Ray cluster has no GPU; use device 'cpu'")
+
     def ensure_workers(self, device: str) -> list[int]:
+        self.check_device(device)
         ray = self._init()
         gpus = int(ray.cluster_resources().get("GPU", 0))
-        if device == "cuda" and gpus == 0:
-            raise PlannerError("the Ray cluster has no GPU; use device 'cpu'")
         store, task = JobStore(), ray.remote(_ray_worker_task)
         if device == "cpu":
             wanted = ["cpu"] if store.reserve_spawn("cpu") else []
@@ -138,3 +149,22 @@ def get_runner(name: str = "local", **kwargs) -> Runner:
     if name not in RUNNERS:
         raise PlannerError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}")
     return RUNNERS[name](**kwargs)
+
+
+def retry_job(job_id: int, runner: Runner | None = None, store: JobStore | None = None, start_workers: bool = True):
+    """Queue a failed or cancelled job again and (unless told not to) make sure a worker will run it.
+    Checks first that the job can be retried and that the runner can run its device: a refused retry
+    changes nothing."""
+    store, runner = store or JobStore(), runner or get_runner("local")
+    job = store.get(job_id)
+    if job.status not in ("failed", "cancelled"):
+        raise PlannerError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
+    device = (job.device or default_device()).split(":")[0]
+    try:
+        runner.check_device(device)
+    except PlannerError as err:
+        raise PlannerError(f"cannot retry job {job_id} (left {job.status}): {err}") from None
+    job = store.retry(job_id)
+    if start_workers:
+        runner.ensure_workers(device)
+    return job

@@ -27,9 +27,13 @@ from planner.train.model import compute_params, ladder_shape, smallest_params
 MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
 BYTES_PER_TOKEN = 3.0  # byte-level BPE on source code, vocab 8k-32k (~2.3 at vocab 512): a rough guide
 MAX_EPOCHS = 4  # Muennighoff et al. 2023: up to ~4 epochs of repeated data are almost as good as fresh
-# Assumed throughput before any run was measured on this machine (FLOP/s). CPU: what one thread did
-# for 20k-300k parameter models on the 2-core dev box; CUDA: 35% of an H100-SXM's 989 TFLOP/s.
-ASSUMED_FLOPS_PER_S = {"cpu": 3e9, "cuda": 0.35 * 989e12}
+# Assumed throughput before any run was measured on this machine. CPU: what one thread did (FLOP/s) for
+# 20k-300k parameter models on the 2-core dev box; CUDA: this share of the accelerator's dense BF16 peak.
+ASSUMED_CPU_FLOPS_PER_S = 3e9
+ASSUMED_MFU = 0.35
+DEFAULT_ACCELERATOR = "H100-SXM"
+MIN_BUDGETS, MIN_SIZES = 3, 3  # fewer usable IsoFLOP curves (or points on one) do not pin down an exponent
+MAX_GPU_HOURS = 1000.0  # ~6 weeks of one device: beyond it, a "verification" ladder is a training campaign
 PUBLISHED_EXPONENTS = [  # N_opt ∝ C^a, D_opt ∝ C^b (Hoffmann et al. 2022, Table 2)
     {"law": "Hoffmann 2022, Approach 2", "a": 0.49, "b": 0.51},
     {"law": "Hoffmann 2022, Approach 3", "a": 0.46, "b": 0.54},
@@ -78,7 +82,7 @@ class LadderRequest(BaseModel):
     budgets_flops: list[float] | None = Field(default=None, description="IsoFLOP budgets (2-5)")
     sizes_per_budget: int | None = Field(default=None, ge=3, le=7, description="model sizes per budget")
     gpu_hours: float | None = Field(default=None, gt=0, description="scale the budgets to fit this much time")
-    accelerator: str | None = Field(default=None, description="for cost and MFU, e.g. 'H100'")
+    accelerator: str | None = Field(default=None, description="for cost and assumed throughput, e.g. 'H100'")
     family: Literal["llama", "gpt2"] = "llama"
     tokens_per_param_prior: float | None = Field(default=None, gt=0, description="where to centre the sizes")
     size_spread: float | None = Field(default=None, gt=1, description="largest/centre size ratio per budget")
@@ -128,8 +132,10 @@ class LadderDesign(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- design
-def measured_throughput(device: str) -> tuple[float, str]:
-    """Median achieved FLOP/s of finished training runs on this kind of device, else an assumption."""
+def measured_throughput(device: str, accelerator: str | None = None) -> tuple[float, str]:
+    """Median achieved FLOP/s of finished training runs on this kind of device, else an assumption
+    (on CUDA: ASSUMED_MFU of the accelerator's dense BF16 peak)."""
+    from planner.hardware import get_accelerator
     from planner.jobs.store import JobStore
 
     rates = [j.result["flops"] / j.result["seconds"] for j in JobStore().list_jobs(kind="train")
@@ -137,7 +143,11 @@ def measured_throughput(device: str) -> tuple[float, str]:
              and j.result.get("seconds", 0) > 0]
     if rates:
         return float(np.median(rates)), f"measured: median of {len(rates)} finished runs on {device}"
-    return ASSUMED_FLOPS_PER_S[device], f"assumed ({ASSUMED_FLOPS_PER_S[device]:.2g} FLOP/s); no run measured yet"
+    if device == "cpu":
+        return ASSUMED_CPU_FLOPS_PER_S, f"assumed ({ASSUMED_CPU_FLOPS_PER_S:.2g} FLOP/s); no run measured yet"
+    acc = get_accelerator(accelerator or DEFAULT_ACCELERATOR)
+    return ASSUMED_MFU * acc.peak_flops, (f"assumed: {ASSUMED_MFU:.0%} MFU on {acc.name} ({acc.bf16_tflops:.0f} "
+                                          "TFLOP/s dense BF16 peak); no run measured on cuda yet")
 
 
 def _scaled_budgets(req: LadderRequest, preset: LadderPreset, rate: float, sizes: int) -> list[float]:
@@ -168,15 +178,7 @@ def _sizes_for(budget: float, req: LadderRequest, sizes: int, preset: LadderPres
     return sorted(shapes.values(), key=compute_params)
 
 
-def design_ladder(req: LadderRequest) -> LadderDesign:
-    preset = req.resolved_preset()
-    sizes = req.sizes_per_budget or preset.sizes_per_budget
-    rate, source = measured_throughput(req.device)
-    budgets = req.budgets_flops or preset.budgets_flops
-    if req.gpu_hours:
-        budgets = _scaled_budgets(req, preset, rate, sizes)
-    train = TrainConfig(tokens=1, batch_size=preset.batch_size, seq_len=preset.seq_len, lr=preset.lr,
-                        seed=req.seed, device=req.device, checkpoint_every_s=preset.checkpoint_every_s)
+def _isoflop_runs(budgets, req, preset, train, rate, sizes) -> tuple[list[LadderRun], list[str]]:
     runs, warnings = [], []
     for budget in budgets:
         for cfg in _sizes_for(budget, req, sizes, preset, train.seq_len):
@@ -185,6 +187,82 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
                 warnings.append(f"{run.name} left out: {MIN_STEPS} steps already cost {run.flops:.3g} FLOPs")
                 continue
             runs.append(run)
+    return runs, warnings
+
+
+def _usable_budgets(runs: list[LadderRun], budgets: list[float]) -> int:
+    return sum(sum(r.budget_flops == b for r in runs) >= MIN_SIZES for b in budgets)
+
+
+def _enough(runs, budgets) -> bool:
+    return _usable_budgets(runs, budgets) >= min(MIN_BUDGETS, len(budgets))
+
+
+def _minimum_gpu_hours(req, preset, train, rate, sizes) -> float:
+    """The smallest device-time budget whose scaled ladder has enough usable budgets x sizes
+    (a geometric bisection; each step only shapes models, it trains nothing)."""
+    def ok(hours):
+        budgets = _scaled_budgets(req.model_copy(update={"gpu_hours": hours}), preset, rate, sizes)
+        return _enough(_isoflop_runs(budgets, req, preset, train, rate, sizes)[0], budgets)
+
+    lo, hi = req.gpu_hours, req.gpu_hours
+    while not ok(hi) and hi < MAX_GPU_HOURS:
+        lo, hi = hi, hi * 4
+    for _ in range(8):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+def _check_budgets(runs, budgets, req, preset, train, rate, sizes) -> None:
+    if _enough(runs, budgets):
+        return
+    need = f"at least {min(MIN_BUDGETS, len(budgets))} budgets with {MIN_SIZES}+ model sizes each"
+    if req.gpu_hours:
+        minimum = _minimum_gpu_hours(req, preset, train, rate, sizes)
+        raise PlannerError(f"a device-time budget of {req.gpu_hours:.3g} hours is too small for a ladder ({need}; "
+                           f"got {_usable_budgets(runs, budgets)}): give at least {_round_up(minimum):.2g} hours "
+                           f"({format_duration(minimum * 3600)}), or 0 for the preset's budgets")
+    raise PlannerError(f"these FLOP budgets are too small for a ladder ({need}; got {_usable_budgets(runs, budgets)}, "
+                       f"since every run needs {MIN_STEPS}+ steps): raise the smallest budget")
+
+
+def _round_up(x: float) -> float:
+    """Up to two significant figures, so the minimum we quote is never just below the real one."""
+    step = 10 ** (math.floor(math.log10(x)) - 1)
+    return math.ceil(x / step) * step
+
+
+def format_duration(seconds: float) -> str:
+    """A time people read at a glance: seconds, minutes, hours or days."""
+    if seconds < 1:
+        return "< 1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / (365.25 * 86400):,.0f} years"
+
+
+def design_ladder(req: LadderRequest) -> LadderDesign:
+    preset = req.resolved_preset()
+    if req.gpu_hours and req.gpu_hours > MAX_GPU_HOURS:
+        raise PlannerError(f"a device-time budget of {req.gpu_hours:.3g} hours ({format_duration(req.gpu_hours * 3600)}) "
+                           f"is far beyond a verification ladder: give at most {MAX_GPU_HOURS:.0f} hours "
+                           f"({format_duration(MAX_GPU_HOURS * 3600)}); the presets take minutes")
+    sizes = req.sizes_per_budget or preset.sizes_per_budget
+    rate, source = measured_throughput(req.device, req.accelerator)
+    budgets = req.budgets_flops or preset.budgets_flops
+    if req.gpu_hours:
+        budgets = _scaled_budgets(req, preset, rate, sizes)
+    train = TrainConfig(tokens=1, batch_size=preset.batch_size, seq_len=preset.seq_len, lr=preset.lr,
+                        seed=req.seed, device=req.device, checkpoint_every_s=preset.checkpoint_every_s)
+    runs, warnings = _isoflop_runs(budgets, req, preset, train, rate, sizes)
+    _check_budgets(runs, budgets, req, preset, train, rate, sizes)
     holdout_budget = max(budgets) * (req.holdout_factor or preset.holdout_factor)
     held = _sizes_for(holdout_budget, req.model_copy(update={"size_spread": 1.0001}), 1, preset, train.seq_len)[0]
     runs.append(_run(f"holdout-C{holdout_budget:.2g}-{held.name}", "holdout", holdout_budget, held, train, rate))
@@ -202,6 +280,9 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
                         "(Muennighoff et al. 2023): point the ladder at a larger corpus")
     total = sum(r.flops for r in runs)
     seconds = sum(r.est_seconds for r in runs)
+    if seconds > MAX_GPU_HOURS * 3600:
+        raise PlannerError(f"this ladder would take ~{format_duration(seconds)} on one device, more than "
+                           f"{MAX_GPU_HOURS:.0f} hours: lower the budgets")
     hours, usd = _gpu_cost(req, seconds)
     return LadderDesign(request=req, device=req.device, runs=runs, train=train, corpus=corpus, total_flops=total,
                         est_seconds=seconds, est_gpu_hours=hours, est_usd=usd, throughput_flops_per_s=rate,
@@ -209,15 +290,13 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
 
 
 def _gpu_cost(req: LadderRequest, seconds: float) -> tuple[float | None, float | None]:
+    """GPU-hours and on-demand dollars on the chosen accelerator (an unknown name is an error)."""
     if req.device == "cpu":
         return None, None
-    hours = seconds / 3600
-    try:
-        from planner.hardware import get_accelerator
+    from planner.hardware import get_accelerator
 
-        return hours, hours * get_accelerator(req.accelerator or "H100").usd_per_hour
-    except (ImportError, PlannerError):
-        return hours, None
+    hours = seconds / 3600
+    return hours, hours * get_accelerator(req.accelerator or DEFAULT_ACCELERATOR).usd_per_hour
 
 
 # ---------------------------------------------------------------------------------------- launch
@@ -225,11 +304,15 @@ def ladder_path(ladder_id: str):
     return data_dir() / "ladders" / f"{ladder_id}.json"
 
 
-def launch_ladder(design: LadderDesign, store=None) -> str:
-    """Queue every run of the design as a "train" job in one group; returns the ladder id."""
+def launch_ladder(design: LadderDesign, runner=None, store=None) -> str:
+    """Queue every run of the design as a "train" job in one group; returns the ladder id.
+    The runner (default: local) first checks it can run the design's device, so a launch that could
+    never run (cuda on a machine without a GPU) is refused before anything is written."""
+    from planner.jobs.runners import get_runner
     from planner.jobs.store import JobStore
     from planner.train.job import TrainSpec
 
+    (runner or get_runner("local")).check_device(design.device)
     store = store or JobStore()
     ladder_id = f"ladder-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     path = ladder_path(ladder_id)
@@ -304,7 +387,7 @@ class LadderReport(BaseModel):
     est_seconds: float
     elapsed_s: float
     progress: float = Field(default=0.0, description="share of the ladder's estimated work done")
-    eta_s: float | None = Field(default=None, description="remaining time at the pace so far")
+    eta_s: float | None = Field(default=None, description="remaining seconds (see estimate_eta)")
     tokens_per_s: float | None = Field(default=None, description="summed over the runs training now")
 
 
@@ -405,17 +488,41 @@ def analyze_ladder(ladder_id: str, store=None) -> LadderReport:
                                    predicted_loss=predicted, measured_loss=r.final_loss,
                                    error_pct={k: 100 * (v - r.final_loss) / r.final_loss for k, v in predicted.items()}
                                    if r.final_loss else {})
+    now = time.time()
     started = min((j.started_at for j in jobs if j.started_at), default=None)
-    ended = max((j.finished_at or time.time() for j in jobs), default=None)
+    ended = max((j.finished_at or now for j in jobs), default=None)
     elapsed = (ended - started) if started and ended else 0.0
     weights = {r.name: r.est_seconds for r in design.runs}
     progress = sum(weights[r.name] * (1.0 if r.status in ("done", "failed", "cancelled") else r.progress)
                    for r in runs) / max(sum(weights.values()), 1e-9)
     running = [r.tokens_per_s for r in runs if r.status == "running" and r.tokens_per_s]
-    return LadderReport(ladder_id=ladder_id, device=design.device, finished=all(j.finished for j in jobs),
+    finished = all(j.finished for j in jobs)
+    return LadderReport(ladder_id=ladder_id, device=design.device, finished=finished,
                         runs=runs, fit=fit, holdout=holdout, est_seconds=design.est_seconds, elapsed_s=elapsed,
-                        progress=progress, eta_s=elapsed * (1 - progress) / progress if 0 < progress < 1 else None,
+                        progress=progress, eta_s=None if finished else estimate_eta(weights, runs, jobs, now),
                         tokens_per_s=sum(running) if running else None)
+
+
+ETA_EVIDENCE = 0.1  # share of the estimated work after which measured pace and design estimate weigh equally
+
+
+def estimate_eta(est_seconds: dict[str, float], runs: list[LadderRunStatus], jobs: list, now: float) -> float:
+    """Remaining seconds: the design's estimate of the work left, times how much slower (or faster) the
+    runs so far took than estimated. The measured ratio is blended with 1 by how much estimated work it
+    rests on, so a first run's start-up time (importing torch, building the tokenizer) does not turn
+    into an hour-long ETA; a wall-clock extrapolation from 1% progress did (66.8 min for a 1.5 min ladder)."""
+    spent = expected = 0.0
+    for run, job in zip(runs, jobs):
+        if job.started_at and (run.status == "done" or (run.status == "running" and run.progress > 0)):
+            share = 1.0 if run.status == "done" else run.progress
+            spent += (job.finished_at or now) - job.started_at
+            expected += est_seconds[run.name] * share
+    total = max(sum(est_seconds.values()), 1e-9)
+    weight = (expected / total) / (expected / total + ETA_EVIDENCE)
+    pace = weight * (spent / expected if expected > 0 else 1.0) + (1 - weight)
+    left = sum(est_seconds[r.name] * (1 - r.progress) for r in runs if r.status in ("queued", "running"))
+    parallel = max(1, sum(r.status == "running" for r in runs))  # one run per device slot
+    return pace * left / parallel
 
 
 def ladder_curves(ladder_id: str, store=None) -> tuple[dict[str, list[dict]], dict[str, float]]:
@@ -452,10 +559,13 @@ def cancel_ladder(ladder_id: str) -> int:
     return len(active)
 
 
-def retry_failed(ladder_id: str) -> int:
-    """Queue the ladder's failed and cancelled runs again (each resumes from its checkpoint)."""
+def retry_failed(ladder_id: str, runner=None) -> int:
+    """Queue the ladder's failed and cancelled runs again (each resumes from its checkpoint), once the
+    runner (default: local) has confirmed it can run the ladder's device; otherwise nothing changes."""
+    from planner.jobs.runners import get_runner
     from planner.jobs.store import JobStore
 
+    (runner or get_runner("local")).check_device(load_design(ladder_id).device)
     store = JobStore()
     again = [j for j in store.list_jobs(group=ladder_id) if j.status in ("failed", "cancelled")]
     for job in again:
