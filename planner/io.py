@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from planner.errors import PlannerError
 from planner.laws import FLOPS_PER_PARAM_TOKEN
@@ -62,6 +62,11 @@ class DroppedRows(BaseModel):
     file: str
     reason: str
     rows: list[int] = Field(description="1-based data rows (the header is row 0)")
+
+    @computed_field
+    @property
+    def count(self) -> int:
+        return len(self.rows)
 
     def message(self) -> str:
         shown = ", ".join(map(str, self.rows[:12])) + (f" and {len(self.rows) - 12} more" if len(self.rows) > 12 else "")

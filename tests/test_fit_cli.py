@@ -67,3 +67,55 @@ def test_errors_are_one_line_and_exit_2(run_cli, tmp_path):
         assert out.returncode == 2, args
         assert out.stderr.startswith("error:") and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert "Traceback" not in out.stderr
+
+
+def _sample_with_bad_cell(tmp_path, column: str, value: str):
+    lines = SAMPLE.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[5].split(",", len(header) - 1)  # data row 5; the source column may hold commas
+    cells[header.index(column)] = value
+    lines[5] = ",".join(cells)
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_dropped_rows_are_listed_in_json_and_summary(run_cli, tmp_path):
+    """QA: one bad cell dropped every row; and the summary did not list the dropped row."""
+    path = _sample_with_bad_cell(tmp_path, "params", '"190,000,000x"')
+    data = json.loads(run_cli("fit", path, "--json").stdout)
+    assert data["n_points"] == 25 and data["rows_dropped"] == 1
+    assert data["dropped"] == [{"file": "runs.csv", "rows": [5], "count": 1,
+                                "reason": data["dropped"][0]["reason"]}]
+    assert data["dropped"][0]["reason"].startswith("params is not a number ('190,000,000x')")
+    out = run_cli("fit", path)
+    assert out.returncode == 0, out.stderr
+    assert "rows_dropped: 1" in out.stdout and "params is not a number" in out.stdout and "- [0] 5" in out.stdout
+
+
+def test_thousands_separators_are_read(run_cli, tmp_path):
+    path = _sample_with_bad_cell(tmp_path, "params", '"190,000,000"')
+    data = json.loads(run_cli("fit", path, "--json").stdout)
+    assert data["rows_dropped"] == 0 and data["dropped"] == []
+
+
+def test_target_flops_forms_and_bad_values(run_cli):
+    data = json.loads(run_cli("fit", SAMPLE, "--target-flops", "1e21 FLOPs", "--json").stdout)
+    assert data["optimum"]["flops"] == 1e21
+    for bad in ("abc", "-1", "0", "nan", "inf", "1e400"):
+        out = run_cli("fit", SAMPLE, f"--target-flops={bad}")
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "positive, finite number of FLOPs" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("fit", SAMPLE, "--method", "approach2", "--budgets", "1e19,inf")
+    assert out.returncode == 2 and "--budgets must be positive, finite numbers" in out.stderr
+
+
+def test_kaplan_reports_the_optimum_at_the_target(run_cli):
+    data = json.loads(run_cli("fit", SAMPLE, "--method", "kaplan", "--target-flops", "1e21", "--json").stdout)
+    o = data["optimum"]
+    assert o["flops"] == 1e21 and abs(6 * o["params"] * o["tokens"] / 1e21 - 1) < 1e-9 and o["loss"] > 0
+
+
+def test_bad_law_name_is_one_line(run_cli):
+    out = run_cli("fit", SAMPLE, "--save-as", "../escape")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "law name" in out.stderr

@@ -6,7 +6,7 @@ import pytest
 
 from planner import io, laws
 from planner.errors import PlannerError
-from planner.fitting import FitOptions, StartGrid, fit_runs, to_law
+from planner.fitting import FitOptions, StartGrid, fit_runs, parse_target_flops, to_law
 from planner.fitting import allocation, parametric
 from planner.fitting.uncertainty import bootstrap_weights
 
@@ -170,6 +170,52 @@ def test_kaplan_recovers_exponents():
     assert r.alpha_N == pytest.approx(k.alpha_N, rel=0.02)
     assert r.alpha_D == pytest.approx(k.alpha_D, rel=0.02)
     assert r.a == pytest.approx(k.alpha_D / (k.alpha_N + k.alpha_D), rel=0.02)
+
+
+def test_kaplan_optimum_minimises_the_fitted_law_at_the_target():
+    """QA: Kaplan fits had no optimum although a, b are fitted; it must be the fitted L(N, D)'s own."""
+    from scipy.optimize import minimize_scalar
+
+    k = laws.PRESETS["kaplan2020"]
+    r = fit_runs(synthetic_runs(law=k, noise=0.002), FitOptions(method="kaplan", target_flops=1e21, bootstrap=20))
+    c = 1e21
+    law = laws.KaplanLaw(name="t", citation="t", N_c=r.N_c, D_c=r.D_c, alpha_N=r.alpha_N, alpha_D=r.alpha_D)
+    best = minimize_scalar(lambda x: law.loss(np.exp(x), c / (6 * np.exp(x))), bounds=(np.log(1e6), np.log(1e13)),
+                           method="bounded", options={"xatol": 1e-8})
+    assert r.optimum.params == pytest.approx(np.exp(best.x), rel=1e-3)
+    assert r.optimum.tokens == pytest.approx(c / (6 * r.optimum.params))
+    assert r.optimum.loss == pytest.approx(best.fun, rel=1e-9)
+    assert r.ci["params_opt"].low <= r.optimum.params <= r.ci["params_opt"].high
+
+
+@pytest.mark.parametrize("text, flops", [("1e21", 1e21), ("1e21 FLOPs", 1e21), (" 3.2E22 flops", 3.2e22),
+                                         ("1,000T", 1e15), ("100 PF-days", 100 * laws.PF_DAY), ("", None)])
+def test_parse_target_flops(text, flops):
+    assert parse_target_flops(text) == flops
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "0", "nan", "inf", "1e400", "1e21 tokens", "$2M"])
+def test_parse_target_flops_refuses_with_one_message(text):
+    with pytest.raises(PlannerError, match=r"is not a positive, finite number of FLOPs; write it like 1e21"):
+        parse_target_flops(text)
+
+
+def test_fit_options_refuse_infinite_target():
+    with pytest.raises(ValueError):
+        FitOptions(target_flops=float("inf"))
+
+
+def test_a_target_too_small_for_any_model_says_so():
+    r = fit_runs(synthetic_runs(), FitOptions(method="approach3", target_flops=1e9))
+    assert r.optimum is None and any("no optimum at 1e+09 FLOPs: " in n and "too small" in n for n in r.notes)
+
+
+def test_dropped_rows_travel_with_the_result():
+    table = io.load_runs([("runs.csv", b"run,params,tokens,loss\n" + b"".join(
+        f"r{i},{n:g},{d:g},{TRUE.loss(n, d):.5f}\n".encode() for i, (n, d) in enumerate(
+            [(n, d) for n in (1e8, 3e8, 1e9) for d in (2e9, 6e9, 2e10)])) + b"bad,1e8,1e9,oops\n")])
+    r = fit_runs(table, FitOptions(method="approach3"))
+    assert r.rows_dropped == 1 and r.dropped[0].rows == [10] and r.n_points == 9
 
 
 def test_data_constrained_recovers_repetition_constants():

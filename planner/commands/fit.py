@@ -1,6 +1,7 @@
 """`fit`: fit scaling laws to uploaded runs (tidy or wide CSV / Parquet / JSON lines)."""
 from __future__ import annotations
 
+import argparse
 from typing import Callable
 
 from planner.errors import PlannerError
@@ -18,6 +19,42 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+def _flops_arg(text: str) -> float:
+    """--target-flops as the Fit page reads it (1e21, '1e21 FLOPs', '5e3 PF-days'); inf, nan, <= 0 refused."""
+    from planner.fitting.results import parse_target_flops
+
+    try:
+        value = parse_target_flops(text)
+    except PlannerError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if value is None:
+        raise argparse.ArgumentTypeError("give a number of FLOPs, e.g. --target-flops 1e21")
+    return value
+
+
+def _budgets(text: str | None) -> list[float] | None:
+    from planner.fitting.results import check_target_flops
+
+    if not text:
+        return None
+    try:
+        return [check_target_flops(float(b)) for b in text.split(",")]
+    except ValueError:  # not a number, or inf / nan / <= 0
+        raise PlannerError(f"--budgets must be positive, finite numbers of FLOPs separated by commas, "
+                           f"e.g. 1e19,1e20,1e21 (got {text})") from None
+
+
+def _dropped_summary(result):
+    """The readable summary lists each reason with its count and first few rows (--json has every row),
+    and leaves the same messages out of the notes."""
+    short = [d.model_copy(update={"rows": d.rows[:SHOWN_ROWS]}) for d in result.dropped]
+    messages = {d.message() for d in result.dropped}
+    return result.model_copy(update={"dropped": short, "notes": [n for n in result.notes if n not in messages]})
+
+
+SHOWN_ROWS = 5
+
+
 def fit_command(sub) -> Callable:
     p = sub.add_parser("fit", help="fit scaling laws to your runs' losses (Hoffmann Approaches 1-3, Kaplan, "
                                    "data-constrained), with bootstrap intervals")
@@ -26,7 +63,8 @@ def fit_command(sub) -> Callable:
     p.add_argument("--bootstrap", type=int, default=0, metavar="K", help="bootstrap resamples (runs resampled)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resample", choices=["runs", "points"], default="runs")
-    p.add_argument("--target-flops", type=float, metavar="C", help="report the optimum at this budget (FLOPs)")
+    p.add_argument("--target-flops", type=_flops_arg, metavar="C",
+                   help="report the optimum at this budget: 1e21, '1e21 FLOPs' or '5e3 PF-days'")
     p.add_argument("--points", choices=["final", "all"], default="final", help="each run's last point, or all")
     p.add_argument("--loss", choices=["huber", "squared"], default="huber")
     p.add_argument("--delta", type=float, default=1e-3, help="Huber delta")
@@ -60,12 +98,7 @@ def _run(args):
     sizes = None
     if args.sizes:
         sizes, _ = io.read_table(args.sizes, io._read_path(args.sizes))
-    budgets = None
-    if args.budgets:
-        try:
-            budgets = [float(b) for b in args.budgets.split(",")]
-        except ValueError:
-            raise PlannerError(f"--budgets must be numbers in FLOPs separated by commas (got {args.budgets})") from None
+    budgets = _budgets(args.budgets)
     table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"))
     options = FitOptions(method=args.method, bootstrap=args.bootstrap, seed=args.seed, resample=args.resample,
                          target_flops=args.target_flops, points=args.points, loss=args.loss, delta=args.delta,
@@ -73,12 +106,15 @@ def _run(args):
     result = fit_runs(table, options)
     notes = [d.message() for d in table.dropped] + table.notes + result.notes
     if args.save_as:
-        path = laws.save_law(to_law(result, args.save_as))
+        try:
+            path = laws.save_law(to_law(result, args.save_as))
+        except OSError as err:  # a full disk, a read-only state directory
+            raise PlannerError(f"cannot save the law as '{args.save_as}': {err.strerror}") from None
         notes.append(f"saved as '{args.save_as}' ({path}); pick it with `optimal --law {args.save_as}`")
     result = result.model_copy(update={"notes": notes})
     if not getattr(args, "json", False):  # the readable summary leaves out the per-point lists
         diag = result.diagnostics and result.diagnostics.model_copy(update={"residuals": []})
-        result = result.model_copy(update={"diagnostics": diag, "bootstrap_samples": None})
+        result = _dropped_summary(result.model_copy(update={"diagnostics": diag, "bootstrap_samples": None}))
     return result
 
 

@@ -31,7 +31,23 @@ def fit_runs(table: RunTable | pd.DataFrame, options: FitOptions | None = None) 
         raise PlannerError("no runs to fit: upload a file with at least a few runs")
     fit = {"approach1": _approach1, "approach2": _approach2, "approach3": _approach3,
            "kaplan": _kaplan, "data_constrained": _data_constrained}[options.method]
-    return fit(df, options)
+    result = fit(df, options)
+    if options.target_flops and result.optimum is None:
+        result = result.model_copy(update={"notes": result.notes + [_no_optimum_note(result, options.target_flops)]})
+    if isinstance(table, RunTable) and table.dropped:  # say in the result which rows the fit did not see
+        result = result.model_copy(update={"dropped": table.dropped,
+                                           "rows_dropped": sum(len(d.rows) for d in table.dropped)})
+    return result
+
+
+def _no_optimum_note(result: FitResult, flops: float) -> str:
+    """Why a fit has no optimum at the target budget (the law is unusable, or the budget too small)."""
+    try:
+        law = to_law(result, "fitted")
+        (law.base if isinstance(result, DataConstrainedFit) else law).optimal(flops)
+    except ValueError as err:  # PlannerError, or pydantic's refusal of the fitted constants
+        return f"no optimum at {flops:.3g} FLOPs: {str(err).splitlines()[0]}"
+    return f"no optimum at {flops:.3g} FLOPs: the fitted exponents do not give a usable law"
 
 
 def _run_index(points: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -94,8 +110,9 @@ def _chinchilla(theta, name: str = "fitted") -> ChinchillaLaw:
                                          alpha=alpha, beta=beta)
 
 
-def _law_optimum(law: ChinchillaLaw, flops: float | None) -> Optimum | None:
-    if flops is None or law.alpha <= 0 or law.beta <= 0:
+def _law_optimum(law, flops: float | None) -> Optimum | None:
+    """The compute-optimal run at `flops` under a fitted law (None without a budget or a usable law)."""
+    if flops is None or getattr(law, "alpha", 1) <= 0 or getattr(law, "beta", 1) <= 0:
         return None
     try:
         best = law.optimal(flops)
@@ -213,15 +230,23 @@ def _kaplan(df: pd.DataFrame, opt: FitOptions) -> KaplanFit:
     fit = other_laws.fit_kaplan(pts, opt.loss, opt.delta)
     law = other_laws.kaplan_law(fit)
     diag = _residuals(pts, law.loss(pts["params"].to_numpy(), pts["tokens"].to_numpy()))
+    # The optimum minimises the fitted L(N, D) along C = 6ND (other_laws.kaplan_optimal_k), so it is the
+    # fitted law's own, not Kaplan's published N_opt = 1.3e9 C^0.73.
     result = KaplanFit(method="kaplan", n_points=len(pts), n_runs=pts["run"].nunique(), diagnostics=diag, **fit,
-                       notes=["a, b come from L(N, D) only through the allocation of the fitted law; "
+                       optimum=_law_optimum(law, opt.target_flops),
+                       notes=["a, b and the optimum come from minimising the fitted L(N, D) at fixed C = 6ND; "
                               "Kaplan's own allocation exponent (0.73) was read from compute-efficient frontiers"])
     if opt.bootstrap:
         codes, n_runs = _run_index(pts)
         weights = bootstrap_weights(codes, n_runs, opt.bootstrap, opt.seed, opt.resample)
         samples = [other_laws.fit_kaplan(pts, opt.loss, opt.delta, w, start=fit) for w in weights]
-        keys = ("N_c", "D_c", "alpha_N", "alpha_D")
-        result = result.model_copy(update={"ci": intervals({k: np.array([s[k] for s in samples]) for k in keys})})
+        keys = ("N_c", "D_c", "alpha_N", "alpha_D", "a", "b")
+        dist = {k: np.array([s[k] for s in samples]) for k in keys}
+        if opt.target_flops:
+            optima = [_law_optimum(other_laws.kaplan_law(s), opt.target_flops) for s in samples]
+            for key in ("params", "tokens", "loss"):
+                dist[f"{key}_opt"] = np.array([np.nan if o is None else getattr(o, key) for o in optima])
+        result = result.model_copy(update={"ci": intervals(dist)})
     return result
 
 

@@ -1,12 +1,17 @@
 """Inputs and results of the fits (pydantic): what the CLI prints with --json and the Fit page draws."""
 from __future__ import annotations
 
+import math
+import re
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from planner import format as fmt
+from planner.errors import PlannerError
 from planner.fitting.parametric import HUBER_DELTA
+from planner.io import DroppedRows
 
 Method = Literal["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
 METHODS: dict[str, str] = {
@@ -39,6 +44,38 @@ class StartGrid(BaseModel):
         return len(self.alpha) * len(self.beta) * len(self.e) * len(self.a) * len(self.b)
 
 
+FLOPS_EXAMPLES = "1e21, 1e21 FLOPs, 3.2e22 or 5e3 PF-days"
+
+
+def check_target_flops(flops: float) -> float:
+    """A budget to report the optimum at: positive and finite, or a message saying how to write it."""
+    if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops <= 0:
+        raise PlannerError(f"the target budget must be a positive, finite number of FLOPs (got {flops!r}); "
+                           f"write it like {FLOPS_EXAMPLES}")
+    return float(flops)
+
+
+def parse_target_flops(text: str | None) -> float | None:
+    """'1e21', '1e21 FLOPs', '3.2e22', '1,000T', '5e3 PF-days' -> FLOPs; '' -> None (no target)."""
+    from planner.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
+    from planner.laws import PF_DAY
+
+    s = (text or "").strip()
+    if not s:
+        return None
+    unit = 1.0
+    if m := re.fullmatch(r"(.*?)\s*(pf[\s-]?days?|flops?|flop/s)", s, re.I):
+        s, unit = m[1], PF_DAY if m[2].lower().startswith("pf") else 1.0
+    try:
+        value = parse_number(s) * unit
+    except PlannerError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise PlannerError(f"target budget '{text}' is not a positive, finite number of FLOPs; "
+                           f"write it like {FLOPS_EXAMPLES}")
+    return value
+
+
 class FitOptions(BaseModel):
     method: Method = "approach3"
     points: Literal["final", "all"] = Field(
@@ -49,7 +86,8 @@ class FitOptions(BaseModel):
     bootstrap: int = Field(0, ge=0, le=10_000, description="bootstrap resamples (0: none)")
     seed: int = 0
     resample: Literal["runs", "points"] = "runs"
-    target_flops: float | None = Field(None, gt=0, description="report the optimum at this budget")
+    target_flops: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                       description="report the optimum at this budget (FLOPs)")
     budgets: list[float] | None = Field(None, description="Approach 2 IsoFLOP budgets (default: found in the data)")
     dc_base: Literal["fit", "muennighoff2023"] = Field(
         "fit", description="data-constrained base law: fitted on single-epoch runs, or the published one")
@@ -68,6 +106,11 @@ class Optimum(BaseModel):
     params: float
     tokens: float
     loss: float | None = None
+
+    def summary(self) -> str:
+        """'At 1e+21 FLOPs: 1.68B parameters on 99.2B tokens, predicted loss 2.871'."""
+        text = f"At {self.flops:.3g} FLOPs: {fmt.count(self.params)} parameters on {fmt.count(self.tokens)} tokens"
+        return text + (f", predicted loss {self.loss:.3f}" if self.loss is not None else "")
 
 
 class Residual(BaseModel):
@@ -97,6 +140,8 @@ class FitBase(BaseModel):
     ci: dict[str, Interval] | None = None
     bootstrap_samples: dict[str, list[float]] | None = None
     diagnostics: Diagnostics | None = None
+    rows_dropped: int = Field(0, description="rows of the upload that could not be used (listed in dropped)")
+    dropped: list[DroppedRows] = Field([], description="unusable rows of each file, by reason")
     notes: list[str] = []
 
 
