@@ -62,17 +62,19 @@ except PlannerError as err:
     comparison = None
 
 if comparison is not None:
+    for line in plots.invalid_methods(comparison):  # e.g. rank 0: LoRA and QLoRA only, the rest stand
+        st.error(line)
     if comparison.cheapest_fitting:
         st.success(comparison.advice)
-    else:
-        st.error(comparison.advice)
+    else:  # a result, not an input error: the table below says which methods do not fit
+        st.warning(comparison.advice)
     st.dataframe(plots.cost_table(comparison), hide_index=True, key="cost_table",
-                 column_config={"trainable params": st.column_config.NumberColumn(format="compact"),
-                                "trainable %": st.column_config.NumberColumn(format="%.3g"),
+                 column_config={"trainable %": st.column_config.NumberColumn(format="%.3g"),
                                 "memory per GPU (GB)": st.column_config.NumberColumn(format="%.1f"),
                                 "FLOPs / token": st.column_config.NumberColumn(format="%.3e"),
-                                "GPU-hours": st.column_config.NumberColumn(format="%.3g"),
-                                "cost (USD)": st.column_config.NumberColumn(format="dollar")})
+                                "cost": st.column_config.TextColumn(help="GPU-hours x on-demand price"),
+                                "cheapest": st.column_config.TextColumn(
+                                    help="★ the cheapest trained method that fits on one GPU")})
     if comparison.too_big:
         st.caption(f"⚠ {comparison.too_big}")
     st.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")

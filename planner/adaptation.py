@@ -361,8 +361,10 @@ def resolve_model(model: str | ModelConfig) -> ModelConfig:
                        f"or a model-table entry ({', '.join(m.name for m in catalog())})")
 
 
-def _validate(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> None:
+def _validate_shared(req: AdaptRequest) -> None:
+    """The knobs every method uses: a bad one concerns them all."""
     from planner.budget import check_mfu
+    from planner.hardware import get_accelerator
 
     for field, value in (("micro_batch", req.micro_batch), ("seq_len", req.seq_len)):
         if value < 1:
@@ -370,6 +372,11 @@ def _validate(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> None:
     if req.dataset_tokens <= 0 or req.epochs <= 0:
         raise PlannerError("dataset_tokens and epochs must be positive")
     check_mfu(req.mfu)
+    get_accelerator(req.accelerator)
+
+
+def _validate(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> None:
+    _validate_shared(req)
     method.validate(cfg, req)
 
 
@@ -549,10 +556,33 @@ class AdaptComparison(BaseModel):
     cheapest_fitting: str | None = Field(description="lowest-cost trained method that fits on one GPU")
     advice: str
     too_big: str = Field("", description="the methods that do not fit on one GPU, and what to try")
+    invalid: dict[str, str] = Field(default_factory=dict,
+                                    description="methods left out because one of their own knobs is invalid "
+                                                "(e.g. LoRA rank 0), with the message")
+
+
+def _estimate_each(cfg: ModelConfig, req: AdaptRequest,
+                   methods: list[str]) -> tuple[list[AdaptEstimate], dict[str, str]]:
+    """Every method that its own knobs allow; a knob only some methods use (rank, virtual tokens, LoRA
+    targets) leaves the others standing, with the message for those it rules out."""
+    estimates, invalid = [], {}
+    for name in methods:
+        try:
+            estimates.append(estimate(cfg, req.model_copy(update={"method": name})))
+        except PlannerError as err:
+            invalid[name] = str(err)
+    if not estimates:
+        raise PlannerError("; ".join(dict.fromkeys(invalid.values())))
+    return estimates, invalid
 
 
 def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | None = None) -> AdaptComparison:
-    estimates = estimate_all(model, req, methods)
+    """Every method (or `methods`) with the same knobs. Shared knobs (batch, sequence, MFU, accelerator)
+    and unknown names raise; a method-specific bad knob only leaves that method out (`invalid`)."""
+    cfg = resolve_model(model)
+    methods = [get_method(name).name for name in methods or METHOD_NAMES]
+    _validate_shared(req)
+    estimates, invalid = _estimate_each(cfg, req, methods)
     best = cheapest_fitting(estimates)
     if best is None:
         advice = (f"no trained method fits on one {estimates[0].accelerator}: turn on gradient checkpointing, "
@@ -567,7 +597,8 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
         + ". Try QLoRA or LoRA, gradient checkpointing, a smaller micro-batch, shorter sequences, "
           "or sharding over several GPUs.")
     return AdaptComparison(model=estimates[0].model, accelerator=estimates[0].accelerator, estimates=estimates,
-                           cheapest_fitting=best.method if best else None, advice=advice, too_big=too_big)
+                           cheapest_fitting=best.method if best else None, advice=advice, too_big=too_big,
+                           invalid=invalid)
 
 
 def model_choices() -> list[str]:

@@ -27,20 +27,41 @@ def test_default_estimate_names_the_cheapest_method_that_fits():
 
 
 def test_changing_rank_changes_lora_params():
+    from planner import format as fmt
+    from planner.adaptation import AdaptRequest, trainable_params
+
     at = _app()
-    before = at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"]
+    assert at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"] == "16.4M"
     _widget(at.number_input, "LoRA rank").set_value(16).run()
-    after = at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"]
-    assert after == 2 * before
+    shown = at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"]
+    assert shown == fmt.count(trainable_params("llama-2-70b", AdaptRequest(rank=16))) == "32.8M"
 
 
-def test_rank_zero_is_a_clear_error_and_the_page_keeps_working():
+def test_rank_zero_is_an_error_for_lora_and_qlora_only():
     at = _app()
     _widget(at.number_input, "LoRA rank").set_value(0).run()
     assert not at.exception
-    assert any("rank must be at least 1" in e.value for e in at.error)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1")
+    # the methods that use no rank keep their estimates, charts and advice
+    methods = list(at.dataframe[0].value["method"])
+    assert "LoRA" not in methods and methods[0] == "Full fine-tuning" and "IA3" in methods
+    assert len(methods) == 7 and len(at.get("plotly_chart")) == 2
+    assert "no trained method fits" in at.warning[0].value  # without QLoRA nothing trains on one H100
     _widget(at.number_input, "LoRA rank").set_value(8).run()
-    assert not at.error and at.success
+    assert not at.error and at.success and "LoRA" in list(at.dataframe[0].value["method"])
+
+
+def test_when_nothing_fits_the_rows_say_no_and_the_advice_stays():
+    at = _app()
+    for label, value in (("LoRA rank", 100000), ("Micro-batch", 100000), ("Sequence length", 1000000)):
+        _widget(at.number_input, label).set_value(value)
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 9 and set(table["fits one GPU"]) == {"no"} and set(table["cheapest"]) == {""}
+    assert "no trained method fits on one H100-SXM" in at.warning[0].value
+    assert any("more than one H100-SXM" in c.value for c in at.caption)
 
 
 def test_small_model_fits_everything():

@@ -118,6 +118,29 @@ def test_bad_input_gets_a_clear_message(kwargs, words):
         estimate("llama-2-7b", AdaptRequest(**kwargs))
 
 
+def test_a_knob_of_some_methods_leaves_the_others_in_the_comparison():
+    """LoRA rank 0 rules out LoRA and QLoRA only: full fine-tuning, IA3, ... do not use a rank."""
+    comparison = compare("llama-2-7b", AdaptRequest(rank=0, virtual_tokens=0))
+    assert set(comparison.invalid) == {"lora", "qlora", "prompt", "prefix"}
+    assert "rank must be at least 1" in comparison.invalid["lora"]
+    assert "virtual token" in comparison.invalid["prefix"]
+    assert [e.method for e in comparison.estimates] == ["full", "ia3", "bitfit", "linear-probe", "zero-shot"]
+    assert comparison.estimates[0] == estimate("llama-2-7b", AdaptRequest(method="full"))
+    assert comparison.cheapest_fitting in {"ia3", "bitfit", "linear-probe"}
+
+
+@pytest.mark.parametrize("kwargs, methods, words", [
+    (dict(micro_batch=0), None, "micro_batch must be at least 1"),   # every method uses it
+    (dict(mfu=0), None, "MFU must be"),
+    (dict(accelerator="TPU-v9"), None, "unknown accelerator"),
+    (dict(rank=0), ["lora", "qlora"], "rank must be at least 1"),      # nothing left to compare
+    (dict(), ["dora"], "unknown adaptation method"),
+])
+def test_comparison_fails_when_no_method_is_left(kwargs, methods, words):
+    with pytest.raises(PlannerError, match=words):
+        compare("llama-2-7b", AdaptRequest(**kwargs), methods)
+
+
 def test_unknown_preset():
     with pytest.raises(PlannerError, match="unknown model preset"):
         estimate("llama-9-1t", AdaptRequest())

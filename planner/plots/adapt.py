@@ -6,6 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from planner import format as fmt
 from planner.adaptation import METHOD_NAMES, AdaptComparison, get_method
 
 PALETTE = px.colors.qualitative.Safe
@@ -23,15 +24,25 @@ def _label(method: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- estimates
 def cost_table(comparison: AdaptComparison) -> pd.DataFrame:
-    """One row per method: what it trains, what it needs, what it costs, whether it fits."""
+    """One row per method: what it trains, what it needs, what it costs, whether it fits.
+    Counts and dollars as planner.format writes them everywhere (7.0B, $2.6k)."""
     rows = []
     for e in comparison.estimates:
-        rows.append({"method": _label(e.method), "trainable params": e.trainable_params,
+        rows.append({"method": _label(e.method), "trainable params": fmt.count(e.trainable_params),
                      "trainable %": e.trainable_percent, "memory per GPU (GB)": e.memory_gb,
                      "fits one GPU": "yes" if e.fits_one_gpu else "no",
-                     "FLOPs / token": e.flops_per_token, "GPU-hours": e.gpu_hours, "cost (USD)": e.usd,
-                     "cheapest that fits": "★" if e.method == comparison.cheapest_fitting else ""})
+                     "FLOPs / token": e.flops_per_token, "GPU-hours": fmt.count(e.gpu_hours),
+                     "cost": fmt.usd(e.usd),
+                     "cheapest": "★" if e.method == comparison.cheapest_fitting else ""})
     return pd.DataFrame(rows)
+
+
+def invalid_methods(comparison: AdaptComparison) -> list[str]:
+    """One line per message for the methods left out of the comparison ("LoRA, QLoRA: rank must be ...")."""
+    by_message: dict[str, list[str]] = {}
+    for method, message in comparison.invalid.items():
+        by_message.setdefault(message, []).append(_label(method))
+    return [f"{', '.join(labels)}: {message}" for message, labels in by_message.items()]
 
 
 def memory_breakdown_figure(comparison: AdaptComparison) -> go.Figure:
@@ -49,13 +60,23 @@ def memory_breakdown_figure(comparison: AdaptComparison) -> go.Figure:
     return fig
 
 
+def _mark_untrained(fig: go.Figure, labels: list[str], xref: str = "x", yref: str = "y domain") -> None:
+    """A log axis cannot draw a zero bar: say so at the method's place instead of leaving a silent gap."""
+    for label in labels:
+        fig.add_annotation(x=label, y=0, xref=xref, yref=yref, yanchor="bottom", showarrow=False,
+                           text="0 trainable<br>(no training)", font=dict(color="grey"))
+
+
 def trainable_figure(comparison: AdaptComparison) -> go.Figure:
-    """Trainable parameters per method (log scale: they span six orders of magnitude)."""
-    ests = [e for e in comparison.estimates if e.trainable_params > 0]
-    fig = go.Figure(go.Bar(x=[_label(e.method) for e in ests], y=[e.trainable_params for e in ests],
+    """Trainable parameters per method (log scale: they span six orders of magnitude); a method that trains
+    nothing (zero-shot) keeps its place on the axis with a "0 trainable" note."""
+    ests = comparison.estimates
+    fig = go.Figure(go.Bar(x=[_label(e.method) for e in ests],
+                           y=[e.trainable_params or None for e in ests],
                            marker_color=[_colour(e.method) for e in ests],
-                           text=[f"{e.trainable_percent:.3g}%" for e in ests], textposition="outside",
-                           hovertemplate="%{x}: %{y:.3s} params<extra></extra>"))
+                           text=[f"{e.trainable_percent:.3g}%" if e.trainable_params else "" for e in ests],
+                           textposition="outside", hovertemplate="%{x}: %{y:.3s} params<extra></extra>"))
+    _mark_untrained(fig, [_label(e.method) for e in ests if not e.trainable_params])
     fig.update_layout(title="Trainable parameters (label: % of the model)", yaxis_type="log",
                       yaxis_title="parameters", height=380, margin=dict(t=50, b=40))
     return fig
@@ -92,14 +113,13 @@ def eval_curves_figure(result: dict) -> go.Figure:
 def measured_bars_figure(result: dict) -> go.Figure:
     """Measured peak memory and trainable parameters per method."""
     runs = [r for r in _done(result) if r["peak_memory_gb"] is not None]
-    trained = [r for r in runs if r["trainable_params"]]  # zero-shot trains nothing: no bar on a log axis
     fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "trainable parameters"))
-    fig.add_trace(go.Bar(x=[_label(r["method"]) for r in runs], y=[r["peak_memory_gb"] for r in runs],
-                         marker_color=[_colour(r["method"]) for r in runs], showlegend=False,
-                         hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=[_label(r["method"]) for r in trained], y=[r["trainable_params"] for r in trained],
-                         marker_color=[_colour(r["method"]) for r in trained], showlegend=False,
-                         hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
+    labels, colours = [_label(r["method"]) for r in runs], [_colour(r["method"]) for r in runs]
+    fig.add_trace(go.Bar(x=labels, y=[r["peak_memory_gb"] for r in runs], marker_color=colours,
+                         showlegend=False, hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=labels, y=[r["trainable_params"] or None for r in runs], marker_color=colours,
+                         showlegend=False, hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
+    _mark_untrained(fig, [_label(r["method"]) for r in runs if not r["trainable_params"]], "x2", "y2 domain")
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(height=380, margin=dict(t=60, b=40))
     return fig

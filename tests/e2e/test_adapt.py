@@ -19,14 +19,32 @@ def test_adapt_page_estimates_and_bad_input(page_at):
     rank.fill("0")
     rank.press("Enter")
     wait_for_app(page)
-    assert page.get_by_text("rank must be at least 1").count() >= 1
+    assert page.get_by_text("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
+    # the methods without a rank keep their table and charts
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
     screenshot(page, "adapt-bad-rank")
 
     rank.fill("16")
     rank.press("Enter")
     wait_for_app(page)
     assert page.get_by_text("cheapest method that fits").count() == 1
+
+
+def test_when_nothing_fits_the_table_stays(page_at):
+    page = page_at("adapt")
+    for label, value in (("Micro-batch", "100000"), ("Sequence length", "1000000")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        wait_for_app(page)
+    assert page.get_by_text("no trained method fits on one H100-SXM").count() == 1
+    assert page.locator('[data-testid="stAlertContentWarning"]').count() == 1  # the advice, as a warning
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0    # and no error
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=30_000)
+    screenshot(page, "adapt-nothing-fits")
 
 
 @pytest.mark.slow

@@ -1,0 +1,47 @@
+"""Tables and figures of the Adapt page, built without a browser."""
+import pytest
+
+from planner.adaptation import METHOD_NAMES, AdaptRequest, compare
+from planner.plots import adapt as plots
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return compare("llama-2-7b", AdaptRequest())
+
+
+def test_cost_table_counts_as_planner_format_writes_them_and_short_headers(comparison):
+    table = plots.cost_table(comparison).set_index("method")
+    assert table.loc["LoRA", "trainable params"] == "4.19M"      # 32 layers x 8 x (4096 + 4096) x 2
+    assert table.loc["Zero-shot / in-context", "trainable params"] == "0"
+    assert table.loc["Full fine-tuning", "cost"].startswith("$")
+    # the last column used to be "cheapest that fits", cut off in the grid
+    assert all(len(c) <= 20 for c in table.columns)
+    assert (table["cheapest"] == "★").sum() == 1
+
+
+def test_trainable_figure_keeps_zero_shot_with_a_note(comparison):
+    fig = plots.trainable_figure(comparison)
+    bars = fig.data[0]
+    assert len(bars.x) == len(METHOD_NAMES) and bars.x[-1] == "Zero-shot / in-context"
+    assert bars.y[-1] is None and all(y > 0 for y in bars.y[:-1])  # no zero on the log axis
+    notes = [a for a in fig.layout.annotations if a.x == "Zero-shot / in-context"]
+    assert len(notes) == 1 and "0 trainable" in notes[0].text
+
+
+def test_measured_bars_note_the_method_that_trains_nothing():
+    runs = [{"method": m, "status": "done", "peak_memory_gb": 0.1, "trainable_params": n}
+            for m, n in (("full", 1000), ("lora", 10), ("zero-shot", 0))]
+    fig = plots.measured_bars_figure({"runs": runs})
+    trainable = fig.data[1]
+    assert list(trainable.x) == ["Full fine-tuning", "LoRA", "Zero-shot / in-context"]
+    assert list(trainable.y) == [1000, 10, None]
+    notes = [a for a in fig.layout.annotations if "0 trainable" in (a.text or "")]
+    assert len(notes) == 1 and notes[0].xref == "x2"
+
+
+def test_invalid_methods_are_one_line_per_message():
+    lines = plots.invalid_methods(compare("llama-2-7b", AdaptRequest(rank=0, virtual_tokens=0)))
+    assert len(lines) == 3
+    assert lines[0].startswith("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1")
+    assert any(line.startswith("Prompt tuning: ") for line in lines)
