@@ -2,7 +2,7 @@
 import streamlit as st
 
 from planner.errors import PlannerError
-from planner.jobs.runners import default_device, get_runner
+from planner.jobs.runners import retry_job
 from planner.jobs.store import JobStore
 from planner.plots import verify as plots
 
@@ -37,19 +37,18 @@ job = store.get(job_id)
 a, b, c = st.columns(3)
 a.metric("Status", job.status)
 b.metric("Attempt", job.attempt)
-c.metric("Final loss", f"{job.result['final_loss']:.4f}" if job.result and "final_loss" in job.result else "—")
+c.metric("Final loss", plots.runs_table([job])["final loss"][0])
 if job.error:
     st.error(job.error)
 try:
     if a.button("Cancel", disabled=job.finished):
         store.cancel(job_id)
-        st.rerun()
+        st.rerun()  # show the store's state after the action
     if b.button("Retry", disabled=job.status not in ("failed", "cancelled")):
-        store.retry(job_id)
-        get_runner("local").ensure_workers((job.device or default_device()).split(":")[0])  # someone must run it
+        retry_job(job_id, store=store)  # checks the device, re-queues, makes sure a worker runs it
         st.rerun()
 except PlannerError as err:
-    st.error(str(err))
+    st.error(str(err))  # a refused action changed nothing: the status above is still the store's
 metrics = store.metrics(job_id)
 if metrics and "loss" in metrics[0]:
     name = job.spec.get("meta", {}).get("run", f"job {job_id}")

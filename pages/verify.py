@@ -7,6 +7,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from planner.errors import PlannerError
+from planner.hardware import accelerators
 from planner.jobs.runners import default_device, get_runner
 from planner.plots import verify as plots
 from planner.train import ladder
@@ -31,14 +32,18 @@ runner_name = mid.radio("Runner", ["local", "ray"], horizontal=True,
 sizes = right.slider("Model sizes per budget", 3, 7, ladder.PRESETS[preset].sizes_per_budget)
 gpu_hours = right.number_input("Device time budget (hours; 0 = the preset's budgets)", min_value=0.0,
                                value=0.0, step=0.1, format="%.2f")
-accelerator = right.text_input("Accelerator (for cost)", value="H100")
+gpus = list(accelerators())
+accelerator = right.selectbox("Accelerator (for cost)", gpus, index=gpus.index(ladder.DEFAULT_ACCELERATOR),
+                              disabled=device == "cpu",
+                              help="prices the GPU-hours; before any cuda run is measured, the time assumes "
+                                   f"{ladder.ASSUMED_MFU:.0%} MFU on this accelerator")
 upload = st.file_uploader("Corpus (optional): .txt or .jsonl with a \"text\" field. Default: the Python "
                           "standard library's source.", type=["txt", "jsonl"])
 
 try:
     corpus = CorpusSpec(source=str(save_upload(upload.name, upload.getvalue()))) if upload else None
     request = ladder.LadderRequest(preset=preset, device=device, sizes_per_budget=sizes,
-                                   gpu_hours=gpu_hours or None, accelerator=accelerator or None, corpus=corpus)
+                                   gpu_hours=gpu_hours or None, accelerator=accelerator, corpus=corpus)
     design = ladder.design_ladder(request)
 except (PlannerError, ValidationError) as err:
     st.error(str(err))
@@ -47,9 +52,15 @@ except (PlannerError, ValidationError) as err:
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(design.runs))
 c2.metric("Total compute (FLOPs)", f"{design.total_flops:.3g}")
-c3.metric("Estimated time", f"{design.est_seconds / 60:.1f} min")
-c4.metric("Estimated cost", f"${design.est_usd:,.2f}" if design.est_usd is not None else "— (CPU)")
+c3.metric("Estimated time", ladder.format_duration(design.est_seconds), help="on one device slot")
+c4.metric("Estimated cost", plots.format_usd(design.est_usd) if design.device != "cpu" else "— (CPU)",
+          help=f"on-demand price of {accelerator}" if design.device != "cpu" else None)
 st.caption(f"Throughput {design.throughput_flops_per_s:.3g} FLOP/s, {design.throughput_source}.")
+if runner_name == "local":
+    try:
+        get_runner("local").check_device(device)
+    except PlannerError as err:
+        st.warning(f"{err}. The estimate below holds for a machine with a GPU; here, Launch will refuse.")
 for warning in design.warnings:
     st.warning(warning)
 st.plotly_chart(plots.design_figure(design), width="stretch")
@@ -58,8 +69,9 @@ with st.expander("Runs of this design"):
 
 if st.button("Launch ladder", type="primary"):
     try:
-        new_id = ladder.launch_ladder(design)
-        started = get_runner(runner_name).ensure_workers(design.device)
+        runner = get_runner(runner_name)
+        new_id = ladder.launch_ladder(design, runner)  # checks the device first: a refused launch queues nothing
+        started = runner.ensure_workers(design.device)
     except PlannerError as err:
         st.error(str(err))
     else:
@@ -84,9 +96,11 @@ def show_results(report):
         f1, f2, f3 = st.columns(3)
         f1.metric(f"Fitted a (N_opt ∝ C^a, {report.fit.method})", f"{report.fit.a:.3f}")
         f2.metric("Fitted b (D_opt ∝ C^b)", f"{report.fit.b:.3f}")
-        if report.holdout and report.holdout.error_pct:
-            best = min(report.holdout.error_pct.items(), key=lambda kv: abs(kv[1]))
-            f3.metric("Held-out prediction error", f"{best[1]:+.1f}%", help=f"by {best[0]}")
+        best = plots.best_holdout_error(report.holdout)
+        if best:
+            f3.metric(f"Held-out prediction error ({best[0]})", f"{best[1]:+.1f}%",
+                      help="(predicted − measured) / measured loss of the held-out run, for the approach that "
+                           "came closest; the chart below shows every approach")
         g1, g2 = st.columns(2)
         g1.plotly_chart(plots.isoflop_figure(report), width="stretch")
         g2.plotly_chart(plots.exponents_figure(report.fit), width="stretch")
@@ -110,8 +124,9 @@ def live_view():
     st.progress(min(report.progress, 1.0), text=f"{ladder_id}: {state} — {done}/{len(report.runs)} runs done"
                 + (f", {failed} failed" if failed else ""))
     m1, m2, m3 = st.columns(3)
-    m1.metric("Elapsed", f"{report.elapsed_s / 60:.1f} min")
-    m2.metric("ETA", f"{report.eta_s / 60:.1f} min" if report.eta_s is not None else "—")
+    m1.metric("Elapsed", ladder.format_duration(report.elapsed_s))
+    m2.metric("ETA", plots.format_eta(report.eta_s), help="the design's estimate of the work left, corrected by "
+              "how fast the runs so far went")
     m3.metric("Tokens/s (running)", f"{report.tokens_per_s:,.0f}" if report.tokens_per_s else "—")
     st.dataframe(plots.status_table(report), hide_index=True, width="stretch",
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
@@ -126,8 +141,13 @@ b1, b2 = st.columns(2)
 if b1.button("Cancel unfinished runs"):
     st.info(f"Cancelled {ladder.cancel_ladder(ladder_id)} run(s).")
 if b2.button("Retry failed runs (resume from checkpoints)"):
-    count = ladder.retry_failed(ladder_id)
-    ladder.keep_workers(ladder_id, get_runner(runner_name))
-    st.info(f"Queued {count} run(s) again.")
+    try:
+        runner = get_runner(runner_name)
+        count = ladder.retry_failed(ladder_id, runner)  # checks the device first: a refused retry changes nothing
+        ladder.keep_workers(ladder_id, runner)
+    except PlannerError as err:
+        st.error(str(err))
+    else:
+        st.info(f"Queued {count} run(s) again.")
 
 live_view()

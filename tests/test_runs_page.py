@@ -1,4 +1,8 @@
 """The Runs page (AppTest): history from the store, filters, a failed run's reason, retry."""
+import os
+import signal
+import time
+
 from streamlit.testing.v1 import AppTest
 
 from planner.jobs.store import JobStore
@@ -29,10 +33,33 @@ def test_history_filters_and_retry_of_a_failed_run():
     at.multiselect[1].select("failed").run()
     assert list(at.dataframe[0].value["job"]) == [bad]
     assert "out of memory" in at.error[0].value  # the selected (failed) run shows its reason
-    at.button[1].click().run()  # Retry
-    assert store.get(bad).status == "queued" and store.get(bad).attempt == 2
+    row = at.dataframe[0].value.iloc[0]
+    assert row["final loss"] == row["tokens/s"] == "—"  # not known: a dash, not "None"
+    try:
+        at.button[1].click().run()  # Retry: re-queues and starts a worker to run it
+        assert store.get(bad).status in ("queued", "running", "done") and store.get(bad).attempt == 2
+        deadline = time.time() + 60  # the worker Retry started runs it (then we stop that worker)
+        while not store.get(bad).finished and time.time() < deadline:
+            time.sleep(0.2)
+        assert store.get(bad).status == "done"
+    finally:
+        for worker in store.live_workers():
+            os.kill(worker.pid, signal.SIGTERM)
 
     at = page().run()
     at.selectbox[0].select(ok).run()
     assert {m.label: m.value for m in at.metric}["Final loss"] == "3.2500"
     assert len(at.get("plotly_chart")) == 1  # its loss curve
+
+
+def test_a_retry_that_cannot_run_is_refused_and_the_page_shows_the_store(monkeypatch):
+    """QA: Retry on a cuda job without a GPU re-queued it, showed "no CUDA GPU", and still said "cancelled"."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU here
+    store = JobStore()
+    job = store.submit("train", {"meta": {"run": "C1e15-a"}}, group="ladder-g", device="cuda")
+    store.cancel(job)
+    at = page().run()
+    at.button[1].click().run()  # Retry
+    assert not at.exception and "no CUDA GPU" in at.error[-1].value and f"cannot retry job {job}" in at.error[-1].value
+    assert store.get(job).status == "cancelled" and store.get(job).attempt == 1 and store.live_workers() == []
+    assert {m.label: m.value for m in at.metric}["Status"] == "cancelled"

@@ -3,7 +3,10 @@ import os
 import signal
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from planner.hardware import accelerators
 
 from planner.jobs.store import JobStore
 from planner.laws import DEFAULT_LAW, get_law
@@ -13,6 +16,17 @@ from tests.conftest import REPO
 
 def page() -> AppTest:
     return AppTest.from_file(str(REPO / "pages" / "verify.py"), default_timeout=60)
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """Pretend this machine has one GPU (local_gpu_count reads CUDA_VISIBLE_DEVICES first)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
 
 
 def test_design_shows_runs_time_and_no_cost_on_cpu():
@@ -35,6 +49,41 @@ def test_gpu_design_has_a_cost_and_scales_to_a_time_budget():
     metrics = {m.label: m.value for m in at.metric}
     assert not at.exception and metrics["Estimated cost"].startswith("$")
     assert metrics["Estimated time"] == "30.0 min" or 27 <= float(metrics["Estimated time"].split()[0]) <= 33
+
+
+def test_accelerator_is_a_choice_that_sets_cost_and_assumed_speed():
+    """QA: the accelerator was free text (`xyz`, `TPU` accepted) and cuda's cost read "$0.00"."""
+    at = page().run()
+    at.selectbox[0].select("gpu").run()
+    at.radio[0].set_value("cuda").run()
+    choice = next(s for s in at.selectbox if s.label == "Accelerator (for cost)")
+    assert choice.options == list(accelerators()) and choice.value == "H100-SXM"
+    h100 = {m.label: m.value for m in at.metric}
+    assert any("35% MFU on H100-SXM" in c.value for c in at.caption)
+    choice.select("A100-80GB").run()
+    a100 = {m.label: m.value for m in at.metric}
+    assert not at.exception and a100["Estimated time"] != h100["Estimated time"]
+    assert a100["Estimated cost"] != h100["Estimated cost"] and any("A100-80GB" in c.value for c in at.caption)
+    at.selectbox[0].select("tiny").run()  # a few seconds of an H100: no "$0.00" nor "0.0 min"
+    tiny = {m.label: m.value for m in at.metric}
+    assert tiny["Estimated cost"] == "< $0.01" and tiny["Estimated time"] == "< 1 s"
+
+
+@pytest.mark.parametrize("hours, message", [(1e-4, "give at least"), (1e6, "at most 1000 hours")])
+def test_time_budgets_out_of_range_are_refused(hours, message):
+    at = page().run()
+    at.number_input[0].set_value(hours).run()
+    assert not at.exception and message in at.error[0].value
+    assert not at.button  # no design, nothing to launch
+
+
+def test_a_cuda_launch_without_a_gpu_is_refused_and_queues_nothing(no_gpu):
+    at = page().run()
+    at.radio[0].set_value("cuda").run()
+    assert "no CUDA GPU" in at.warning[0].value  # said before Launch is pressed
+    at.button[0].click().run()
+    assert not at.exception and "no CUDA GPU" in at.error[0].value
+    assert JobStore().list_jobs() == [] and ladder.list_ladders() == []
 
 
 def test_launch_queues_the_ladder_and_starts_one_worker():
@@ -60,7 +109,7 @@ def test_launch_queues_the_ladder_and_starts_one_worker():
             os.kill(worker.pid, signal.SIGTERM)
 
 
-def test_a_finished_ladder_shows_exponents_and_the_holdout_check():
+def test_a_finished_ladder_shows_exponents_and_the_holdout_check(gpu):
     """Runs finished with losses from Hoffmann's law: the page must show the fit and the held-out check."""
     law = get_law(DEFAULT_LAW)
     design = ladder.design_ladder(ladder.LadderRequest(preset="gpu", device="cuda", sizes_per_budget=7,
@@ -74,12 +123,15 @@ def test_a_finished_ladder_shows_exponents_and_the_holdout_check():
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert abs(float(metrics["Fitted a (N_opt ∝ C^a, approach2)"]) - law.a) < 0.08
-    assert "Held-out prediction error" in metrics
+    label = next(k for k in metrics if k.startswith("Held-out prediction error"))
+    assert label in ("Held-out prediction error (Approach 2)", "Held-out prediction error (Approach 3)")
     table = at.dataframe[1].value  # [0] is the design table
     assert list(table["status"]) == ["done"] * len(design.runs)
+    assert set(table["MFU"]) == {"—"} and "None" not in table.astype(str).to_string()  # not logged: blank
+    assert {m.label: m.value for m in at.metric}["ETA"] == "—"
 
 
-def test_figures_are_built_from_the_report_alone():
+def test_figures_are_built_from_the_report_alone(gpu):
     from planner.plots import verify as plots
 
     law = get_law(DEFAULT_LAW)
@@ -98,5 +150,8 @@ def test_figures_are_built_from_the_report_alone():
     assert len(plots.loss_curves_figure(curves, budgets).data) == 2 * len(design.runs)
     bars = plots.exponents_figure(report.fit).data[0]
     assert len(bars.x) == 2 + len(report.fit.published)
-    assert list(plots.holdout_figure(report.holdout).data[0].x)[-1] == "measured"
+    holdout = plots.holdout_figure(report.holdout)
+    assert list(holdout.data[0].x)[-1] == "measured"
+    assert holdout.layout.yaxis.range[0] == 0  # the bars compare honestly; the error is written on them
+    assert all("%" in t for t in holdout.data[0].text[:-1])
     assert len(plots.design_table(design)) == len(design.runs)

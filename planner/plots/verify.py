@@ -6,9 +6,37 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
+from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport, format_duration
 
 PALETTE = px.colors.qualitative.Safe
+BLANK = "—"  # a value not known (yet): tables show this rather than "None"
+
+
+def format_usd(usd: float | None) -> str:
+    if usd is None:
+        return BLANK
+    return "< $0.01" if usd < 0.01 else f"${usd:,.2f}"
+
+
+def format_eta(seconds: float | None) -> str:
+    return BLANK if seconds is None else format_duration(seconds)
+
+
+def method_label(method: str) -> str:
+    """'approach3' -> 'Approach 3'."""
+    return method.replace("approach", "Approach ")
+
+
+def _num(value, fmt: str) -> str:
+    return BLANK if value is None else format(value, fmt)
+
+
+def best_holdout_error(check: HoldoutCheck | None) -> tuple[str, float] | None:
+    """The approach whose prediction for the held-out run came closest, and its error in percent."""
+    if not check or not check.error_pct:
+        return None
+    method, error = min(check.error_pct.items(), key=lambda kv: abs(kv[1]))
+    return method_label(method), error
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = True, height: int = 400) -> go.Figure:
@@ -47,9 +75,9 @@ def design_figure(design: LadderDesign) -> go.Figure:
 def status_table(report: LadderReport) -> pd.DataFrame:
     return pd.DataFrame([{"job": r.job_id, "run": r.name, "role": r.role, "status": r.status,
                           "progress": r.progress, "params": int(r.params), "tokens": r.tokens,
-                          "final loss": r.final_loss,
-                          "tokens/s": round(r.tokens_per_s) if r.tokens_per_s else None,
-                          "MFU": round(r.mfu, 3) if r.mfu is not None else None,
+                          "final loss": _num(r.final_loss, ".4f"),
+                          "tokens/s": _num(r.tokens_per_s, ",.0f"),
+                          "MFU": _num(r.mfu, ".1%"),
                           "error": r.error or ""} for r in report.runs])
 
 
@@ -114,18 +142,21 @@ def exponents_figure(fit: LadderFit) -> go.Figure:
 
 
 def holdout_figure(check: HoldoutCheck) -> go.Figure:
-    """What the small runs predicted for the held-out run, beside what it measured."""
-    labels = [f"predicted ({k.replace('approach', 'Approach ')})" for k in check.predicted_loss]
+    """What the small runs predicted for the held-out run, beside what it measured. The y-axis starts
+    at 0 so bar heights compare honestly; each prediction's error is written on its bar."""
+    labels = [f"predicted ({method_label(k)})" for k in check.predicted_loss]
     values = list(check.predicted_loss.values())
+    texts = [f"{v:.3f}" + (f" ({check.error_pct[k]:+.1f}%)" if k in check.error_pct else "")
+             for k, v in check.predicted_loss.items()]
     if check.measured_loss is not None:
         labels.append("measured")
         values.append(check.measured_loss)
-    fig = go.Figure(go.Bar(x=labels, y=values, text=[f"{v:.3f}" for v in values], textposition="outside",
+        texts.append(f"{check.measured_loss:.3f}")
+    fig = go.Figure(go.Bar(x=labels, y=values, text=texts, textposition="outside",
                            marker_color=["#7570b3"] * len(check.predicted_loss) + ["#1b9e77"]))
-    low = min(values) if values else 0
-    fig.update_yaxes(range=[low * 0.9, max(values, default=1) * 1.05])
-    return _layout(fig, f"Held-out run ({check.params:.3g} params, {check.tokens:.3g} tokens)", "",
-                   "loss (nats/token)", log_x=False, height=320)
+    fig.update_yaxes(range=[0, max(values, default=1) * 1.15])
+    return _layout(fig, f"Held-out run ({check.params:.3g} params, {check.tokens:.3g} tokens): "
+                   "predicted (error vs measured) and measured loss", "", "loss (nats/token)", log_x=False, height=320)
 
 
 def runs_table(jobs) -> pd.DataFrame:
@@ -136,9 +167,10 @@ def runs_table(jobs) -> pd.DataFrame:
         meta = j.spec.get("meta", {})
         rows.append({"job": j.id, "kind": j.kind, "group": j.group or "", "run": meta.get("run", ""),
                      "status": j.status, "progress": j.progress, "attempt": j.attempt,
-                     "final loss": res.get("final_loss"),
-                     "tokens/s": round(res["tokens_per_s"]) if res.get("tokens_per_s") else None,
+                     "final loss": _num(res.get("final_loss"), ".4f"),
+                     "tokens/s": _num(res.get("tokens_per_s"), ",.0f"),
                      "created": pd.Timestamp(j.created_at, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
-                     "seconds": (j.finished_at - j.started_at) if j.finished_at and j.started_at else None,
+                     "time": format_duration(j.finished_at - j.started_at) if j.finished_at and j.started_at
+                     else BLANK,
                      "error": j.error or ""})
     return pd.DataFrame(rows)
