@@ -73,7 +73,7 @@ if st.button("Launch ladder", type="primary"):
         new_id = ladder.launch_ladder(design, runner)  # checks the device first: a refused launch queues nothing
         started = runner.ensure_workers(design.device)
     except PlannerError as err:
-        st.error(str(err))
+        st.error(f"Not launched: {err}")
     else:
         st.session_state["watch"] = new_id
         st.success(f"Launched {new_id}" + (f"; started worker pid {', '.join(map(str, started))}" if started else ""))
@@ -94,7 +94,7 @@ def show_results(report):
     if report.fit.a is not None:
         st.subheader("3. Does the law hold?")
         f1, f2, f3 = st.columns(3)
-        f1.metric(f"Fitted a (N_opt ∝ C^a, {report.fit.method})", f"{report.fit.a:.3f}")
+        f1.metric(f"Fitted a (N_opt ∝ C^a, {plots.method_label(report.fit.method)})", f"{report.fit.a:.3f}")
         f2.metric("Fitted b (D_opt ∝ C^b)", f"{report.fit.b:.3f}")
         best = plots.best_holdout_error(report.holdout)
         if best:
