@@ -15,20 +15,22 @@ names = list(hardware.accelerators())
 left, mid, right = st.columns(3)
 accelerator = left.selectbox("Accelerator", names, index=names.index("H100-SXM"),
                              help="prices each model's training run (dense BF16 peak, on-demand price)")
-mfu = mid.number_input("MFU", min_value=0.0, max_value=1.0, value=0.4, step=0.05,
+mfu = mid.number_input("MFU", min_value=0.01, max_value=1.0, value=0.4, step=0.05,
                        help="model-FLOPs utilisation you expect: 0.35-0.5 is typical of large dense runs")
 gpus = right.number_input("GPUs", min_value=1, value=1024, step=64, help="sets the wall-clock days")
 
+chosen = hardware.get_accelerator(accelerator)
 try:
     rows = models.model_table(accelerator, mfu, int(gpus))
-except PlannerError as err:
-    st.error(str(err))
-    st.stop()
+    costed = f"training each model on {int(gpus):,} × {chosen.name} at {mfu:.0%} MFU"
+except PlannerError as err:  # only the cost columns depend on MFU and GPUs: show the rest
+    mid.error(str(err))
+    rows = models.model_table(accelerator, None, int(gpus))
+    costed = "not computed until the MFU is valid (see the message under it)"
 
-chosen = hardware.get_accelerator(accelerator)
 st.subheader("Published models")
-st.markdown(f"Cost columns: training each model on {int(gpus):,} × {chosen.name} at {mfu:.0%} MFU, "
-            f"${chosen.usd_per_hour:.2f} per GPU-hour ({chosen.price_source}, {chosen.price_date}).")
+st.markdown(f"Cost columns: {costed}; ${chosen.usd_per_hour:.2f} per GPU-hour on {chosen.name} "
+            f"({chosen.price_source}, {chosen.price_date}).")
 st.dataframe(plots.models_frame(rows), column_config=plots.models_column_config(st.column_config),
              hide_index=True, height=460, placeholder="—", key="models_table")
 
@@ -51,7 +53,7 @@ st.caption("Dense peaks (vendor pages often quote 2:4-sparse numbers, twice as l
            "list prices on the date shown and move monthly; rows marked approximate are estimates.")
 st.dataframe(plots.accelerators_frame(list(hardware.accelerators().values())),
              column_config=plots.accelerators_column_config(st.column_config), hide_index=True,
-             height=640, placeholder="—", key="gpus_table")
+             height="content", placeholder="—", key="gpus_table")
 
 with st.expander("Sources and notes for every model"):
     st.dataframe(plots.sources_frame(rows), hide_index=True, placeholder="—")

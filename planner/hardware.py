@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +34,10 @@ ALIASES = {
 class Accelerator(BaseModel):
     name: str
     vendor: str
-    bf16_tflops: float = Field(gt=0, description="dense BF16 (V100: FP16) tensor peak, TFLOP/s")
+    bf16_tflops: float = Field(gt=0, description="dense 16-bit tensor peak, TFLOP/s: BF16, or FP16 where the "
+                                                 "part has no BF16 (V100; see peak_dtype)")
+    peak_dtype: Literal["bf16", "fp16"] = Field("bf16", description="the format of bf16_tflops: fp16 on parts "
+                                                                    "without BF16 tensor cores (V100)")
     fp8_tflops: float | None = Field(default=None, description="dense FP8 peak, TFLOP/s; None if unsupported")
     memory_gb: float = Field(gt=0)
     bandwidth_tbs: float = Field(gt=0, description="memory bandwidth, TB/s")
@@ -44,8 +48,13 @@ class Accelerator(BaseModel):
 
     @property
     def peak_flops(self) -> float:
-        """Dense BF16 peak in FLOP/s, the denominator of MFU."""
+        """Dense BF16 (V100: FP16) peak in FLOP/s, the denominator of MFU."""
         return self.bf16_tflops * 1e12
+
+    @property
+    def peak_label(self) -> str:
+        """What the 16-bit peak is, for tables: 'BF16', or 'FP16 (no BF16)'."""
+        return "BF16" if self.peak_dtype == "bf16" else "FP16 (no BF16)"
 
 
 def _normalise(name: str) -> str:

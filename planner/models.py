@@ -80,8 +80,10 @@ def _disagreement(quoted: float | None, computed: float | None) -> float | None:
     return None if quoted is None or computed is None else quoted / computed - 1
 
 
-def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float = 0.4, gpus: int = 1024) -> ModelRow:
-    """The computed fields of one model; its cost is that of training it on `gpus` x `accelerator`."""
+def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float | None = 0.4,
+              gpus: int = 1024) -> ModelRow:
+    """The computed fields of one model; its cost is that of training it on `gpus` x `accelerator` at `mfu`
+    (None: no cost, for a table that shows everything else while the MFU is being corrected)."""
     acc = get_accelerator(accelerator)
     flops = None if model.tokens is None else training_flops(model.training_params, model.tokens)
     mfu_implied = None
@@ -93,9 +95,11 @@ def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float = 0
         compute_flagged=disagreement is not None and abs(disagreement) > DISAGREEMENT_THRESHOLD,
         implied_mfu=mfu_implied,
         mfu_plausible=None if mfu_implied is None else PLAUSIBLE_MFU[0] <= mfu_implied <= PLAUSIBLE_MFU[1],
-        cost=None if flops is None else training_cost(model.training_params, model.tokens, acc, gpus, mfu))
+        cost=None if flops is None or mfu is None
+        else training_cost(model.training_params, model.tokens, acc, gpus, mfu))
 
 
-def model_table(accelerator: str = "H100-SXM", mfu: float = 0.4, gpus: int = 1024) -> list[ModelRow]:
-    """Every catalog model with computed compute, disagreement flags, implied MFU and cost."""
+def model_table(accelerator: str = "H100-SXM", mfu: float | None = 0.4, gpus: int = 1024) -> list[ModelRow]:
+    """Every catalog model with computed compute, disagreement flags, implied MFU and cost (none when `mfu`
+    is None). An invalid MFU or GPU count raises PlannerError."""
     return [model_row(m, accelerator, mfu, gpus) for m in catalog()]

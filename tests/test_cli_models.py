@@ -26,6 +26,8 @@ def test_budget_json_resolves_free_text(run_cli):
 def test_gpus_and_models_json_tables(run_cli):
     gpus = json.loads(run_cli("gpus", "--json").stdout)
     assert {"H100-SXM", "TPU-v5p", "MI300X"} <= {g["name"] for g in gpus}
+    dtypes = {g["name"]: g["peak_dtype"] for g in gpus}  # V100's 125 TFLOP/s is FP16: it has no BF16
+    assert dtypes["V100"] == "fp16" and dtypes["H100-SXM"] == "bf16"
     out = run_cli("models", "--gpu", "A100", "--mfu", "0.5", "--json")
     rows = {m["name"]: m for m in json.loads(out.stdout)}
     assert rows["LLaMA-65B"]["implied_mfu"] == pytest.approx(0.477, abs=0.005)

@@ -50,3 +50,9 @@ def test_aliases_and_loose_spellings_resolve(spelling, name):
 def test_unknown_accelerator_lists_the_choices():
     with pytest.raises(PlannerError, match="unknown accelerator 'Z80'.*H100-SXM"):
         get_accelerator("Z80")
+
+
+def test_v100_peak_is_labelled_fp16_because_it_has_no_bf16():
+    v100 = get_accelerator("V100")
+    assert v100.peak_dtype == "fp16" and v100.peak_label == "FP16 (no BF16)" and "no BF16" in v100.source
+    assert {a.peak_dtype for a in accelerators().values() if a.name != "V100"} == {"bf16"}

@@ -134,3 +134,12 @@ def test_unknown_model_and_bad_choices_raise_planner_errors():
         model_table("H100-SXM", mfu=0)
     with pytest.raises(PlannerError, match="unknown accelerator"):
         model_table("Z80")
+
+
+def test_model_table_without_an_mfu_keeps_everything_but_the_cost():
+    """The page shows the catalog while the user corrects an invalid MFU: only the cost depends on it."""
+    priced = {r.name: r for r in model_table("H100-SXM", 0.4, 1024)}
+    unpriced = {r.name: r for r in model_table("H100-SXM", None, 1024)}
+    assert set(unpriced) == set(priced) and all(r.cost is None for r in unpriced.values())
+    for name, row in unpriced.items():
+        assert row.model_dump(exclude={"cost"}) == priced[name].model_dump(exclude={"cost"}), name

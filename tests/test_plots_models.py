@@ -21,6 +21,7 @@ def test_compute_figure_has_one_marker_trace_per_family_and_the_20_tokens_per_pa
     n, c = list(line.x), list(line.y)
     assert c[0] == pytest.approx(120 * n[0] ** 2)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert fig.layout.xaxis.title.text == "parameters N (active for MoE)"  # was "parameters per token N"
 
 
 def test_implied_mfu_figure_has_a_bar_per_model_with_published_hours(rows):
@@ -38,10 +39,20 @@ def test_models_frame_shows_each_model_once_with_cost_columns(rows):
     assert len(frame) == len(rows) and frame["model"].is_unique
     llama = frame.set_index("model").loc["LLaMA-65B"]
     assert llama["6ND FLOPs"] == "5.48e23" and llama["implied MFU"] == pytest.approx(0.477, abs=0.001)
-    assert pd.isna(frame.set_index("model").loc["GPT-2", "cost (USD)"])  # no published token count
+    assert pd.isna(frame.set_index("model").loc["GPT-2", "cost"])  # no published token count
+    assert llama["params"] == "65.2B" and llama["cost"].startswith("$") and llama["wall-clock"].endswith("days")
+
+
+def test_models_frame_without_cost_leaves_the_cost_columns_empty():
+    frame = plots.models_frame(model_table("H100-SXM", None, 1024))
+    assert frame[["GPU-hours", "wall-clock", "cost"]].isna().all().all()
+    assert frame["6ND FLOPs"].notna().any()
 
 
 def test_accelerators_frame_lists_every_accelerator_with_price_and_source():
     frame = plots.accelerators_frame(list(accelerators().values()))
     assert len(frame) == len(accelerators())
     assert frame["price source"].str.len().min() > 0 and frame["datasheet"].str.len().min() > 0
+    peaks = frame.set_index("accelerator")
+    assert peaks.loc["V100", "16-bit type"] == "FP16 (no BF16)" and peaks.loc["A100-80GB", "16-bit type"] == "BF16"
+    assert not any(c.startswith("BF16") for c in frame.columns)  # the V100 row is no BF16 figure

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from planner import format as fmt
 from planner.budget import training_flops
 from planner.hardware import Accelerator
 from planner.models import PLAUSIBLE_MFU, ModelRow
@@ -19,44 +20,48 @@ def _sci(x: float | None) -> str | None:
     return None if x is None else f"{x:.3g}".replace("e+", "e")
 
 
+def _shown(write, x: float | None) -> str | None:
+    """`x` as planner.format writes it (1.3k, 2.1B, $1.2M, 3.5 hours); None stays empty (the grid's "—")."""
+    return None if x is None else write(x)
+
+
 def models_frame(rows: list[ModelRow]) -> pd.DataFrame:
-    """One line per model: what was published, what 6ND gives, and the cost on the chosen accelerator."""
+    """One line per model: what was published, what 6ND gives, and the cost on the chosen accelerator.
+    Counts, days and dollars are written by planner.format, as on every other page."""
     return pd.DataFrame([{
         "model": r.name + (" (unofficial)" if r.estimate else ""),
         "family": r.family,
-        "params": r.params,
-        "active params": r.active_params,
-        "tokens": r.tokens,
+        "params": _shown(fmt.count, r.params),
+        "active params": _shown(fmt.count, r.active_params),
+        "tokens": _shown(fmt.count, r.tokens),
         "6ND FLOPs": _sci(r.compute_flops),
         "quoted FLOPs": _sci(r.quoted_compute_flops),
         "quoted vs 6ND": r.compute_disagreement,
         "check": "⚠ off by >25%" if r.compute_flagged else ("✓" if r.compute_disagreement is not None else ""),
-        "reported GPU-hours": r.reported_gpu_hours,
+        "reported GPU-hours": _shown(fmt.count, r.reported_gpu_hours),
         "reported on": r.reported_accelerator,
         "implied MFU": r.implied_mfu,
         "reported MFU": r.reported_mfu,
-        "GPU-hours": r.cost.gpu_hours if r.cost else None,
-        "days": r.cost.days if r.cost else None,
-        "cost (USD)": r.cost.usd if r.cost else None,
+        "GPU-hours": _shown(fmt.count, r.cost.gpu_hours if r.cost else None),
+        "wall-clock": _shown(fmt.days, r.cost.days if r.cost else None),
+        "cost": _shown(fmt.usd, r.cost.usd if r.cost else None),
     } for r in rows])
 
 
 def models_column_config(column_config) -> dict:
     """Formats for `models_frame` (pass `st.column_config`; this module does not import Streamlit)."""
-    num = column_config.NumberColumn
+    num, text = column_config.NumberColumn, column_config.TextColumn
     return {
-        "model": column_config.TextColumn(pinned=True),
-        "params": num(format="compact"), "active params": num(format="compact", help="per token (MoE)"),
-        "tokens": num(format="compact"),
-        "6ND FLOPs": column_config.TextColumn(help="6 x (active) params x tokens"),
-        "quoted FLOPs": column_config.TextColumn(help="a commonly quoted figure; see the sources below"),
+        "model": text(pinned=True),
+        "active params": text(help="per token (MoE)"),
+        "6ND FLOPs": text(help="6 x (active) params x tokens"),
+        "quoted FLOPs": text(help="a commonly quoted figure; see the sources below"),
         "quoted vs 6ND": num(format="percent", help="quoted / 6ND - 1"),
-        "reported GPU-hours": num(format="compact"),
         "implied MFU": num(format="percent", help="6ND / (reported GPU-hours x dense BF16 peak)"),
         "reported MFU": num(format="percent"),
-        "GPU-hours": num(format="compact", help="on the chosen accelerator at the chosen MFU"),
-        "days": num(format="%.3g", help="wall-clock days on the chosen number of GPUs"),
-        "cost (USD)": num(format="compact", help="GPU-hours x on-demand price per GPU-hour"),
+        "GPU-hours": text(help="on the chosen accelerator at the chosen MFU"),
+        "wall-clock": text(help="on the chosen number of GPUs"),
+        "cost": text(help="GPU-hours x on-demand price per GPU-hour"),
     }
 
 
@@ -67,15 +72,19 @@ def sources_frame(rows: list[ModelRow]) -> pd.DataFrame:
 
 def accelerators_frame(accelerators: list[Accelerator]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "accelerator": a.name, "vendor": a.vendor, "BF16 TFLOP/s (dense)": a.bf16_tflops,
-        "FP8 TFLOP/s (dense)": a.fp8_tflops, "memory (GB)": a.memory_gb, "bandwidth (TB/s)": a.bandwidth_tbs,
+        "accelerator": a.name, "vendor": a.vendor, "16-bit TFLOP/s (dense)": a.bf16_tflops,
+        "16-bit type": a.peak_label, "FP8 TFLOP/s (dense)": a.fp8_tflops, "memory (GB)": a.memory_gb,
+        "bandwidth (TB/s)": a.bandwidth_tbs,
         "USD / GPU-hour": a.usd_per_hour, "price date": a.price_date, "price source": a.price_source,
         "datasheet": a.source,
     } for a in accelerators])
 
 
 def accelerators_column_config(column_config) -> dict:
-    return {"USD / GPU-hour": column_config.NumberColumn(format="$%.2f"),
+    return {"16-bit TFLOP/s (dense)": column_config.NumberColumn(
+                help="the tensor peak MFU is measured against: BF16, or FP16 where the part has no BF16"),
+            "16-bit type": column_config.TextColumn(width="medium"),  # room for "FP16 (no BF16)"
+            "USD / GPU-hour": column_config.NumberColumn(format="$%.2f"),
             "bandwidth (TB/s)": column_config.NumberColumn(format="%.2f")}
 
 
@@ -106,7 +115,7 @@ def compute_figure(rows: list[ModelRow]) -> go.Figure:
                              mode="lines", name="20 tokens/param", line=dict(color="grey", dash="dash"),
                              hovertemplate="N=%{x:.3s}<br>C=%{y:.2e}<extra>20 tokens/param</extra>"))
     fig.update_layout(title="Training compute vs parameters (● 6ND, ○ quoted)", height=560,
-                      xaxis=dict(type="log", title="parameters per token N (active for MoE)"),
+                      xaxis=dict(type="log", title="parameters N (active for MoE)"),
                       yaxis=dict(type="log", title="training compute (FLOPs)"),
                       legend=dict(orientation="h", y=-0.2, title="family"), margin=dict(t=50, b=40))
     return fig

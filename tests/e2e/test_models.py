@@ -39,3 +39,21 @@ def test_models_page_loads_and_accelerator_changes_the_cost(page_at):
     assert "A100-80GB" in _cost_caption(page) and "$1.79" in _cost_caption(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "models-a100")
+
+
+def test_mfu_of_zero_does_not_blank_the_page(page_at):
+    page = page_at("models")
+    _wait_for_tables_and_charts(page)
+    mfu = page.get_by_label("MFU", exact=True)
+    mfu.fill("0")
+    mfu.press("Enter")
+    wait_for_app(page)
+    _wait_for_tables_and_charts(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    # the model table, both charts and the accelerator table stay; the costs stay at a valid MFU
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2
+    assert page.locator(".js-plotly-plot").count() == 2
+    assert page.get_by_role("heading", name="Accelerators").is_visible()
+    assert re.search(r"at \d+% MFU", _cost_caption(page))
+    screenshot(page, "models-mfu-zero")
+
