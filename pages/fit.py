@@ -3,10 +3,11 @@ import json
 
 import pandas as pd
 import streamlit as st
+from pydantic import ValidationError
 
 from planner import io, laws
 from planner.errors import PlannerError
-from planner.fitting import METHODS, FitOptions, fit_runs, to_law
+from planner.fitting import METHODS, FitOptions, fit_runs, parse_target_flops, to_law
 from planner.plots import fit as plots
 from planner.settings import DATA_TABLES
 
@@ -51,7 +52,7 @@ if not files:
 sizes = (sizes_upload.name, sizes_upload.getvalue()) if sizes_upload else None
 
 try:
-    preview, read_notes = read_preview(*files[0])
+    preview, _ = read_preview(*files[0])  # how it was read is in the loaded table's notes
 except PlannerError as err:
     st.error(str(err))
     st.stop()
@@ -88,22 +89,28 @@ with left:
     boot = st.number_input("Bootstrap resamples", min_value=0, max_value=2000, value=0, step=100, key="boot",
                            help="resampling runs; 200-1000 gives 95% intervals")
     seed = st.number_input("Seed", min_value=0, value=0)
-    target_text = st.text_input("Target budget (FLOPs)", "1e21", help="report the optimum at this compute", key="target")
+    target_text = st.text_input("Target budget (FLOPs)", "1e21", key="target",
+                                help="report the optimum at this compute: 1e21, 1e21 FLOPs or 5e3 PF-days; "
+                                     "empty for none")
     with st.expander("Approach 3 settings"):
         loss_fn = st.radio("Objective", ["huber", "squared"], horizontal=True)
         delta = st.number_input("Huber delta", min_value=1e-6, value=1e-3, format="%g")
 
 try:
-    target = float(target_text) if target_text.strip() else None
+    target = parse_target_flops(target_text)
     mapping_model = io.ColumnMapping.model_validate(
         mapping | {"run": run_cols or None, "flops_unit": flops_unit, "tokens_per_step": tokens_per_step or None})
     table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters))
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
                          loss=loss_fn, delta=delta)
     result = fit(table.model_dump_json(), options.model_dump_json())
-except ValueError as err:  # PlannerError, pydantic's ValidationError, a bad number
+except ValueError as err:  # PlannerError, or pydantic's ValidationError of an option
     with right:
-        st.error(str(err).splitlines()[0] if not isinstance(err, PlannerError) else str(err))
+        if isinstance(err, ValidationError):
+            first = err.errors()[0]
+            st.error(f"{'.'.join(map(str, first['loc'])) or 'input'}: {first['msg']}")
+        else:
+            st.error(str(err) if isinstance(err, PlannerError) else str(err).splitlines()[0])
     st.stop()
 
 # --- results -------------------------------------------------------------------------------------------
@@ -111,7 +118,7 @@ runs = table.frame()
 with right:
     for d in table.dropped:
         st.warning(d.message())
-    for note in read_notes + table.notes + result.notes:
+    for note in table.notes + result.notes:  # table.notes include how each file was read
         st.caption(f"ℹ️ {note}")
     (m1, m2), (m3, m4) = st.columns(2), st.columns(2)
     m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
@@ -120,15 +127,10 @@ with right:
     m4.metric("RMSE (log loss)" if result.method not in ("approach1", "approach2") else "RMSE (log N_opt)",
               f"{result.diagnostics.rmse_log:.4f}" if result.diagnostics else "—")
     if result.optimum:
-        o = result.optimum
-        st.success(f"At {o.flops:.3g} FLOPs: {o.params:.3g} parameters on {o.tokens:.3g} tokens"
-                   + (f", predicted loss {o.loss:.3f}" if o.loss else ""))
-    number = st.column_config.NumberColumn(format="%.4g")
-    st.dataframe(plots.parameter_table(result), hide_index=True, width="stretch",
-                 column_config={"estimate": number, "95% low": number, "95% high": number})
-    if result.diagnostics and result.diagnostics.heldout_rmse_log is not None:
-        st.caption(f"Held-out check: refitted without {', '.join(result.diagnostics.heldout_runs[:4])}, the error on "
-                   f"them is {result.diagnostics.heldout_rmse_log:.4f} (RMSE of log loss or of log N_opt).")
+        st.success(result.optimum.summary())
+    st.dataframe(plots.readable_parameter_table(result), hide_index=True, width="stretch")
+    if caption := plots.heldout_caption(result):
+        st.caption(caption)
 
 tabs = st.tabs(["Loss vs compute", "IsoFLOP parabolas", "Loss vs N", "Residuals", "Bootstrap"])
 tabs[0].plotly_chart(plots.loss_vs_compute(runs, result), width="stretch")
@@ -147,13 +149,21 @@ else:
 st.subheader("Keep this fit")
 save_col, download_col = st.columns(2)
 with save_col:
-    name = st.text_input("Law name", f"my-{method}", help="the name it will have on the Plan page", key="law_name")
+    # The suggested name follows the method until the user types a name of their own.
+    default_name = f"my-{method.replace('_', '-')}"
+    if st.session_state.get("law_name", "") in ("", st.session_state.get("law_name_default")):
+        st.session_state["law_name"] = default_name
+    st.session_state["law_name_default"] = default_name
+    name = st.text_input("Law name", key="law_name",
+                         help="the name it will have on the Plan page: letters, digits, '.', '_' or '-'")
     if st.button("Save law for the Plan page"):
         try:
             path = laws.save_law(to_law(result, name))
             st.success(f"Saved '{name}'; pick it on the Plan page or with `python -m planner optimal --law {name}`.")
-        except ValueError as err:
+        except ValueError as err:  # PlannerError (a name that is not allowed, a preset's name)
             st.error(str(err).splitlines()[0])
+        except OSError as err:  # a full disk, a read-only state directory
+            st.error(f"Could not save '{name}': {err.strerror}")
 with download_col:
     try:
         law_json = to_law(result, name).model_dump_json(indent=2)

@@ -34,7 +34,11 @@ def test_approach2_and_bootstrap(app):
     assert not app.exception
     table = app.dataframe[-1].value
     row = table[table["parameter"] == "a"].iloc[0]
-    assert row["95% low"] <= row["estimate"] <= row["95% high"]
+    assert float(row["95% low"]) <= float(row["estimate"]) <= float(row["95% high"])
+    n_opt = table[table["parameter"] == "N_opt at 1e21 FLOPs"].iloc[0]
+    assert n_opt["estimate"].endswith(("M", "B")) and n_opt["95% low"].endswith(("M", "B"))
+    caption = next(c.value for c in app.caption if c.value.startswith("Held-out check"))
+    assert "largest budget" in caption and "off by" in caption
 
 
 def test_bad_target_shows_an_error_and_recovers(app):
@@ -43,6 +47,61 @@ def test_bad_target_shows_an_error_and_recovers(app):
     assert app.selectbox(key="method").value == "approach3"  # the inputs are still there
     app.text_input(key="target").set_value("1e22").run()
     assert not app.error and "1e+22" in app.success[0].value
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "0", "nan", "inf", "1e400"])
+def test_every_bad_target_gets_the_same_clear_message(app, text):
+    """QA: 'abc' showed Python's float() message, -1/0/nan '1 validation error', inf and 1e400 nothing."""
+    app.text_input(key="target").set_value(text).run()
+    assert not app.exception and len(app.error) == 1
+    assert app.error[0].value == (f"target budget '{text}' is not a positive, finite number of FLOPs; "
+                                  "write it like 1e21, 1e21 FLOPs, 3.2e22 or 5e3 PF-days")
+
+
+def test_target_written_like_on_the_plan_page(app):
+    app.text_input(key="target").set_value("1e21 FLOPs").run()
+    assert not app.error and app.success[0].value.startswith("At 1e+21 FLOPs: ")
+    app.text_input(key="target").set_value("").run()
+    assert not app.error and not app.success and not any(
+        str(p).startswith("N_opt") for p in app.dataframe[-1].value["parameter"])
+
+
+def test_parameter_table_is_readable(app):
+    """QA: the %.4g format was not applied (N_opt showed as 1675000000)."""
+    table = app.dataframe[-1].value.set_index("parameter")["estimate"]
+    assert table["N_opt at 1e21 FLOPs"].endswith("B") and table["D_opt at 1e21 FLOPs"].endswith("B")
+    assert len(table["alpha"]) <= 7 and "e+" not in "".join(table)
+    assert "parameters on" in app.success[0].value and "B tokens" in app.success[0].value
+
+
+def test_kaplan_shows_the_optimum_and_readable_constants(app):
+    app.selectbox(key="method").set_value("kaplan").run()
+    assert not app.exception and not app.error
+    assert app.success[0].value.startswith("At 1e+21 FLOPs: ")
+    table = app.dataframe[-1].value.set_index("parameter")["estimate"]
+    assert "e14" in table["N_c"] or "e13" in table["N_c"] or "e15" in table["N_c"]
+
+
+def test_held_out_caption_says_how_many_more(app):
+    caption = next(c.value for c in app.caption if c.value.startswith("Held-out check"))
+    assert caption.count("olmo-") == 4 and " and 1 more, " in caption
+
+
+def test_law_name_follows_the_method_until_typed(app):
+    """QA: the name stayed 'my-approach3' after switching to Kaplan."""
+    assert app.text_input(key="law_name").value == "my-approach3"
+    app.selectbox(key="method").set_value("kaplan").run()
+    assert app.text_input(key="law_name").value == "my-kaplan"
+    app.text_input(key="law_name").set_value("team-law").run()
+    app.selectbox(key="method").set_value("approach2").run()
+    assert app.text_input(key="law_name").value == "team-law"
+
+
+def test_bad_law_name_is_a_message(app):
+    app.text_input(key="law_name").set_value("../escape").run()
+    next(b for b in app.button if b.label == "Save law for the Plan page").click().run()
+    assert not app.exception and any("law name '../escape' is not allowed" in e.value for e in app.error)
+    assert "../escape" not in laws.saved_laws()
 
 
 def test_save_law_for_the_plan_page(app):

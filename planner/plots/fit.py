@@ -1,11 +1,15 @@
 """Figures and chart tables of the Fit page: pure functions of the uploaded runs and a fit result."""
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from planner import format as fmt
 from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
 from planner.fitting.core import to_law
 from planner.laws import PRESETS
@@ -95,7 +99,9 @@ def isoflop_parabolas(result: AllocationFit) -> go.Figure:
             fig.add_trace(go.Scatter(x=[b.params_opt], y=[b.loss_opt], mode="markers", legendgroup=label,
                                      showlegend=False, marker=dict(color=colour, size=13, symbol="star",
                                                                   line=dict(color="black", width=1))))
-    return _log_layout(fig, "IsoFLOP parabolas (★ = optimum of each budget)", "parameters N", "loss")
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="★ optimum of each budget",
+                             marker=dict(color="white", size=13, symbol="star", line=dict(color="black", width=1))))
+    return _log_layout(fig, "IsoFLOP parabolas, one per budget", "parameters N", "loss")
 
 
 def loss_vs_params(runs: pd.DataFrame, result: FitResult, points: str = "final") -> go.Figure:
@@ -153,8 +159,43 @@ def bootstrap_figure(result: FitResult) -> go.Figure:
     return fig
 
 
+COUNTS = ("N_opt", "D_opt")  # shown as 1.68B; other constants as 1.204e14, 0.3478
+
+
+def readable_number(x: float | None, count: bool = False) -> str:
+    """'1.68B' for a count, else 4 significant digits with a short exponent ('1.204e14', '0.3478')."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    if count:
+        return fmt.count(x)
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", f"{x:.4g}")
+
+
+def readable_parameter_table(result: FitResult) -> pd.DataFrame:
+    """`parameter_table` as text for people (the CSV download keeps the numbers)."""
+    table = parameter_table(result)
+    is_count = table["parameter"].str.split(" ").str[0].isin(COUNTS)
+    for col in table.columns[1:]:
+        table[col] = [readable_number(v, c) for v, c in zip(table[col], is_count)]
+    return table
+
+
+def heldout_caption(result: FitResult, shown: int = 4) -> str | None:
+    """'Held-out check: refitted without a, b, c, d and 1 more, the error on them is ...'."""
+    diag = result.diagnostics
+    if not diag or diag.heldout_rmse_log is None:
+        return None
+    runs = diag.heldout_runs
+    if result.method == "approach2":  # the held-out item is the largest budget's optimum
+        return (f"Held-out check: refitted without the largest {', '.join(runs)} FLOPs, the predicted N_opt there "
+                f"is off by {diag.heldout_rmse_log:.4f} in ln (a factor {math.exp(diag.heldout_rmse_log):.2f}).")
+    names = ", ".join(runs[:shown]) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+    return (f"Held-out check: refitted without {names}, the RMSE of ln loss on {'it' if len(runs) == 1 else 'them'} "
+            f"is {diag.heldout_rmse_log:.4f}.")
+
+
 def parameter_table(result: FitResult) -> pd.DataFrame:
-    """One row per fitted quantity: estimate and, when bootstrapped, the 95% interval."""
+    """One row per fitted quantity (numbers): estimate and, when bootstrapped, the 95% interval."""
     names = {ParametricFit: ["E", "A", "B", "alpha", "beta", "a", "b"],
              AllocationFit: ["a", "b", "k_params", "k_tokens"],
              KaplanFit: ["N_c", "D_c", "alpha_N", "alpha_D", "N_c_only", "alpha_N_only", "D_c_only",
@@ -171,7 +212,7 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
             if getattr(result.optimum, key) is None:
                 continue  # Approaches 1 and 2 give the allocation, not the loss
             label = {"params": "N_opt", "tokens": "D_opt", "loss": "loss"}[key]
-            rows.append({"parameter": f"{label} at {result.optimum.flops:.3g}",
+            rows.append({"parameter": f"{label} at {readable_number(result.optimum.flops)} FLOPs",
                          "estimate": getattr(result.optimum, key), "95% low": ci.low if ci else None,
                          "95% high": ci.high if ci else None})
     table = pd.DataFrame(rows)

@@ -28,6 +28,17 @@ def test_upload_fit_and_change_the_budget(page_at):
     expect(page.get_by_text("At 1e+23 FLOPs")).to_have_count(1, timeout=30_000)
     screenshot(page, "fit-uploaded")
 
+    page.get_by_role("combobox", name="Method").click()
+    page.get_by_role("option", name="Approach 2: IsoFLOP parabolas, N_opt ∝ C^a").click()
+    wait_for_app(page)
+    expect(page.get_by_text("Held-out check: refitted without the largest budget")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_label("Law name", exact=True)).to_have_value("my-approach2")  # the name follows the method
+    page.get_by_role("tab", name="IsoFLOP parabolas").click()
+    page.wait_for_timeout(500)
+    expect(page.get_by_text("IsoFLOP parabolas, one per budget")).to_have_count(1)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "fit-approach2-isoflop")
+
 
 def test_broken_file_gives_a_message_and_the_page_keeps_working(page_at, tmp_path):
     broken = tmp_path / "broken.csv"
@@ -44,3 +55,22 @@ def test_broken_file_gives_a_message_and_the_page_keeps_working(page_at, tmp_pat
     wait_for_app(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_label("Target budget (FLOPs)", exact=True).input_value() == "2e21"
+
+
+def test_semicolon_file_with_a_bad_cell(page_at, tmp_path):
+    """QA: the delimiter note appeared twice, and one bad cell dropped every row."""
+    lines = (DATA_TABLES / "sample_runs.csv").read_text().replace(",", ";").splitlines()
+    cells = lines[5].split(";")
+    cells[1] = "oops"  # params of data row 5
+    lines[5] = ";".join(cells)
+    upload = tmp_path / "semicolon_runs.csv"
+    upload.write_text("\n".join(lines) + "\n")
+    page = page_at("fit")
+    _upload(page, upload)
+    expect(page.get_by_text("RMSE (log loss)")).to_have_count(1, timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("fields separated by ';'").count() == 1
+    warning = page.locator('[data-testid="stAlert"]').filter(has_text="dropped 1 row(s) (5)")
+    expect(warning).to_have_count(1)
+    assert "params is not a number ('oops')" in warning.inner_text()
+    screenshot(page, "fit-semicolon-bad-cell")
