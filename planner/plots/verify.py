@@ -123,7 +123,7 @@ def isoflop_figure(report: LadderReport) -> go.Figure:
             fig.add_trace(go.Scatter(x=[b["params_opt"]], y=[b["loss_opt"]], mode="markers", showlegend=False,
                                      marker=dict(color=colors.get(b["flops"], "grey"), symbol="x", size=12),
                                      name=f"optimum at C = {b['flops']:.2g}"))
-    return _layout(fig, "IsoFLOP curves: loss vs model size per budget (x = fitted optimum)",
+    return _layout(fig, "IsoFLOP parabolas per budget (× = fitted optimum)",
                    "parameters N", "final held-out loss")
 
 
