@@ -33,12 +33,9 @@ PRECISION_NOTES = {"bf16": "bf16 weights, grads and AdamW states", "mixed": "bf1
 # (Dettmers et al. 2023, "QLoRA", section 3); embeddings, norms and the output head stay in bf16.
 NF4_BYTES_PER_PARAM = 4.127 / 8
 
-# The loss of a transformers causal LM keeps more than memory.py's 4 bytes of fp32 logits: the bf16
-# logits stay in the model output, cross-entropy saves its fp32 log-softmax, and its backward holds two
-# fp32 gradients at once: 2 + 4 + 4 + 4 bytes per logit. With this (and each adapter's own saved inputs,
-# `adapter_activation_bytes`) the estimate is within 7% of every run in peft's Llama-3.2-3B comparison
-# that we can map to a method here (benchmarks/bench_adaptation.py), with no fitted constant.
-LOSS_BYTES_PER_LOGIT = 2 + 4 + 4 + 4
+# The loss is counted as transformers runs it (memory.HF_LOSS_BYTES_PER_LOGIT, not the fused 4 bytes): with
+# that and each adapter's own saved inputs (`adapter_activation_bytes`) the estimate is within 7% of every run
+# in peft's Llama-3.2-3B comparison we can map to a method (benchmarks/bench_adaptation.py), no fitted constant.
 
 # peft's defaults (peft/utils/constants.py, TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING), per family.
 LORA_DEFAULT_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
@@ -400,18 +397,18 @@ def _activations(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> fl
     """Activation bytes of one micro-batch: memory.activation_bytes for the blocks, the loss's logits as
     transformers computes them, and what the adapter saves; a linear probe keeps only the head's input
     and the loss."""
-    from planner.memory import ACTIVATION_BYTES, LOGIT_BYTES, activation_bytes
+    from planner.memory import ACTIVATION_BYTES, HF_LOSS_BYTES_PER_LOGIT, activation_bytes
 
     seq = req.seq_len + method.extra_seq_tokens(req)
     logits = seq * req.micro_batch * cfg.vocab_size
     act_bytes = 4 if req.precision == "fp32" else ACTIVATION_BYTES  # no autocast: fp32 activations
     if not method.backprop_body:
-        return LOSS_BYTES_PER_LOGIT * logits + act_bytes * seq * req.micro_batch * cfg.d_model
+        return HF_LOSS_BYTES_PER_LOGIT * logits + act_bytes * seq * req.micro_batch * cfg.d_model
     recompute = "full" if req.gradient_checkpointing else "none"
-    body = activation_bytes(cfg, seq, req.micro_batch, recompute=recompute, attention=req.attention) \
-        - LOGIT_BYTES * logits
+    body = activation_bytes(cfg, seq, req.micro_batch, recompute=recompute, attention=req.attention, logit_bytes=0)
     adapter = method.adapter_activation_bytes(cfg, req, act_bytes)
-    return body * act_bytes / ACTIVATION_BYTES + LOSS_BYTES_PER_LOGIT * logits + adapter
+    # the blocks scale with the activation dtype; the loss's logits do not
+    return body * act_bytes / ACTIVATION_BYTES + HF_LOSS_BYTES_PER_LOGIT * logits + adapter
 
 
 def _memory(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable: int) -> MemoryBreakdown:

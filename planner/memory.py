@@ -44,6 +44,10 @@ SHARDED: dict[str, tuple[bool, bool, bool]] = {
 DTYPE_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 ACTIVATION_BYTES = 2  # bf16/fp16 activations under mixed precision
 LOGIT_BYTES = 4  # the loss upcasts logits to fp32 (Korthikanti eq. for the output layer: 4·s·b·v)
+# transformers' unfused causal-LM loss keeps more per logit: the bf16 logits stay in the model output,
+# cross-entropy saves its fp32 log-softmax, and its backward holds two fp32 gradients at once (2 + 4 + 4 + 4).
+# peft's measured fine-tuning runs match this (benchmarks/bench_adaptation.py); large pretraining stacks fuse it.
+HF_LOSS_BYTES_PER_LOGIT = 2 + 4 + 4 + 4
 
 
 # ---------------------------------------------------------------- activations
@@ -80,28 +84,29 @@ def layer_activation_bytes(cfg: ModelConfig, seq_len: int, micro_batch: int,
     return s * b * h * (_layer_linear_coeff(cfg) + scores)
 
 
-def _head_bytes(cfg: ModelConfig, seq_len: int, micro_batch: int) -> float:
-    """Final norm and LM-head inputs (2+2 bytes per s·b·h), GPT-2's embedding dropout mask, fp32 logits."""
+def _head_bytes(cfg: ModelConfig, seq_len: int, micro_batch: int, logit_bytes: float = LOGIT_BYTES) -> float:
+    """Final norm and LM-head inputs (2+2 bytes per s·b·h), GPT-2's embedding dropout mask, the loss's logits."""
     sbh = seq_len * micro_batch * cfg.d_model
     embedding_dropout = sbh if cfg.family == "gpt2" else 0
-    return 4 * sbh + embedding_dropout + LOGIT_BYTES * seq_len * micro_batch * cfg.vocab_size
+    return 4 * sbh + embedding_dropout + logit_bytes * seq_len * micro_batch * cfg.vocab_size
 
 
 def activation_bytes(cfg: ModelConfig, seq_len: int, micro_batch: int, recompute: Recompute = "none",
-                     attention: Attention = "flash") -> float:
+                     attention: Attention = "flash", logit_bytes: float = LOGIT_BYTES) -> float:
     """Peak activation bytes of one micro-batch on one GPU (no tensor or pipeline parallelism).
 
     - none: every block keeps all its activations.
     - selective: recompute the attention core (Korthikanti §5): no s×s scores even with eager attention.
     - full: keep only each block's input (2·s·b·h), and during the backward pass one block at a time
       holds its recomputed activations again.
+    `logit_bytes` per logit of the loss: LOGIT_BYTES for a fused loss, HF_LOSS_BYTES_PER_LOGIT for transformers'.
     """
     _check_positive(seq_len=seq_len, micro_batch=micro_batch)
     if recompute not in ("none", "selective", "full"):
         raise PlannerError(f"recompute must be none, selective or full (got {recompute!r})")
     if attention not in ("flash", "sdpa", "eager"):
         raise PlannerError(f"attention must be flash, sdpa or eager (got {attention!r})")
-    head = _head_bytes(cfg, seq_len, micro_batch)
+    head = _head_bytes(cfg, seq_len, micro_batch, logit_bytes)
     full_layer = layer_activation_bytes(cfg, seq_len, micro_batch, attention)
     if recompute == "none":
         return cfg.n_layers * full_layer + head
