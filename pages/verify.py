@@ -6,6 +6,7 @@ process per device slot if none is alive (`python -m planner worker`); the live 
 import streamlit as st
 from pydantic import ValidationError
 
+from planner import format as fmt
 from planner.errors import PlannerError
 from planner.hardware import accelerators
 from planner.jobs.runners import default_device, get_runner
@@ -52,7 +53,7 @@ except (PlannerError, ValidationError) as err:
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(design.runs))
 c2.metric("Total compute (FLOPs)", f"{design.total_flops:.3g}")
-c3.metric("Estimated time", ladder.format_duration(design.est_seconds), help="on one device slot")
+c3.metric("Estimated time", fmt.duration(design.est_seconds), help="on one device slot")
 c4.metric("Estimated cost", plots.format_usd(design.est_usd) if design.device != "cpu" else "— (CPU)",
           help=f"on-demand price of {accelerator}" if design.device != "cpu" else None)
 st.caption(f"Throughput {design.throughput_flops_per_s:.3g} FLOP/s, {design.throughput_source}.")
@@ -124,7 +125,7 @@ def live_view():
     st.progress(min(report.progress, 1.0), text=f"{ladder_id}: {state} — {done}/{len(report.runs)} runs done"
                 + (f", {failed} failed" if failed else ""))
     m1, m2, m3 = st.columns(3)
-    m1.metric("Elapsed", ladder.format_duration(report.elapsed_s))
+    m1.metric("Elapsed", fmt.duration(report.elapsed_s))
     m2.metric("ETA", plots.format_eta(report.eta_s), help="the design's estimate of the work left, corrected by "
               "how fast the runs so far went")
     m3.metric("Tokens/s (running)", f"{report.tokens_per_s:,.0f}" if report.tokens_per_s else "—")

@@ -26,13 +26,24 @@ def hours(x: float) -> str:
     return f"{count(x)} GPU-h"
 
 
+def duration(seconds: float) -> str:
+    """A time people read at a glance: 42 s, 3.1 minutes, 5.0 hours, 12.0 days, 115 years."""
+    if seconds < 1:
+        return "< 1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} minutes"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:,.1f} days"
+    return f"{seconds / (365.25 * 86400):,.0f} years"
+
+
 def days(x: float) -> str:
-    """Wall-clock time given in days, in the unit people would say: 3.2 days, 5.0 hours, 12 minutes."""
-    if x >= 1:
-        return f"{x:,.1f} days"
-    if x * 24 >= 1:
-        return f"{x * 24:,.1f} hours"
-    return f"{x * 24 * 60:,.1f} minutes"
+    """A wall-clock time given in days (as budgets and costs carry it), in the unit people would say."""
+    return duration(x * 86400)
 
 
 def ratio(x: float) -> str:

@@ -5,12 +5,13 @@ import math
 import numpy as np
 import pytest
 
+from planner import format as fmt
 from planner.architecture import param_counts
 from planner.errors import PlannerError
 from planner.laws import DEFAULT_LAW, get_law
 from planner.train.corpus import CorpusSpec, load_corpus
 from planner.train.ladder import (LadderRequest, LadderRunStatus, design_ladder, estimate_eta, fit_ladder,
-                                  format_duration, predict_holdout)
+                                  predict_holdout)
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, lr_at
 from planner.train.model import build_model, compute_params, ladder_shape
 from planner.train.tokenizer import EOT, token_data, train_tokenizer
@@ -177,8 +178,8 @@ def test_a_huge_time_budget_is_refused_and_durations_read_well():
         design_ladder(LadderRequest(preset="tiny", gpu_hours=1e6))
     with pytest.raises(PlannerError, match="lower the budgets"):
         design_ladder(LadderRequest(preset="tiny", budgets_flops=[1e20, 3e20, 1e21]))
-    assert [format_duration(s) for s in (0.2, 42, 186, 3 * 3600, 5 * 86400, 115 * 365.25 * 86400)] == \
-        ["< 1 s", "42 s", "3.1 min", "3.0 h", "5.0 days", "115 years"]
+    assert [fmt.duration(s) for s in (0.2, 42, 186, 3 * 3600, 5 * 86400, 115 * 365.25 * 86400)] == \
+        ["< 1 s", "42 s", "3.1 minutes", "3.0 hours", "5.0 days", "115 years"]
 
 
 def test_cuda_time_and_cost_follow_the_accelerator_and_unknown_ones_are_refused():

@@ -37,6 +37,7 @@ def ladder_command(sub) -> Callable:
 
         from planner.errors import PlannerError
         from planner.jobs.runners import get_runner
+        from planner import format as fmt
         from planner.train import ladder
         from planner.train.corpus import CorpusSpec
 
@@ -55,7 +56,7 @@ def ladder_command(sub) -> Callable:
             return design
         runner = get_runner(args.runner, idle_exit_s=10)
         ladder_id = ladder.launch_ladder(design, runner)  # refuses a device the runner cannot run: no jobs
-        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {ladder.format_duration(design.est_seconds)}",
+        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {fmt.duration(design.est_seconds)}",
               file=sys.stderr)
         runner.ensure_workers(design.device)
         return ladder.wait_for_ladder(ladder_id, runner, args.timeout)

@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport, format_duration
+from planner.format import duration
+from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
 
 PALETTE = px.colors.qualitative.Safe
 BLANK = "—"  # a value not known (yet): tables show this rather than "None"
@@ -19,7 +20,7 @@ def format_usd(usd: float | None) -> str:
 
 
 def format_eta(seconds: float | None) -> str:
-    return BLANK if seconds is None else format_duration(seconds)
+    return BLANK if seconds is None else duration(seconds)
 
 
 def method_label(method: str) -> str:
@@ -170,7 +171,7 @@ def runs_table(jobs) -> pd.DataFrame:
                      "final loss": _num(res.get("final_loss"), ".4f"),
                      "tokens/s": _num(res.get("tokens_per_s"), ",.0f"),
                      "created": pd.Timestamp(j.created_at, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
-                     "time": format_duration(j.finished_at - j.started_at) if j.finished_at and j.started_at
+                     "time": duration(j.finished_at - j.started_at) if j.finished_at and j.started_at
                      else BLANK,
                      "error": j.error or ""})
     return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from planner import format as fmt
 from planner.architecture import ModelConfig, flops_per_token
 from planner.errors import PlannerError
 from planner.settings import data_dir
@@ -222,7 +223,7 @@ def _check_budgets(runs, budgets, req, preset, train, rate, sizes) -> None:
         minimum = _minimum_gpu_hours(req, preset, train, rate, sizes)
         raise PlannerError(f"a device-time budget of {req.gpu_hours:.3g} hours is too small for a ladder ({need}; "
                            f"got {_usable_budgets(runs, budgets)}): give at least {_round_up(minimum):.2g} hours "
-                           f"({format_duration(minimum * 3600)}), or 0 for the preset's budgets")
+                           f"({fmt.duration(minimum * 3600)}), or 0 for the preset's budgets")
     raise PlannerError(f"these FLOP budgets are too small for a ladder ({need}; got {_usable_budgets(runs, budgets)}, "
                        f"since every run needs {MIN_STEPS}+ steps): raise the smallest budget")
 
@@ -233,27 +234,12 @@ def _round_up(x: float) -> float:
     return math.ceil(x / step) * step
 
 
-def format_duration(seconds: float) -> str:
-    """A time people read at a glance: seconds, minutes, hours or days."""
-    if seconds < 1:
-        return "< 1 s"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds < 365 * 86400:
-        return f"{seconds / 86400:.1f} days"
-    return f"{seconds / (365.25 * 86400):,.0f} years"
-
-
 def design_ladder(req: LadderRequest) -> LadderDesign:
     preset = req.resolved_preset()
     if req.gpu_hours and req.gpu_hours > MAX_GPU_HOURS:
-        raise PlannerError(f"a device-time budget of {req.gpu_hours:.3g} hours ({format_duration(req.gpu_hours * 3600)}) "
+        raise PlannerError(f"a device-time budget of {req.gpu_hours:.3g} hours ({fmt.duration(req.gpu_hours * 3600)}) "
                            f"is far beyond a verification ladder: give at most {MAX_GPU_HOURS:.0f} hours "
-                           f"({format_duration(MAX_GPU_HOURS * 3600)}); the presets take minutes")
+                           f"({fmt.duration(MAX_GPU_HOURS * 3600)}); the presets take minutes")
     sizes = req.sizes_per_budget or preset.sizes_per_budget
     rate, source = measured_throughput(req.device, req.accelerator)
     budgets = req.budgets_flops or preset.budgets_flops
@@ -281,7 +267,7 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
     total = sum(r.flops for r in runs)
     seconds = sum(r.est_seconds for r in runs)
     if seconds > MAX_GPU_HOURS * 3600:
-        raise PlannerError(f"this ladder would take ~{format_duration(seconds)} on one device, more than "
+        raise PlannerError(f"this ladder would take ~{fmt.duration(seconds)} on one device, more than "
                            f"{MAX_GPU_HOURS:.0f} hours: lower the budgets")
     hours, usd = _gpu_cost(req, seconds)
     return LadderDesign(request=req, device=req.device, runs=runs, train=train, corpus=corpus, total_flops=total,
@@ -293,10 +279,10 @@ def _gpu_cost(req: LadderRequest, seconds: float) -> tuple[float | None, float |
     """GPU-hours and on-demand dollars on the chosen accelerator (an unknown name is an error)."""
     if req.device == "cpu":
         return None, None
-    from planner.hardware import get_accelerator
+    from planner.budget import SECONDS_PER_HOUR, gpu_hours_to_usd
 
-    hours = seconds / 3600
-    return hours, hours * get_accelerator(req.accelerator or DEFAULT_ACCELERATOR).usd_per_hour
+    hours = seconds / SECONDS_PER_HOUR
+    return hours, gpu_hours_to_usd(hours, req.accelerator or DEFAULT_ACCELERATOR)
 
 
 # ---------------------------------------------------------------------------------------- launch

@@ -105,7 +105,7 @@ def peak_flops_per_s(cfg: TrainConfig) -> float | None:
     try:
         from planner.hardware import get_accelerator
 
-        return get_accelerator(name).bf16_tflops * 1e12
+        return get_accelerator(name).peak_flops
     except (ImportError, PlannerError, AttributeError):
         return None  # hardware table not available or GPU unknown: report tokens/s only
 
