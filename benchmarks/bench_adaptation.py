@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.adaptation import AdaptRequest, estimate  # noqa: E402
+from planner.adapt.estimate import AdaptRequest, estimate  # noqa: E402
 
 CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "peft_method_comparison_llama32_3b.csv"
 KNOBS = dict(micro_batch=4, seq_len=768, precision="bf16", attention="sdpa", accelerator="L40S")
@@ -81,8 +81,8 @@ def measured_comparison(gpu: bool = False) -> None:
     import time
 
     os.environ.setdefault("SCALEPLAN_HOME", tempfile.mkdtemp(prefix="bench-adapt-"))
-    from planner.adapt_runs import AdaptRunSpec, run_adaptation
-    from planner.plots.adapt import estimate_error_table
+    from planner.adapt.measure import AdaptRunSpec, run_adaptation
+    from planner.views.adapt import estimate_error_table
 
     if gpu:
         spec = AdaptRunSpec(preset="gpt2", device="cuda", steps=50, base_steps=200, evals=3,

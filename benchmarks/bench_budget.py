@@ -29,8 +29,9 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    from planner import hardware, models
-    from planner.budget import BudgetRequest, parse_budget, resolve_budget, training_cost
+    from planner.core import hardware
+    from planner import catalog as models
+    from planner.core.budget import BudgetRequest, parse_budget, resolve_budget, training_cost
 
     cold_start = time.perf_counter()
     hardware.accelerators()

@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner import budget, laws, plan  # noqa: E402
-from planner.architecture import flops_per_token, get_preset, param_counts, suggest_shape  # noqa: E402
-from planner.memory import (inference_memory, min_gpus_for_inference, min_gpus_for_training,  # noqa: E402
+from planner.core import budget, laws
+from planner import plan  # noqa: E402
+from planner.core.architecture import flops_per_token, get_preset, param_counts, suggest_shape  # noqa: E402
+from planner.core.memory import (inference_memory, min_gpus_for_inference, min_gpus_for_training,  # noqa: E402
                             training_memory)
 
 REPEATS = 200

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_train_throughput.py --device cpu --model tiny
 
 On CUDA the default model is the `gpt2` preset (~124M parameters, seq 1024): the issue's target is
->= 45% MFU on an H100 (dense BF16 peak from planner.hardware). On CPU there is no meaningful peak,
+>= 45% MFU on an H100 (dense BF16 peak from planner.core.hardware). On CPU there is no meaningful peak,
 so only tokens/s is reported, labelled as CPU. Both loops train the same model shape on the same
 random tokens for the same steps; the first `--warmup` steps (compilation) are not timed.
 """
@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from planner.architecture import flops_per_token, get_preset, param_counts
+from planner.core.architecture import flops_per_token, get_preset, param_counts
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, peak_flops_per_s
 from planner.train.model import build_model, ladder_shape  # noqa: E402
 
@@ -50,7 +50,7 @@ def planner_loop(cfg_model, args, data) -> float:
 
 def plain_loop(cfg_model, args, data) -> float:
     """The loop most people write: HF model with labels=, torch.compile, default AdamW, bf16 autocast."""
-    from planner.architecture import to_hf_config
+    from planner.core.architecture import to_hf_config
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)

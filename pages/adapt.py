@@ -1,11 +1,12 @@
 """Adaptation methods: what full fine-tuning, LoRA, QLoRA, prompt/prefix tuning, IA3, BitFit, a linear probe
 and zero-shot cost for a base model (estimates), and how they do when measured on this machine.
-Layout only: every number comes from planner.adaptation / planner.adapt_runs."""
+Layout only: every number comes from planner.adapt.estimate / planner.adapt.measure."""
 import streamlit as st
 
-from planner import adapt_runs, adaptation, hardware
+from planner.adapt import measure as adapt_runs, estimate as adaptation
+from planner.core import hardware
 from planner.errors import PlannerError
-from planner.plots import adapt as plots
+from planner.views import adapt as plots
 
 st.title("Adaptation methods")
 st.caption("Most teams adapt a foundation model rather than train one. For a base model and an accelerator, "

@@ -5,11 +5,12 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from planner import io, laws
+from planner.fitting import uploads as io
+from planner.core import laws
 from planner.errors import PlannerError
 from planner.fitting import METHODS, FitOptions, fit_runs, parse_target_flops, to_law
-from planner.plots import fit as plots
-from planner.settings import DATA_TABLES
+from planner.views import fit as plots
+from planner.core.settings import DATA_TABLES
 
 st.title("Fit scaling laws to your runs")
 st.caption("Upload the losses of your own runs (a tidy table or a W&B / TensorBoard wide export); get the law "

@@ -2,9 +2,10 @@
 on an accelerator you choose, and the accelerator table. Layout only: all numbers come from planner."""
 import streamlit as st
 
-from planner import hardware, models
+from planner.core import hardware
+from planner import catalog as models
 from planner.errors import PlannerError
-from planner.plots import models as plots
+from planner.views import models as plots
 
 st.title("Models & GPUs")
 st.caption("Published training runs next to the 6ND rule (C = 6 × params × tokens; active params for MoE), "

@@ -3,9 +3,10 @@ import json
 
 import streamlit as st
 
-from planner import budget, format as fmt, hardware, laws, plan
+from planner.core import budget, format as fmt, hardware, laws
+from planner import plan
 from planner.errors import PlannerError
-from planner.plots import plan as plots
+from planner.views import plan as plots
 
 st.title("Plan a run")
 st.caption("State a compute budget; get the compute-optimal model size and token count under published "

@@ -4,7 +4,7 @@ import streamlit as st
 from planner.errors import PlannerError
 from planner.jobs.runners import retry_job
 from planner.jobs.store import JobStore
-from planner.plots import verify as plots
+from planner.views import verify as plots
 
 st.title("Runs")
 st.caption("The history of every job in the store. Runs keep their logged metrics after a crash, a killed "

@@ -6,12 +6,12 @@ process per device slot if none is alive (`python -m planner worker`); the live 
 import streamlit as st
 from pydantic import ValidationError
 
-from planner import format as fmt
+from planner.core import format as fmt
 from planner.errors import PlannerError
-from planner.hardware import accelerators
+from planner.core.hardware import accelerators
 from planner.jobs.runners import default_device, get_runner
-from planner.plots import verify as plots
-from planner.train import ladder
+from planner.views import verify as plots
+from planner.verify import ladder
 from planner.train.corpus import CorpusSpec, save_upload
 
 st.title("Verify a scaling law on your GPUs")

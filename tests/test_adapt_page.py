@@ -27,8 +27,8 @@ def test_default_estimate_names_the_cheapest_method_that_fits():
 
 
 def test_changing_rank_changes_lora_params():
-    from planner import format as fmt
-    from planner.adaptation import AdaptRequest, trainable_params
+    from planner.core import format as fmt
+    from planner.adapt.estimate import AdaptRequest, trainable_params
 
     at = _app()
     assert at.dataframe[0].value.set_index("method").loc["LoRA", "trainable params"] == "16.4M"
@@ -74,8 +74,8 @@ def test_small_model_fits_everything():
 
 @pytest.mark.slow
 def test_finished_comparison_renders_plots(tmp_path):
-    from planner.adapt_runs import AdaptRunSpec, run_adaptation
-    from planner.adaptation import AdaptRequest
+    from planner.adapt.measure import AdaptRunSpec, run_adaptation
+    from planner.adapt.estimate import AdaptRequest
     from planner.jobs import JobStore
 
     spec = AdaptRunSpec(methods=["full", "lora", "qlora", "zero-shot"], steps=3, base_steps=0, evals=1,

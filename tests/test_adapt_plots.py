@@ -1,8 +1,8 @@
 """Tables and figures of the Adapt page, built without a browser."""
 import pytest
 
-from planner.adaptation import METHOD_NAMES, AdaptRequest, compare
-from planner.plots import adapt as plots
+from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, compare
+from planner.views import adapt as plots
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import csv
 
 import pytest
 
-from planner.adaptation import (METHOD_NAMES, AdaptRequest, cheapest_fitting, compare, estimate, estimate_all,
+from planner.adapt.estimate import (METHOD_NAMES, AdaptRequest, cheapest_fitting, compare, estimate, estimate_all,
                                 get_method, linear_modules, trainable_params)
-from planner.adapt_runs import base_model, build_variant, count_trainable
-from planner.architecture import get_preset, param_counts
+from planner.adapt.measure import base_model, build_variant, count_trainable
+from planner.core.architecture import get_preset, param_counts
 from planner.errors import PlannerError
 
 TRAINED = [m for m in METHOD_NAMES if m not in ("qlora", "zero-shot")]

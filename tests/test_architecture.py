@@ -1,7 +1,7 @@
 """Parameter counts against transformers itself and the published totals; FLOPs; suggested shapes."""
 import pytest
 
-from planner.architecture import (PRESETS, ModelConfig, flops_per_token, get_preset, param_counts,
+from planner.core.architecture import (PRESETS, ModelConfig, flops_per_token, get_preset, param_counts,
                                   suggest_shape, to_hf_config)
 from planner.errors import PlannerError
 
@@ -148,7 +148,7 @@ def test_suggest_shape_refuses_targets_below_the_vocabulary():
 
 
 def test_explain_shape_reports_its_own_error():
-    from planner.architecture import explain_shape
+    from planner.core.architecture import explain_shape
 
     report = explain_shape(3e9, family="mistral", vocab_size=32000)
     assert report.shape.family == "mistral"

@@ -1,10 +1,10 @@
 """Budget conversions: FLOPs <-> GPU-hours <-> days on K GPUs <-> dollars, free-text budgets, validation."""
 import pytest
 
-from planner.budget import (BudgetRequest, assumed_gpus, flops_to_gpu_hours, gpu_hours_to_flops, implied_mfu,
+from planner.core.budget import (BudgetRequest, assumed_gpus, flops_to_gpu_hours, gpu_hours_to_flops, implied_mfu,
                             mfu_from_throughput, parse_budget, resolve_budget, training_cost, training_flops)
 from planner.errors import PlannerError
-from planner.hardware import get_accelerator
+from planner.core.hardware import get_accelerator
 
 H100_HOUR_AT_FULL_PEAK = 989e12 * 3600  # FLOPs of one H100-SXM hour at its dense BF16 peak
 

@@ -1,7 +1,7 @@
 """`python -m planner fit`: the JSON contract other tools depend on, run as a subprocess."""
 import json
 
-from planner.settings import DATA_TABLES
+from planner.core.settings import DATA_TABLES
 
 SAMPLE = DATA_TABLES / "sample_runs.csv"
 PORIAN_TUNED = ["--filter", "source_file=summary_df", "--filter", "dataset=rw", "--filter", "hparams=tuned"]

@@ -2,7 +2,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner import laws
+from planner.core import laws
 
 PAGE = "../pages/fit.py"
 

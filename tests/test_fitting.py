@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import io, laws
+from planner.fitting import uploads as io
+from planner.core import laws
 from planner.errors import PlannerError
 from planner.fitting import FitOptions, StartGrid, fit_runs, parse_target_flops, to_law
 from planner.fitting import allocation, parametric

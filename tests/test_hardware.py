@@ -2,7 +2,7 @@
 import pytest
 
 from planner.errors import PlannerError
-from planner.hardware import accelerators, get_accelerator
+from planner.core.hardware import accelerators, get_accelerator
 
 REQUIRED = ["V100", "A100-40GB", "A100-80GB", "A10G", "L4", "L40S", "H100-SXM", "H100-PCIe", "H200", "B200",
             "MI250X", "MI300X", "TPU-v4", "TPU-v5e", "TPU-v5p", "H800"]

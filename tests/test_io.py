@@ -1,13 +1,13 @@
-"""planner.io: reading uploads in every accepted layout and rejecting broken ones with useful messages."""
+"""planner.fitting.uploads: reading uploads in every accepted layout and rejecting broken ones with useful messages."""
 import io as stdio
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from planner import io
+from planner.fitting import uploads as io
 from planner.errors import PlannerError
-from planner.settings import DATA_TABLES
+from planner.core.settings import DATA_TABLES
 
 TIDY = b"run,params,tokens,loss\nr1,1e8,1e9,3.2\nr1,1e8,2e9,3.0\nr2,4e8,1e9,3.0\nr2,4e8,2e9,2.8\n"
 

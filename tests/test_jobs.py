@@ -148,7 +148,7 @@ def no_gpu(monkeypatch):
 
 def test_a_cuda_launch_without_a_gpu_writes_nothing(no_gpu):
     """QA: a failed cuda launch left 13 queued jobs that no worker would ever run."""
-    from planner.train import ladder
+    from planner.verify import ladder
 
     design = ladder.design_ladder(ladder.LadderRequest(preset="tiny", device="cuda"))
     with pytest.raises(PlannerError, match="no CUDA GPU"):
@@ -169,7 +169,7 @@ def test_a_retry_that_cannot_run_is_refused_and_changes_nothing(no_gpu):
 
 
 def test_a_ladder_retry_that_cannot_run_is_refused(no_gpu, monkeypatch):
-    from planner.train import ladder
+    from planner.verify import ladder
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # launched on a machine with a GPU ...
     ladder_id = ladder.launch_ladder(ladder.design_ladder(ladder.LadderRequest(preset="tiny", device="cuda")))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from planner import laws
+from planner.core import laws
 from planner.errors import PlannerError
 
 # Hoffmann et al. 2022, Table 3 (Approach 1): params -> (FLOPs, tokens) at the compute optimum.

@@ -1,9 +1,9 @@
 """Memory rules against the literature: ZeRO bytes per parameter, Korthikanti activations, KV cache."""
 import pytest
 
-from planner.architecture import ModelConfig, get_preset, param_counts
+from planner.core.architecture import ModelConfig, get_preset, param_counts
 from planner.errors import PlannerError
-from planner.memory import (activation_bytes, inference_memory, kv_cache_bytes, layer_activation_bytes,
+from planner.core.memory import (activation_bytes, inference_memory, kv_cache_bytes, layer_activation_bytes,
                             min_gpus_for_inference, min_gpus_for_training, training_memory)
 
 # GPT-3 175B as Korthikanti et al. 2022 use it (Table 3): a=96, h=12288, L=96, s=2048, v=51200.

@@ -1,10 +1,10 @@
 """The model catalog against published tables: 6ND vs reported compute, implied MFU from reported GPU-hours."""
 import pytest
 
-from planner.budget import mfu_from_throughput, training_cost
+from planner.core.budget import mfu_from_throughput, training_cost
 from planner.errors import PlannerError
-from planner.laws import PF_DAY
-from planner.models import (DISAGREEMENT_THRESHOLD, CatalogModel, catalog, get_model, model_row,
+from planner.core.laws import PF_DAY
+from planner.catalog import (DISAGREEMENT_THRESHOLD, CatalogModel, catalog, get_model, model_row,
                             model_table)
 
 COURSE_MODELS = ["BERT-base", "BERT-large", "GPT-2", "GPT-3 175B", "CLIP ViT-L/14", "DINOv2 ViT-g/14",

@@ -3,10 +3,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from planner import format as fmt
+from planner.core import format as fmt
 from planner.errors import PlannerError
-from planner.hardware import accelerators
-from planner.models import get_model, model_row
+from planner.core.hardware import accelerators
+from planner.catalog import get_model, model_row
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "models.py")
 
@@ -38,7 +38,7 @@ def test_counts_days_and_dollars_are_written_as_everywhere_else():
     at = _run()
     llama, bert = _row(at, "LLaMA-65B"), _row(at, "BERT-base")
     assert llama["params"] == "65.2B" and llama["tokens"] == "1.4T" and llama["reported GPU-hours"] == "1.02M"
-    assert bert["params"] == "110M"  # planner.format: lower-case k, three digits (was "1.3K" / "221K")
+    assert bert["params"] == "110M"  # planner.core.format: lower-case k, three digits (was "1.3K" / "221K")
     cost = model_row(get_model("BERT-base"), "H100-SXM", 0.4, 1024).cost
     assert bert["wall-clock"] == fmt.days(cost.days) and "minutes" in bert["wall-clock"]  # not "0.00241"
     assert bert["cost"] == fmt.usd(cost.usd) and bert["GPU-hours"] == fmt.count(cost.gpu_hours)
@@ -69,7 +69,7 @@ def test_mfu_input_accepts_only_fractions_in_0_1():
 
 def test_an_mfu_error_keeps_everything_that_does_not_depend_on_it(monkeypatch):
     """If pricing fails, the message sits by the MFU input and the catalog, charts and accelerators stay."""
-    from planner import models
+    from planner import catalog as models
 
     table = models.model_table
 

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from planner import budget, laws, plan
+from planner.core import budget, laws
+from planner import plan
 from planner.errors import PlannerError
 
 

@@ -2,9 +2,9 @@
 import pandas as pd
 import pytest
 
-from planner.hardware import accelerators
-from planner.models import model_table
-from planner.plots import models as plots
+from planner.core.hardware import accelerators
+from planner.catalog import model_table
+from planner.views import models as plots
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from planner import format as fmt
-from planner.architecture import param_counts
+from planner.core import format as fmt
+from planner.core.architecture import param_counts
 from planner.errors import PlannerError
-from planner.laws import DEFAULT_LAW, get_law
+from planner.core.laws import DEFAULT_LAW, get_law
 from planner.train.corpus import CorpusSpec, load_corpus
-from planner.train.ladder import (LadderRequest, LadderRunStatus, design_ladder, estimate_eta, fit_ladder,
+from planner.verify.ladder import (LadderRequest, LadderRunStatus, design_ladder, estimate_eta, fit_ladder,
                                   predict_holdout)
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, lr_at
 from planner.train.model import build_model, compute_params, ladder_shape
@@ -237,7 +237,7 @@ def test_fit_recovers_a_known_law_and_predicts_the_holdout():
 
 def test_a_fit_on_its_bounds_predicts_nothing_rather_than_failing():
     """Approach 3 on a handful of runs can end with E = 0; the held-out check must then skip it."""
-    from planner.train.ladder import LadderFit
+    from planner.verify.ladder import LadderFit
 
     fit = LadderFit(approach3={"E": 0.0, "A": 10.0, "B": 10.0, "alpha": 0.3, "beta": 0.3})
     held = LadderRunStatus(job_id=1, name="h", role="holdout", budget_flops=1e10, params=1e4, tokens=10**5,

@@ -6,11 +6,11 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.hardware import accelerators
+from planner.core.hardware import accelerators
 
 from planner.jobs.store import JobStore
-from planner.laws import DEFAULT_LAW, get_law
-from planner.train import ladder
+from planner.core.laws import DEFAULT_LAW, get_law
+from planner.verify import ladder
 from tests.conftest import REPO
 
 
@@ -132,7 +132,7 @@ def test_a_finished_ladder_shows_exponents_and_the_holdout_check(gpu):
 
 
 def test_figures_are_built_from_the_report_alone(gpu):
-    from planner.plots import verify as plots
+    from planner.views import verify as plots
 
     law = get_law(DEFAULT_LAW)
     design = ladder.design_ladder(ladder.LadderRequest(preset="gpu", device="cuda"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.adaptation import METHOD_NAMES, AdaptRequest
+from planner.adapt.estimate import METHOD_NAMES, AdaptRequest
 
 
 def _knobs(p) -> None:
@@ -44,7 +44,7 @@ def adapt_estimate_command(sub) -> Callable:
     p.add_argument("--mfu", type=float, default=d.mfu)
 
     def run(args):
-        from planner import adaptation
+        from planner.adapt import estimate as adaptation
 
         if args.method == "all":
             return adaptation.compare(args.preset, _request(args, "lora"))
@@ -68,7 +68,7 @@ def adapt_command(sub) -> Callable:
     p.set_defaults(preset="tiny", batch=8, seq=64, precision="fp32")
 
     def run(args):
-        from planner.adapt_runs import AdaptRunSpec, run_adaptation
+        from planner.adapt.measure import AdaptRunSpec, run_adaptation
 
         methods = METHOD_NAMES if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
         spec = AdaptRunSpec(preset=args.preset, methods=methods, device=args.device, corpus=args.corpus,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner import architecture, memory
+from planner.core import architecture, memory
 from planner.errors import PlannerError
 
 # --flag -> ModelConfig field, for custom shapes or overriding a preset (e.g. --vocab for a tokenizer).

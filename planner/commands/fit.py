@@ -85,7 +85,8 @@ def fit_command(sub) -> Callable:
 def _run(args):
     import pandas as pd
 
-    from planner import io, laws
+    from planner.fitting import uploads as io
+    from planner.core import laws
     from planner.fitting import FitOptions, fit_runs, to_law
 
     fields = _pairs(args.map, "--map")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner import budget, hardware, models
+from planner.core import budget, hardware
+from planner import catalog as models
 
 
 def cost_command(sub) -> Callable:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner import laws
+from planner.core import laws
 
 
 def laws_command(sub) -> Callable:
@@ -42,7 +42,8 @@ def plan_command(sub) -> Callable:
     p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
 
     def handle(args):
-        from planner import budget, plan
+        from planner.core import budget
+        from planner import plan
 
         defaults = {"accelerator": args.gpu or budget.DEFAULT_ACCELERATOR,
                     "mfu": budget.DEFAULT_MFU if args.mfu is None else args.mfu}

@@ -7,7 +7,7 @@ import pandas as pd
 
 from planner.errors import PlannerError
 from planner.fitting.results import BudgetOptimum, FrontierPoint
-from planner.laws import FLOPS_PER_PARAM_TOKEN
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 
 BUDGET_TOLERANCE_DEX = 0.05  # runs within ±12% of compute share an IsoFLOP budget
 MIN_SIZES_PER_BUDGET = 3  # a parabola needs three model sizes

@@ -10,8 +10,8 @@ from planner.fitting import allocation, other_laws, parametric
 from planner.fitting.results import (AllocationFit, DataConstrainedFit, Diagnostics, FitOptions, FitResult,
                                      KaplanFit, Optimum, ParametricFit, Residual)
 from planner.fitting.uncertainty import bootstrap_weights, intervals
-from planner.io import RunTable
-from planner.laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, PowerLawAllocation
+from planner.fitting.uploads import RunTable
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, PowerLawAllocation
 
 MIN_POINTS_PARAMETRIC = 6  # five parameters; fewer points leave nothing to check the fit against
 
@@ -268,12 +268,12 @@ def _data_constrained(df: pd.DataFrame, opt: FitOptions) -> DataConstrainedFit:
 
 
 def to_law(result: FitResult, name: str, citation: str = "fitted by scaleplan from uploaded runs"):
-    """The fitted law as a planner law (to save with planner.laws.save_law and pick on the Plan page)."""
+    """The fitted law as a planner law (to save with planner.core.laws.save_law and pick on the Plan page)."""
     if isinstance(result, ParametricFit):
         return ChinchillaLaw(name=name, citation=citation, E=result.E, A=result.A, B=result.B,
                              alpha=result.alpha, beta=result.beta)
     if isinstance(result, AllocationFit):
-        from planner.laws import PRESETS, DEFAULT_LAW
+        from planner.core.laws import PRESETS, DEFAULT_LAW
 
         return PowerLawAllocation(name=name, citation=citation, k_params=result.k_params, a=result.a,
                                   loss_law=PRESETS[DEFAULT_LAW],

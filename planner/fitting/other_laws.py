@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.errors import PlannerError
 from planner.fitting import parametric
-from planner.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY, ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY, ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 
 # Muennighoff et al. 2023 base constants (their fit to Chinchilla's C4 IsoFLOP points, alpha = beta tied)
 # and repetition constants; see ../shared/REFERENCE.md and huggingface/datablations utils/parametric_fit.ipynb.

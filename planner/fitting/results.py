@@ -8,10 +8,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from planner import format as fmt
+from planner.core import format as fmt
 from planner.errors import PlannerError
 from planner.fitting.parametric import HUBER_DELTA
-from planner.io import DroppedRows
+from planner.fitting.uploads import DroppedRows
 
 Method = Literal["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
 METHODS: dict[str, str] = {
@@ -57,8 +57,8 @@ def check_target_flops(flops: float) -> float:
 
 def parse_target_flops(text: str | None) -> float | None:
     """'1e21', '1e21 FLOPs', '3.2e22', '1,000T', '5e3 PF-days' -> FLOPs; '' -> None (no target)."""
-    from planner.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
-    from planner.laws import PF_DAY
+    from planner.core.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
+    from planner.core.laws import PF_DAY
 
     s = (text or "").strip()
     if not s:

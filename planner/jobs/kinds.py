@@ -14,7 +14,7 @@ from typing import Callable
 from planner.errors import PlannerError
 
 # Modules that register kinds when imported. Missing ones are skipped (a feature not built yet).
-KIND_MODULES = ["planner.jobs.kinds", "planner.train.job", "planner.adapt_runs"]
+KIND_MODULES = ["planner.jobs.kinds", "planner.verify.job", "planner.adapt.measure"]
 
 _KINDS: dict[str, Callable] = {}
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from planner.errors import PlannerError
 from planner.jobs.store import JobStore
-from planner.settings import REPO_ROOT, data_dir
+from planner.core.settings import REPO_ROOT, data_dir
 
 IDLE_EXIT_S = 300.0  # a worker started for a launch goes away after 5 idle minutes
 

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
-from planner.settings import data_dir
+from planner.core.settings import data_dir
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED = ("done", "failed", "cancelled")

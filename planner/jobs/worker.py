@@ -15,7 +15,7 @@ import traceback
 from planner.errors import PlannerError
 from planner.jobs import kinds
 from planner.jobs.store import HEARTBEAT_S, Job, JobStore
-from planner.settings import data_dir
+from planner.core.settings import data_dir
 
 POLL_S = 0.5
 

@@ -116,7 +116,7 @@ def estimated_bytes(spec: CorpusSpec) -> int:
 
 def save_upload(name: str, data: bytes) -> Path:
     """Keep an uploaded corpus file under the state directory (workers read it from there)."""
-    from planner.settings import data_dir
+    from planner.core.settings import data_dir
 
     suffix = Path(name).suffix.lower()
     if suffix not in (".txt", ".jsonl", ".json"):

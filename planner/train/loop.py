@@ -9,7 +9,7 @@ Choices, and why:
 - batches are drawn from a generator seeded by (seed, step), so a resumed run sees the same data
   it would have seen without the interruption;
 - MFU counts model FLOPs per token (6N + 12·L·d·T, `architecture.flops_per_token`) against the
-  accelerator's dense BF16 peak (`planner.hardware`); on CPU there is no peak, so no MFU.
+  accelerator's dense BF16 peak (`planner.core.hardware`); on CPU there is no peak, so no MFU.
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def peak_flops_per_s(cfg: TrainConfig) -> float | None:
-    """Dense BF16 peak of this process's accelerator, from planner.hardware (None on CPU or if unknown)."""
+    """Dense BF16 peak of this process's accelerator, from planner.core.hardware (None on CPU or if unknown)."""
     if cfg.peak_tflops:
         return cfg.peak_tflops * 1e12
     if not cfg.device.startswith("cuda"):
@@ -103,7 +103,7 @@ def peak_flops_per_s(cfg: TrainConfig) -> float | None:
 
     name = accelerator_name(torch.cuda.get_device_name())
     try:
-        from planner.hardware import get_accelerator
+        from planner.core.hardware import get_accelerator
 
         return get_accelerator(name).peak_flops
     except (ImportError, PlannerError, AttributeError):

@@ -1,4 +1,4 @@
-"""Randomly initialised transformers models, shaped by planner.architecture.
+"""Randomly initialised transformers models, shaped by planner.core.architecture.
 
 `ladder_shape` gives every ladder size a conventional shape: `architecture.suggest_shape` wherever it
 has one close to the target, and below its smallest shape (width 64, one layer) a tiny-model grid with
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from planner.architecture import ModelConfig, flops_per_token, param_counts, suggest_shape
+from planner.core.architecture import ModelConfig, flops_per_token, param_counts, suggest_shape
 from planner.errors import PlannerError
 
 SHAPE_TOLERANCE = 0.10  # accept suggest_shape's answer if within 10% of the target
@@ -72,7 +72,7 @@ def build_model(cfg: ModelConfig, seed: int = 0):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from planner.architecture import to_hf_config
+    from planner.core.architecture import to_hf_config
 
     torch.manual_seed(seed)
     hf = to_hf_config(cfg)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.settings import data_dir
+from planner.core.settings import data_dir
 from planner.train.corpus import Corpus
 
 EOT = "<|endoftext|>"  # separates documents, so no sequence silently runs from one file into the next

@@ -2,7 +2,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from planner.settings import DATA_TABLES
+from planner.core.settings import DATA_TABLES
 from tests.e2e.conftest import screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e

@@ -37,8 +37,8 @@ def ladder_command(sub) -> Callable:
 
         from planner.errors import PlannerError
         from planner.jobs.runners import get_runner
-        from planner import format as fmt
-        from planner.train import ladder
+        from planner.core import format as fmt
+        from planner.verify import ladder
         from planner.train.corpus import CorpusSpec
 
         if args.ladder:

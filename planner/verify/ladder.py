@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from planner import format as fmt
-from planner.architecture import ModelConfig, flops_per_token
+from planner.core import format as fmt
+from planner.core.architecture import ModelConfig, flops_per_token
 from planner.errors import PlannerError
-from planner.settings import data_dir
+from planner.core.settings import data_dir
 from planner.train.corpus import CorpusSpec, estimated_bytes
 from planner.train.loop import TrainConfig
 from planner.train.model import compute_params, ladder_shape, smallest_params
@@ -136,7 +136,7 @@ class LadderDesign(BaseModel):
 def measured_throughput(device: str, accelerator: str | None = None) -> tuple[float, str]:
     """Median achieved FLOP/s of finished training runs on this kind of device, else an assumption
     (on CUDA: ASSUMED_MFU of the accelerator's dense BF16 peak)."""
-    from planner.hardware import get_accelerator
+    from planner.core.hardware import get_accelerator
     from planner.jobs.store import JobStore
 
     rates = [j.result["flops"] / j.result["seconds"] for j in JobStore().list_jobs(kind="train")
@@ -279,7 +279,7 @@ def _gpu_cost(req: LadderRequest, seconds: float) -> tuple[float | None, float |
     """GPU-hours and on-demand dollars on the chosen accelerator (an unknown name is an error)."""
     if req.device == "cpu":
         return None, None
-    from planner.budget import SECONDS_PER_HOUR, gpu_hours_to_usd
+    from planner.core.budget import SECONDS_PER_HOUR, gpu_hours_to_usd
 
     hours = seconds / SECONDS_PER_HOUR
     return hours, gpu_hours_to_usd(hours, req.accelerator or DEFAULT_ACCELERATOR)
@@ -296,7 +296,7 @@ def launch_ladder(design: LadderDesign, runner=None, store=None) -> str:
     never run (cuda on a machine without a GPU) is refused before anything is written."""
     from planner.jobs.runners import get_runner
     from planner.jobs.store import JobStore
-    from planner.train.job import TrainSpec
+    from planner.verify.job import TrainSpec
 
     (runner or get_runner("local")).check_device(design.device)
     store = store or JobStore()
@@ -444,7 +444,7 @@ def _fit_ladder(runs: list[LadderRunStatus], budgets: list[float]) -> LadderFit:
 def predict_holdout(fit: LadderFit, run: LadderRunStatus) -> dict[str, float]:
     """Held-out loss predicted by each fit that has a loss: Approach 3's L(N, D) directly, and the
     IsoFLOP model (parabola vertices and curvature extrapolated in log C) from Approach 2."""
-    from planner.laws import ChinchillaLaw
+    from planner.core.laws import ChinchillaLaw
 
     out = {}
     p = fit.approach3

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
-from planner.settings import DATA_TABLES
+from planner.core.settings import DATA_TABLES
 
 GPUS_CSV = DATA_TABLES / "gpus.csv"
 

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from planner.format import duration
-from planner.train.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
+from planner.core.format import duration
+from planner.verify.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
 
 PALETTE = px.colors.qualitative.Safe
 BLANK = "—"  # a value not known (yet): tables show this rather than "None"

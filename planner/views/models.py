@@ -1,4 +1,4 @@
-"""Tables and figures of the Models & GPUs page: pure functions of planner.models rows and the accelerator table."""
+"""Tables and figures of the Models & GPUs page: pure functions of planner.catalog rows and the accelerator table."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from planner import format as fmt
-from planner.budget import training_flops
-from planner.hardware import Accelerator
-from planner.models import PLAUSIBLE_MFU, ModelRow
+from planner.core import format as fmt
+from planner.core.budget import training_flops
+from planner.core.hardware import Accelerator
+from planner.catalog import PLAUSIBLE_MFU, ModelRow
 
 PALETTE = px.colors.qualitative.Dark24
 CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022: compute-optimal models see ~20 tokens per parameter
@@ -21,13 +21,13 @@ def _sci(x: float | None) -> str | None:
 
 
 def _shown(write, x: float | None) -> str | None:
-    """`x` as planner.format writes it (1.3k, 2.1B, $1.2M, 3.5 hours); None stays empty (the grid's "—")."""
+    """`x` as planner.core.format writes it (1.3k, 2.1B, $1.2M, 3.5 hours); None stays empty (the grid's "—")."""
     return None if x is None else write(x)
 
 
 def models_frame(rows: list[ModelRow]) -> pd.DataFrame:
     """One line per model: what was published, what 6ND gives, and the cost on the chosen accelerator.
-    Counts, days and dollars are written by planner.format, as on every other page."""
+    Counts, days and dollars are written by planner.core.format, as on every other page."""
     return pd.DataFrame([{
         "model": r.name + (" (unofficial)" if r.estimate else ""),
         "family": r.family,

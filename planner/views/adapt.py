@@ -1,4 +1,4 @@
-"""Figures and tables of the Adapt page: pure functions of planner.adaptation / planner.adapt_runs results."""
+"""Figures and tables of the Adapt page: pure functions of planner.adapt.estimate / planner.adapt.measure results."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,8 +6,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from planner import format as fmt
-from planner.adaptation import METHOD_NAMES, AdaptComparison, get_method
+from planner.core import format as fmt
+from planner.adapt.estimate import METHOD_NAMES, AdaptComparison, get_method
 
 PALETTE = px.colors.qualitative.Safe
 MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
@@ -25,7 +25,7 @@ def _label(method: str) -> str:
 # ---------------------------------------------------------------------------------------------- estimates
 def cost_table(comparison: AdaptComparison) -> pd.DataFrame:
     """One row per method: what it trains, what it needs, what it costs, whether it fits.
-    Counts and dollars as planner.format writes them everywhere (7.0B, $2.6k)."""
+    Counts and dollars as planner.core.format writes them everywhere (7.0B, $2.6k)."""
     rows = []
     for e in comparison.estimates:
         rows.append({"method": _label(e.method), "trainable params": fmt.count(e.trainable_params),

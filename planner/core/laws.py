@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter
 
 from planner.errors import PlannerError
-from planner.settings import data_dir
+from planner.core.settings import data_dir
 
 FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2ND + backward 4ND
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day

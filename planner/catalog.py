@@ -12,10 +12,10 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
-from planner.budget import Cost, implied_mfu, training_cost, training_flops
+from planner.core.budget import Cost, implied_mfu, training_cost, training_flops
 from planner.errors import PlannerError
-from planner.hardware import get_accelerator
-from planner.settings import DATA_TABLES
+from planner.core.hardware import get_accelerator
+from planner.core.settings import DATA_TABLES
 
 MODELS_CSV = DATA_TABLES / "models.csv"
 DISAGREEMENT_THRESHOLD = 0.25  # quoted compute more than 25% away from 6ND is worth a second look

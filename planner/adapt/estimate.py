@@ -4,7 +4,7 @@ GPU-hours and dollars, and whether it fits on one GPU.
 Every method is one small class with the same interface (like peft's `tuners/<method>/`): how many
 parameters it trains, how many bytes its weights and training state take, and what a token costs. The
 base-model formulas (parameter counts, FLOPs per token, activation memory) come from
-`planner.architecture` and `planner.memory`; budget conversions from `planner.budget`. This module only
+`planner.core.architecture` and `planner.core.memory`; budget conversions from `planner.core.budget`. This module only
 adds what is specific to adaptation: which parameters train, in which dtype, and what frozen weights save.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from planner.architecture import ModelConfig
+from planner.core.architecture import ModelConfig
 from planner.errors import PlannerError
 
 GB = 1e9
@@ -180,7 +180,7 @@ class AdaptMethod:
         return None
 
     def peft_config(self, cfg: ModelConfig, req: AdaptRequest):
-        """The peft config a measured run applies (None: plain torch, see planner/adapt_runs.py)."""
+        """The peft config a measured run applies (None: plain torch, see planner/adapt/measure.py)."""
         return None
 
 
@@ -189,7 +189,7 @@ class FullFineTuning(AdaptMethod):
     summary = "every weight trains: 6N FLOPs per token, weights + grads + AdamW states for all N"
 
     def trainable_params(self, cfg, req):
-        from planner.architecture import param_counts
+        from planner.core.architecture import param_counts
         return param_counts(cfg).total
 
 
@@ -343,8 +343,8 @@ def resolve_model(model: str | ModelConfig) -> ModelConfig:
     gets the conventional Llama-style shape with its parameter count (`suggest_shape`), named after it."""
     if isinstance(model, ModelConfig):
         return model
-    from planner.architecture import PRESETS, suggest_shape
-    from planner.models import catalog
+    from planner.core.architecture import PRESETS, suggest_shape
+    from planner.catalog import catalog
 
     key = model.strip().lower().replace(" ", "-")
     if key in PRESETS:
@@ -360,8 +360,8 @@ def resolve_model(model: str | ModelConfig) -> ModelConfig:
 
 def _validate_shared(req: AdaptRequest) -> None:
     """The knobs every method uses: a bad one concerns them all."""
-    from planner.budget import check_mfu
-    from planner.hardware import get_accelerator
+    from planner.core.budget import check_mfu
+    from planner.core.hardware import get_accelerator
 
     for field, value in (("micro_batch", req.micro_batch), ("seq_len", req.seq_len)):
         if value < 1:
@@ -386,7 +386,7 @@ def trainable_params(model: str | ModelConfig, req: AdaptRequest) -> int:
 def _trained_state_bytes(precision: str) -> tuple[float, float, float]:
     """(weight, grad, optimizer) bytes per trained base parameter: memory.OPTIMIZER_BYTES for bf16 and
     mixed precision; plain fp32 AdamW (4 + 4 + 2·4) for CPU runs."""
-    from planner.memory import DTYPE_BYTES, OPTIMIZER_BYTES
+    from planner.core.memory import DTYPE_BYTES, OPTIMIZER_BYTES
 
     if precision in ("fp32", "amp"):
         return DTYPE_BYTES["fp32"], DTYPE_BYTES["fp32"], 2 * DTYPE_BYTES["fp32"]
@@ -397,7 +397,7 @@ def _activations(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> fl
     """Activation bytes of one micro-batch: memory.activation_bytes for the blocks, the loss's logits as
     transformers computes them, and what the adapter saves; a linear probe keeps only the head's input
     and the loss."""
-    from planner.memory import ACTIVATION_BYTES, HF_LOSS_BYTES_PER_LOGIT, activation_bytes
+    from planner.core.memory import ACTIVATION_BYTES, HF_LOSS_BYTES_PER_LOGIT, activation_bytes
 
     seq = req.seq_len + method.extra_seq_tokens(req)
     logits = seq * req.micro_batch * cfg.vocab_size
@@ -412,8 +412,8 @@ def _activations(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> fl
 
 
 def _memory(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, trainable: int) -> MemoryBreakdown:
-    from planner.architecture import param_counts
-    from planner.memory import DTYPE_BYTES, inference_memory
+    from planner.core.architecture import param_counts
+    from planner.core.memory import DTYPE_BYTES, inference_memory
 
     if method.name == "zero-shot":
         inf = inference_memory(cfg, weights_dtype="fp32" if req.precision in ("fp32", "amp") else "bf16",
@@ -441,7 +441,7 @@ def _flops_per_token(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod, t
     """Training FLOPs per dataset token. Full fine-tuning: 6N + attention. Frozen weights need no weight
     gradients, so methods that backpropagate through the body pay forward 2N + input-gradient 2N = 4N
     (plus 6 FLOPs per LoRA parameter); a linear probe pays a forward pass and the head's weight gradient."""
-    from planner.architecture import flops_per_token
+    from planner.core.architecture import flops_per_token
 
     extra = method.extra_seq_tokens(req)
     keys = req.seq_len + (req.virtual_tokens if method.name in ("prompt", "prefix") else 0)
@@ -485,9 +485,9 @@ def _advice(cfg: ModelConfig, method: AdaptMethod, memory_gb: float, gpu_gb: flo
 
 def estimate(model: str | ModelConfig, req: AdaptRequest) -> AdaptEstimate:
     """Trainable parameters, peak memory per GPU, FLOPs, GPU-hours and dollars of one method."""
-    from planner.architecture import param_counts
-    from planner.budget import flops_to_gpu_hours, gpu_hours_to_usd
-    from planner.hardware import get_accelerator
+    from planner.core.architecture import param_counts
+    from planner.core.budget import flops_to_gpu_hours, gpu_hours_to_usd
+    from planner.core.hardware import get_accelerator
 
     cfg, method = resolve_model(model), get_method(req.method)
     _validate(cfg, req, method)
@@ -600,8 +600,8 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
 
 def model_choices() -> list[str]:
     """Architecture presets first, then the model table's entries that are not presets."""
-    from planner.architecture import PRESETS
-    from planner.models import catalog
+    from planner.core.architecture import PRESETS
+    from planner.catalog import catalog
 
     keys = set(PRESETS)
     return list(PRESETS) + [m.name for m in catalog() if m.name.lower().replace(" ", "-") not in keys]

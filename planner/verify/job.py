@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from planner.architecture import ModelConfig, flops_per_token, param_counts
+from planner.core.architecture import ModelConfig, flops_per_token, param_counts
 from planner.jobs import kinds
 from planner.train.corpus import CorpusSpec, load_corpus
 from planner.train.loop import Callbacks, TrainConfig, Trainer

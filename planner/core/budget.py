@@ -14,8 +14,8 @@ from numbers import Real
 from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
-from planner.hardware import Accelerator, get_accelerator, names_and_aliases
-from planner.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
+from planner.core.hardware import Accelerator, get_accelerator, names_and_aliases
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0

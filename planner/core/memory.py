@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from planner.architecture import ModelConfig, param_counts
+from planner.core.architecture import ModelConfig, param_counts
 from planner.errors import PlannerError
 
 GB = 1e9

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, computed_field
 
 from planner.errors import PlannerError
-from planner.laws import FLOPS_PER_PARAM_TOKEN
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 
 MAX_FILE_BYTES = 100_000_000  # beyond this an upload is almost surely the wrong file
 MAX_ROWS = 2_000_000

@@ -2,7 +2,7 @@
 
 One job adapts one base model to one downstream corpus with every selected method, on the same data and
 the same number of steps, and records per method: train and eval loss curves, peak memory, tokens/s,
-wall time and trainable parameters, next to the estimate from `planner.adaptation` for the same knobs.
+wall time and trainable parameters, next to the estimate from `planner.adapt.estimate` for the same knobs.
 peft builds LoRA, prompt, prefix and IA3; full fine-tuning, BitFit and the linear probe are plain torch.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from planner.adaptation import METHOD_NAMES, AdaptRequest, get_method, resolve_model
-from planner.architecture import ModelConfig
+from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, get_method, resolve_model
+from planner.core.architecture import ModelConfig
 from planner.errors import PlannerError
 
 
@@ -119,7 +119,7 @@ def prose_corpus_path() -> Path:
     English prose with a little code, a domain shift from the standard library's source."""
     from pydoc_data.topics import topics
 
-    from planner.settings import data_dir
+    from planner.core.settings import data_dir
 
     path = data_dir() / "corpora" / "python-docs-prose.txt"
     if not path.exists():
@@ -253,7 +253,7 @@ def _trainer(model, data, spec: AdaptRunSpec, method: str, flops_per_token: floa
 def _run_method(base, cfg: ModelConfig, data, spec: AdaptRunSpec, name: str, log) -> MethodRun:
     import torch
 
-    from planner.adaptation import estimate
+    from planner.adapt.estimate import estimate
     from planner.train.loop import batch_at
 
     # the training loop decides the precision: bf16 autocast over fp32 weights on CUDA, plain fp32 on CPU
@@ -324,7 +324,7 @@ def _base_tokens_and_model(cfg: ModelConfig, spec: AdaptRunSpec, log):
         return model, tokenizer, f"checkpoint {spec.checkpoint}"
     if spec.base_steps == 0:
         return model, tokenizer, "random initialisation (no checkpoint, no pretraining)"
-    from planner.architecture import flops_per_token
+    from planner.core.architecture import flops_per_token
     from planner.train.tokenizer import _encode
 
     train, heldout = code.split()
@@ -418,7 +418,7 @@ def save_uploaded_corpus(filename: str, data: bytes) -> str:
     {"text": ...} per line) under the state directory; returns the path a spec's `corpus` takes."""
     import hashlib
 
-    from planner.settings import data_dir
+    from planner.core.settings import data_dir
 
     suffix = Path(filename).suffix.lower()
     if suffix not in (".txt", ".jsonl"):

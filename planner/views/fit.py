@@ -9,10 +9,10 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from planner import format as fmt
+from planner.core import format as fmt
 from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
 from planner.fitting.core import to_law
-from planner.laws import PRESETS
+from planner.core.laws import PRESETS
 
 PALETTE = px.colors.qualitative.Safe
 COMPARE = ("hoffmann2022", "besiroglu2024")  # published laws drawn for comparison
