@@ -7,13 +7,16 @@ asked-for share of bytes even when one document is huge.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sysconfig
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from planner.core.settings import data_dir
 from planner.errors import PlannerError
 
 STDLIB = "stdlib"
@@ -110,22 +113,109 @@ def estimated_bytes(spec: CorpusSpec) -> int:
         total = sum(path.stat().st_size for _, path in stdlib_files())
     else:
         path = Path(spec.source).expanduser()
-        total = path.stat().st_size if path.is_file() else 0
+        total = path.stat().st_size if path.is_file() else _PENDING_SIZES.get(str(path), 0)
     return min(total, spec.max_bytes) if spec.max_bytes else total
 
 
-def save_upload(name: str, data: bytes) -> Path:
-    """Keep an uploaded corpus file under the state directory (workers read it from there)."""
-    from planner.core.settings import data_dir
+# ---- uploads ------------------------------------------------------------------------------------
+# One way to keep an uploaded corpus (Verify and Adapt pages, CLI): checked as text, then stored under a
+# content-addressed name in the state directory's uploads/ folder. The name is chosen by us, never the
+# user, and ends in .txt/.jsonl, so it can never be mistaken for a checkpoint (those are checkpoint.pt
+# files in a finished run's folder, loaded with weights_only=True).
+UPLOAD_SUFFIXES = (".txt", ".jsonl")
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # Streamlit's server.maxUploadSize (200 MB, .streamlit/config.toml)
+# Leading bytes of files that are not text: pickle protocols 2-5, zip (torch.save's format), gzip, ELF.
+BINARY_MAGIC = {b"\x80\x02": "a pickle", b"\x80\x03": "a pickle", b"\x80\x04": "a pickle",
+                b"\x80\x05": "a pickle", b"PK\x03\x04": "a zip archive (e.g. a torch checkpoint)",
+                b"\x1f\x8b": "a gzip archive", b"\x7fELF": "a program"}
+_PENDING_SIZES: dict[str, int] = {}  # checked, not yet saved uploads: their size, for design-time estimates
 
+
+class CorpusUpload(BaseModel):
+    """An uploaded corpus that passed the checks: where it is (or will be) kept, and what it holds."""
+
+    name: str = Field(description="the file name the user gave (shown, never used as a path)")
+    path: Path = Field(description="uploads/<sha256 of the text><suffix> under the state directory")
+    sha256: str
+    bytes: int
+
+
+def upload_folder() -> Path:
+    return data_dir() / "uploads"
+
+
+def _as_text(name: str, data: bytes) -> str:
+    """The upload as text, or a PlannerError saying why it is not text."""
+    for magic, what in BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise PlannerError(f"{name} looks like {what}, not text: upload a UTF-8 .txt or .jsonl corpus")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark: keep it, as UTF-8
+        return data.decode("utf-16")
+    if b"\0" in data:
+        raise PlannerError(f"{name} holds NUL bytes, so it is binary, not text: upload a UTF-8 .txt or .jsonl corpus")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise PlannerError(f"{name} is not UTF-8 text (byte {err.start}): save it as UTF-8 and upload again") from None
+
+
+def _check_jsonl(name: str, text: str) -> None:
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise PlannerError(f"{name} line {i + 1} is not a JSON object with a string \"text\" field; "
+                               "each line must look like {\"text\": \"...\"}")
+
+
+def check_upload(name: str, data: bytes) -> CorpusUpload:
+    """Check an uploaded corpus without writing anything (a refused launch leaves no file behind)."""
+    return _checked(name, data)[0]
+
+
+def _checked(name: str, data: bytes) -> tuple[CorpusUpload, bytes]:
     suffix = Path(name).suffix.lower()
-    if suffix not in (".txt", ".jsonl", ".json"):
-        raise PlannerError(f"corpus files must be .txt or .jsonl (got {name!r})")
-    folder = data_dir() / "corpora"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
-    path.write_bytes(data)
-    return path
+    if suffix not in UPLOAD_SUFFIXES:
+        raise PlannerError(f"a corpus must be a .txt or .jsonl file (got {Path(name).name!r})")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PlannerError(f"{Path(name).name} is {len(data) / 2**20:.0f} MB, over the "
+                           f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB upload limit")
+    text = _as_text(Path(name).name, data)
+    if not text.strip():
+        raise PlannerError(f"{Path(name).name} holds no text")
+    if suffix == ".jsonl":
+        _check_jsonl(Path(name).name, text)
+    encoded = text.encode("utf-8")
+    digest = hashlib.sha256(encoded).hexdigest()
+    upload = CorpusUpload(name=Path(name).name, path=upload_folder() / f"{digest}{suffix}", sha256=digest,
+                          bytes=len(encoded))
+    _PENDING_SIZES[str(upload.path)] = upload.bytes
+    while len(_PENDING_SIZES) > 64:  # a long-lived server sees many uploads: keep only the latest
+        _PENDING_SIZES.pop(next(iter(_PENDING_SIZES)))
+    return upload, encoded
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Check an uploaded corpus and keep it (once: same text, same file); returns its path.
+    Call it only once a launch has passed its own checks."""
+    upload, encoded = _checked(name, data)
+    if not upload.path.is_file():
+        tmp = upload.path.with_suffix(upload.path.suffix + f".{os.getpid()}.part")
+        try:
+            upload.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(encoded)
+            tmp.replace(upload.path)  # a reader never sees half a file
+        except OSError as err:
+            with contextlib.suppress(OSError):  # a partial file must not stay; the error below matters more
+                tmp.unlink(missing_ok=True)
+            raise PlannerError(f"cannot keep the uploaded corpus in {upload.path.parent}: {err.strerror or err}; "
+                               "free space or fix the permissions of the state directory") from None
+    _PENDING_SIZES.pop(str(upload.path), None)
+    return upload.path
 
 
 def load_corpus(spec: CorpusSpec | None = None) -> Corpus:
