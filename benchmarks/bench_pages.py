@@ -1,0 +1,106 @@
+"""How fast each page redraws after an input change, measured in a real browser (Debian's Chromium).
+
+For every page: change one number input (or, on a page without one, reload), and time from the change to the
+app's script state returning to `notRunning` (that is when the user sees the new page). Median of N tries.
+
+    .venv/bin/python benchmarks/bench_pages.py [--repo PATH] [--tries 7]
+
+--repo lets one run measure another checkout (e.g. a worktree of an older commit) for before/after figures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+# page path -> label of the number input to step (None: time a reload instead)
+PAGES = {"": "GPUs", "models": "GPUs", "fit": "Seed", "verify": None, "runs": None, "adapt": "Epochs"}
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# Resolves with performance.now() when the script state goes running -> notRunning after it is armed.
+ARM = """() => { window.__done = new Promise(resolve => {
+  let seenRunning = false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => {
+    const s = app.getAttribute('data-test-script-state');
+    if (s === 'running') seenRunning = true;
+    if (seenRunning && s === 'notRunning') resolve(performance.now());
+  }).observe(app, {attributes: true});
+}); return performance.now(); }"""
+
+
+def _serve(repo: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, SCALEPLAN_HOME=tempfile.mkdtemp(prefix="bench-pages-"))
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("streamlit did not start")
+
+
+def _time_change(page, label: str | None, step: int) -> float:
+    start = page.evaluate(ARM)
+    if label is None:
+        t0 = time.perf_counter()
+        page.reload(wait_until="domcontentloaded")
+        page.wait_for_selector(IDLE, timeout=60_000)
+        return (time.perf_counter() - t0) * 1000
+    box = page.get_by_label(label, exact=True).first
+    value = float(box.input_value().replace(",", ""))
+    box.fill(f"{value + (1 if step % 2 == 0 else -1):g}")
+    start = page.evaluate("() => performance.now()")
+    box.press("Enter")
+    return page.evaluate("() => window.__done") - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
+    ap.add_argument("--tries", type=int, default=7)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    proc, url = _serve(args.repo)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded")
+            page.wait_for_selector(IDLE, timeout=90_000)
+            print(f"{'page':10s} {'action':22s} {'median ms':>10s} {'min':>7s} {'max':>7s}")
+            for path, label in PAGES.items():
+                page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+                page.wait_for_selector(IDLE, timeout=90_000)
+                page.wait_for_timeout(500)
+                _time_change(page, label, 0)  # warm-up: first run fills caches
+                times = [_time_change(page, label, i + 1) for i in range(args.tries)]
+                action = f"change '{label}'" if label else "reload"
+                print(f"{path or 'plan':10s} {action:22s} {statistics.median(times):10.0f} "
+                      f"{min(times):7.0f} {max(times):7.0f}", flush=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
