@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from planner.errors import PlannerError
 from planner.core.hardware import Accelerator, get_accelerator, names_and_aliases
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
+from planner.core.numbers import SCALE as _SCALE, check_positive, parse_count
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
@@ -26,12 +27,6 @@ ASSUMED_MAX_DAYS = 90.0
 DEFAULT_MFU = 0.4  # typical of well-tuned large dense runs (LLaMA-65B ~0.48 implied, Llama 3.1 405B 0.38-0.43)
 
 # --- validation ------------------------------------------------------------------------------------
-
-
-def check_positive(name: str, value, unit: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise PlannerError(f"{name} must be a positive number{unit and ' of ' + unit} (got {value!r})")
-    return float(value)
 
 
 def check_mfu(mfu) -> float:
@@ -201,8 +196,6 @@ def resolve_budget(req: BudgetRequest) -> Budget:
 
 # --- free-text budgets -----------------------------------------------------------------------------
 
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9,
-          "billion": 1e9, "t": 1e12, "trillion": 1e12}
 _NUM = r"(\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?)(?:\s*(k|thousand|mn|million|m|bn|billion|b|trillion|t)\b)?"
 _DURATION_HOURS = {"hour": 1.0, "day": HOURS_PER_DAY, "week": 7 * HOURS_PER_DAY, "month": 30 * HOURS_PER_DAY}
 _DURATION = r"(hour|day|week|month)s?\b"
@@ -215,10 +208,7 @@ def _number(digits: str, scale: str | None) -> float:
 
 def parse_number(text: str) -> float:
     """A positive count as people write it: '7e9', '7B', '1.4T', '70,000,000', '350M'."""
-    m = re.fullmatch(_NUM, text.strip(), re.I)
-    if not m or _number(m[1], m[2]) <= 0:
-        raise PlannerError(f"'{text}' is not a positive number; write it like 7e9, 7B or 1.4T")
-    return _number(m[1], m[2])
+    return parse_count(text)  # the one parser of counts (planner.core.numbers)
 
 
 def _accelerator_pattern() -> str:
