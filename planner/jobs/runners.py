@@ -40,15 +40,18 @@ def default_device() -> str:
     return "cuda" if local_gpu_count() else "cpu"
 
 
+def check_device(device: str, gpus: int | None = None, where: str = "on this machine") -> None:
+    """The one device check (ladder launch and retry, adaptation submit and run, job retry, the pages):
+    'cpu' always runs; 'cuda' needs a GPU. `gpus`: how many the runner sees (default: this machine's)."""
+    if device not in ("cpu", "cuda"):
+        raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+    if device == "cuda" and (local_gpu_count() if gpus is None else gpus) == 0:
+        raise PlannerError(f"no CUDA GPU found {where}; use device 'cpu'")
+
+
 def slots_for(device: str) -> list[str]:
-    if device == "cpu":
-        return ["cpu"]
-    if device == "cuda":
-        count = local_gpu_count()
-        if count == 0:
-            raise PlannerError("no CUDA GPU found on this machine; use device 'cpu'")
-        return [f"cuda:{i}" for i in range(count)]
-    raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+    check_device(device)
+    return ["cpu"] if device == "cpu" else [f"cuda:{i}" for i in range(local_gpu_count())]
 
 
 class Runner(Protocol):
@@ -68,7 +71,7 @@ class LocalRunner:
         self.idle_exit_s = idle_exit_s
 
     def check_device(self, device: str) -> None:
-        slots_for(device)
+        check_device(device)
 
     def ensure_workers(self, device: str) -> list[int]:
         store = JobStore()  # reserve_spawn: two pages or CLIs launching at once start one worker, not two
@@ -80,9 +83,13 @@ class LocalRunner:
         env = os.environ.copy()
         if slot.startswith("cuda"):
             env["CUDA_VISIBLE_DEVICES"] = slot.partition(":")[2] or "0"
-        logs = data_dir() / "logs"
-        logs.mkdir(exist_ok=True)
-        log = open(logs / f"worker-{slot.replace(':', '')}.log", "ab")
+        path = data_dir() / "logs" / f"worker-{slot.replace(':', '')}.log"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(path, "ab")
+        except OSError as err:  # read-only or full state directory: say so, not a traceback
+            raise PlannerError(f"cannot start a worker: cannot write its log {path} ({err.strerror or err}); "
+                               "make the state directory writable or free space") from err
         cmd = [sys.executable, "-m", "planner", "worker", "--slot", slot, "--idle-exit", str(self.idle_exit_s)]
         return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -117,10 +124,8 @@ class RayRunner:
         return ray
 
     def check_device(self, device: str) -> None:
-        if device not in ("cpu", "cuda"):
-            raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
-        if device == "cuda" and int(self._init().cluster_resources().get("GPU", 0)) == 0:
-            raise PlannerError("the Ray cluster has no GPU; use device 'cpu'")
+        gpus = int(self._init().cluster_resources().get("GPU", 0)) if device == "cuda" else 0  # no Ray for a typo
+        check_device(device, gpus, where="in the Ray cluster")
 
     def ensure_workers(self, device: str) -> list[int]:
         self.check_device(device)
