@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, get_method, resolve_model
 from planner.core.architecture import ModelConfig
 from planner.errors import PlannerError
+from planner.jobs.runners import check_device
+from planner.train.corpus import save_upload
 
 
 # ---------------------------------------------------------------------------------------------- variants
@@ -336,13 +338,7 @@ def _base_tokens_and_model(cfg: ModelConfig, spec: AdaptRunSpec, log):
 
 
 def _check_device(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise PlannerError("no CUDA GPU is visible on this machine; run with device 'cpu'")
-    elif device != "cpu":
-        raise PlannerError(f"device must be 'cpu' or 'cuda' (got {device!r})")
+    check_device(device)  # the one device check, shared with the Verify ladder and job retries
 
 
 def run_adaptation(spec: AdaptRunSpec, on_log=None, should_stop=None) -> AdaptRunResult:
@@ -407,6 +403,7 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
     resolve_model(spec.preset)
     if not spec.methods:
         raise PlannerError("choose at least one method to measure")
+    _check_device(spec.device)  # a launch that could never run queues nothing
     job_id = JobStore().submit(JOB_KIND, spec.model_dump(), group=JOB_GROUP, device=spec.device)
     if start_worker:
         get_runner("local").ensure_workers(spec.device)
@@ -415,20 +412,8 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
 
 def save_uploaded_corpus(filename: str, data: bytes) -> str:
     """Keep an uploaded downstream corpus (.txt: documents separated by two blank lines; .jsonl: one
-    {"text": ...} per line) under the state directory; returns the path a spec's `corpus` takes."""
-    import hashlib
-
-    from planner.core.settings import data_dir
-
-    suffix = Path(filename).suffix.lower()
-    if suffix not in (".txt", ".jsonl"):
-        raise PlannerError(f"upload a .txt or .jsonl corpus (got {filename!r})")
-    if not data.strip():
-        raise PlannerError(f"{filename} is empty")
-    path = data_dir() / "corpora" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return str(path)
+    {"text": ...} per line): the one `planner.train.corpus.save_upload`; returns the path a spec's `corpus` takes."""
+    return str(save_upload(filename, data))
 
 
 def jobs() -> list:
