@@ -12,7 +12,7 @@ from planner.core.hardware import accelerators
 from planner.jobs.runners import default_device, get_runner
 from planner.views import verify as plots
 from planner.verify import ladder
-from planner.train.corpus import CorpusSpec, save_upload
+from planner.train.corpus import CorpusSpec, check_upload, save_upload
 
 st.title("Verify a scaling law on your GPUs")
 st.caption("A law from a paper is a guess for your data and code. Run a ladder of small training runs "
@@ -42,7 +42,8 @@ upload = st.file_uploader("Corpus (optional): .txt or .jsonl with a \"text\" fie
                           "standard library's source.", type=["txt", "jsonl"])
 
 try:
-    corpus = CorpusSpec(source=str(save_upload(upload.name, upload.getvalue()))) if upload else None
+    # Checked now, kept only on Launch: a refused or never-pressed launch leaves no file behind
+    corpus = CorpusSpec(source=str(check_upload(upload.name, upload.getvalue()).path)) if upload else None
     request = ladder.LadderRequest(preset=preset, device=device, sizes_per_budget=sizes,
                                    gpu_hours=gpu_hours or None, accelerator=accelerator, corpus=corpus)
     design = ladder.design_ladder(request)
@@ -71,6 +72,9 @@ with st.expander("Runs of this design"):
 if st.button("Launch ladder", type="primary"):
     try:
         runner = get_runner(runner_name)
+        runner.check_device(design.device)
+        if upload:
+            save_upload(upload.name, upload.getvalue())
         new_id = ladder.launch_ladder(design, runner)  # checks the device first: a refused launch queues nothing
         started = runner.ensure_workers(design.device)
     except PlannerError as err:
