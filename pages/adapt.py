@@ -102,11 +102,12 @@ with st.form("launch"):
     launched = st.form_submit_button("Run comparison")
 if launched:
     try:
-        corpus = adapt_runs.save_uploaded_corpus(upload.name, upload.getvalue()) if upload else adapt_runs.PROSE
         spec = adapt_runs.AdaptRunSpec(preset=run_preset, device=device, steps=int(steps),
-                                       base_steps=int(base_steps), methods=run_methods, corpus=corpus,
+                                       base_steps=int(base_steps), methods=run_methods,
                                        checkpoint=checkpoint or None)
-        st.session_state["adapt_job"] = adapt_runs.submit(spec)
+        # the upload is kept only once the launch passed its checks (a refused launch writes nothing)
+        st.session_state["adapt_job"] = adapt_runs.submit(spec, upload=(upload.name, upload.getvalue())
+                                                          if upload else None)
     except PlannerError as err:
         st.error(str(err))
 

@@ -393,8 +393,10 @@ _register()
 JOB_KIND, JOB_GROUP = "adapt", "adapt"
 
 
-def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
-    """Queue a measured comparison and make sure a worker for its device is alive; returns the job id."""
+def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, bytes] | None = None) -> int:
+    """Queue a measured comparison and make sure a worker for its device is alive; returns the job id.
+    `upload` (file name, bytes): a downstream corpus, kept (and made the spec's corpus) only once every
+    check passed, so a refused launch writes nothing."""
     from planner.jobs import JobStore
     from planner.jobs.runners import get_runner
 
@@ -404,6 +406,8 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True) -> int:
     if not spec.methods:
         raise PlannerError("choose at least one method to measure")
     _check_device(spec.device)  # a launch that could never run queues nothing
+    if upload:
+        spec = spec.model_copy(update={"corpus": str(save_upload(*upload))})
     job_id = JobStore().submit(JOB_KIND, spec.model_dump(), group=JOB_GROUP, device=spec.device)
     if start_worker:
         get_runner("local").ensure_workers(spec.device)
