@@ -3,7 +3,7 @@ import pytest
 
 from planner.core.architecture import ModelConfig, get_preset, param_counts
 from planner.errors import PlannerError
-from planner.core.memory import (activation_bytes, inference_memory, kv_cache_bytes, layer_activation_bytes,
+from planner.core.memory import (GIB, activation_bytes, fits_on, inference_memory, kv_cache_bytes, layer_activation_bytes,
                             min_gpus_for_inference, min_gpus_for_training, training_memory)
 
 # GPT-3 175B as Korthikanti et al. 2022 use it (Table 3): a=96, h=12288, L=96, s=2048, v=51200.
@@ -111,8 +111,8 @@ def test_min_gpus_for_training_is_the_fewest_that_fit():
     kwargs = dict(seq_len=4096, micro_batch=1, recompute="full")
     k = min_gpus_for_training(cfg, 80, **kwargs)
     assert k is not None and k > 1
-    assert training_memory(cfg, gpus=k, sharding="zero3", **kwargs).total_gb <= 80
-    assert training_memory(cfg, gpus=k - 1, sharding="zero3", **kwargs).total_gb > 80
+    assert fits_on(training_memory(cfg, gpus=k, sharding="zero3", **kwargs).total_gb, 80)
+    assert not fits_on(training_memory(cfg, gpus=k - 1, sharding="zero3", **kwargs).total_gb, 80)
     # Without sharding, a 7B model never fits an 80 GB card (16 B/param = 108 GB), however many there are.
     assert min_gpus_for_training(get_preset("llama-2-7b"), 80, seq_len=2048, micro_batch=1, sharding="none") is None
     assert min_gpus_for_training(get_preset("tiny"), 16, seq_len=256, micro_batch=8, sharding="none") == 1
@@ -163,3 +163,12 @@ def test_sliding_window_caps_the_kv_cache():
     no_window = mistral.model_copy(update={"sliding_window": None})
     assert kv_cache_bytes(no_window, 32768, 1) == 8 * kv_cache_bytes(mistral, 32768, 1)
     assert "sliding window" in " ".join(inference_memory(mistral, seq_len=32768).assumptions)
+
+
+def test_an_80_gb_card_holds_80_gib_and_fits_checks_add_the_runtime():
+    # nvidia-smi reports 81,920 MiB on an A100 80GB: "80 GB" on HBM parts is 80 GiB = 85.9e9 bytes.
+    assert 80 * GIB == pytest.approx(85.9e9, rel=1e-3)
+    assert fits_on(80.0, 80)  # 80e9 bytes of tensors + 5% + 1 GiB = 85.07e9 <= 85.90e9
+    assert not fits_on(81.0, 80)  # 81e9 x 1.05 + 1.07e9 = 86.1e9 > 85.9e9
+    mem = training_memory(get_preset("llama-2-7b"), 2048, 1, gpus=8, sharding="zero3")
+    assert mem.peak_gb == pytest.approx(mem.total_gb * 1.05 + GIB / 1e9)

@@ -17,6 +17,7 @@ from planner.errors import PlannerError
 from planner.core.settings import DATA_TABLES
 
 GPUS_CSV = DATA_TABLES / "gpus.csv"
+GIB = 2.0**30  # bytes in a GiB, the unit of accelerator memory capacities
 
 # Short names people type, resolved to a table row. A bare "A100" means the 80 GB part, the one
 # most published training runs used (LLaMA, Llama 2, OPT, BLOOM).
@@ -40,11 +41,27 @@ class Accelerator(BaseModel):
                                                                     "without BF16 tensor cores (V100)")
     fp8_tflops: float | None = Field(default=None, description="dense FP8 peak, TFLOP/s; None if unsupported")
     memory_gb: float = Field(gt=0)
-    bandwidth_tbs: float = Field(gt=0, description="memory bandwidth, TB/s")
+    bandwidth_tbs: float = Field(gt=0, description="HBM (device memory) bandwidth, TB/s")
+    matmul_efficiency: float = Field(0.8, gt=0, le=1, description="share of the dense peak a large bf16 matmul "
+                                                                  "reaches (measured MAMF / peak; see matmul_source)")
+    intra_node_gbs: float = Field(gt=0, description="GPU-to-GPU bandwidth inside a node (NVLink, Infinity Fabric, "
+                                                    "ICI, else PCIe), GB/s each way, per GPU")
+    inter_node_gbs: float = Field(gt=0, description="network bandwidth between nodes, GB/s each way, per GPU")
+    node_size: int = Field(gt=0, description="GPUs that share the fast intra-node fabric (8 for DGX/HGX; a TPU "
+                                             "pod for TPUs, whose ICI spans the pod)")
     usd_per_hour: float = Field(gt=0, description="on-demand price per GPU (chip) hour")
     price_date: str
     price_source: str
     source: str
+    matmul_source: str = ""
+    interconnect_source: str = ""
+
+    @property
+    def memory_bytes(self) -> float:
+        """Capacity in bytes. Vendors' "80 GB" on HBM parts is 80 GiB: nvidia-smi reports 81,920 MiB for the
+        A100 80GB and 81,559 MiB usable on the H100 80GB, and rocm-smi 205,822,885,888 bytes (192 GiB) on the
+        MI300X. So an "80 GB" card holds 85.9e9 bytes, not 80e9."""
+        return self.memory_gb * GIB
 
     @property
     def peak_flops(self) -> float:

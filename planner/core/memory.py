@@ -1,7 +1,9 @@
 """Memory per GPU for training (weights, gradients, optimizer state, activations) and inference.
 
-GB = 1e9 bytes. Each result lists the assumptions behind it, because a memory estimate is only as good
-as what it leaves out (CUDA context, allocator fragmentation, communication buffers are not counted).
+GB = 1e9 bytes in every estimate; accelerator capacities are GiB (an "80 GB" H100 holds 80 x 2^30 = 85.9e9
+bytes: see Accelerator.memory_bytes), so every "fits" check goes through `fits_on`, which converts, and adds
+what a real process holds beyond the tensors: the CUDA context, cuBLAS workspaces and NCCL buffers
+(RUNTIME_OVERHEAD_BYTES) and the caching allocator's fragmentation (FRAGMENTATION).
 
 Training state per parameter follows Rajbhandari et al. 2020 (ZeRO, §3.1): mixed-precision Adam keeps
 2 bytes of bf16 weights + 2 of bf16 gradients + 12 of fp32 optimizer state (master weights, m, v) = 16;
@@ -20,6 +22,13 @@ from planner.core.architecture import ModelConfig, param_counts
 from planner.errors import PlannerError
 
 GB = 1e9
+GIB = 2.0**30
+# Assumptions, stated as such (no single published figure): a CUDA context with cuBLAS/NCCL workspaces takes
+# ~0.5-1 GiB per process outside PyTorch's allocator (PyTorch "CUDA semantics" notes, memory management), and
+# the caching allocator reserves a few percent more than it hands out; torchtitan's tables report reserved
+# memory, which is what must fit.
+RUNTIME_OVERHEAD_BYTES = 1.0 * GIB
+FRAGMENTATION = 0.05
 MAX_GPUS = 4096  # beyond this "how many GPUs" stops being a sizing question
 
 Optimizer = Literal["adam-mixed", "adamw-bf16"]
@@ -133,8 +142,20 @@ class TrainingMemory(BaseModel):
     grads_gb: float
     optimizer_gb: float
     activations_gb: float
-    total_gb: float = Field(description="per GPU")
+    total_gb: float = Field(description="per GPU: weights + grads + optimizer + activations")
+    peak_gb: float = Field(description="total_gb plus allocator fragmentation and the CUDA/NCCL runtime: what must "
+                                       "fit the card")
     assumptions: list[str]
+
+
+def peak_bytes(tensor_bytes: float) -> float:
+    """What a process reserves to hold `tensor_bytes` of tensors: fragmentation and the runtime on top."""
+    return tensor_bytes * (1 + FRAGMENTATION) + RUNTIME_OVERHEAD_BYTES
+
+
+def fits_on(tensor_gb: float, gpu_memory_gb: float) -> bool:
+    """Whether `tensor_gb` (1e9-byte GB) of tensors fit a card sold as `gpu_memory_gb` GB (which are GiB)."""
+    return peak_bytes(tensor_gb * GB) <= gpu_memory_gb * GIB
 
 
 def _check_positive(**values) -> None:
@@ -161,13 +182,15 @@ def training_memory(cfg: ModelConfig, seq_len: int, micro_batch: int, gpus: int 
         f"{', '.join(f'{x:g}' for x in OPTIMIZER_BYTES[optimizer])})",
         f"{sharding} over {gpus} data-parallel GPU(s); no tensor or pipeline parallelism",
         f"activations in 16-bit, {attention} attention, recompute={recompute}, logits in fp32 for the loss",
-        "not counted: CUDA context (~1 GB), allocator fragmentation, communication buffers, "
-        "ZeRO-3 parameter gathers",
+        f"peak adds {FRAGMENTATION:.0%} allocator fragmentation and {RUNTIME_OVERHEAD_BYTES / GIB:g} GiB of CUDA "
+        "context, cuBLAS and NCCL buffers; fits checks compare with the card's GiB",
+        "not counted: ZeRO-3 parameter gathers in flight",
     ]
+    total = sum(state) + activations
     return TrainingMemory(model=cfg.name, params=params, seq_len=seq_len, micro_batch=micro_batch, gpus=gpus,
                           optimizer=optimizer, sharding=sharding, recompute=recompute, attention=attention,
                           weights_gb=state[0], grads_gb=state[1], optimizer_gb=state[2],
-                          activations_gb=activations, total_gb=sum(state) + activations,
+                          activations_gb=activations, total_gb=total, peak_gb=peak_bytes(total * GB) / GB,
                           assumptions=assumptions)
 
 
@@ -188,12 +211,12 @@ def _check_gpu_memory(gpu_memory_gb: float) -> None:
 
 
 def min_gpus_for_training(cfg: ModelConfig, gpu_memory_gb: float, **training_kwargs) -> int | None:
-    """Fewest GPUs whose per-GPU training memory fits `gpu_memory_gb`; None if even 4096 don't.
-    Sharding defaults to ZeRO-3 here, since only sharded state shrinks with more GPUs."""
+    """Fewest GPUs whose per-GPU training memory fits a `gpu_memory_gb` card (GiB, overheads included: `fits_on`);
+    None if even 4096 don't. Sharding defaults to ZeRO-3 here, since only sharded state shrinks with more GPUs."""
     _check_gpu_memory(gpu_memory_gb)
     training_kwargs.setdefault("sharding", "zero3")
     training_kwargs.pop("gpus", None)
-    return _fewest(lambda k: training_memory(cfg, gpus=k, **training_kwargs).total_gb <= gpu_memory_gb)
+    return _fewest(lambda k: fits_on(training_memory(cfg, gpus=k, **training_kwargs).total_gb, gpu_memory_gb))
 
 
 # ---------------------------------------------------------------- inference
@@ -246,6 +269,6 @@ def min_gpus_for_inference(cfg: ModelConfig, gpu_memory_gb: float, **inference_k
     """Fewest GPUs that hold one replica split evenly (tensor parallel); None if even 4096 don't."""
     _check_gpu_memory(gpu_memory_gb)
     inference_kwargs.pop("gpus", None)
-    total = inference_memory(cfg, **inference_kwargs).total_gb
-    gpus = max(1, math.ceil(total / gpu_memory_gb))
+    total = peak_bytes(inference_memory(cfg, **inference_kwargs).total_gb * GB)
+    gpus = max(1, math.ceil(total / (gpu_memory_gb * GIB)))
     return gpus if gpus <= MAX_GPUS else None

@@ -1,0 +1,165 @@
+"""Search tensor x pipeline x data (x expert) parallel layouts, ZeRO stage, micro-batch and recomputation for
+the one that fits memory with the highest predicted throughput (planner.systems.throughput).
+
+Memory per GPU follows planner.core.memory with the layout's splits: weights, gradients and Adam state of the
+GPU's stage (/tp, /pp, experts /ep), sharded over dp by the ZeRO stage; activations per layer / tp (Megatron
+sequence parallelism, Korthikanti et al. 2022 §4.2.2) for the micro-batches 1F1B keeps in flight on the first
+stage (min(m, p) of them, each with L/p layers: Narayanan et al. 2021 §2.2.1), plus the fp32 logits.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from pydantic import BaseModel, Field
+
+from planner.core.architecture import ModelConfig, get_preset
+from planner.core.hardware import get_accelerator
+from planner.core.memory import ACTIVATION_BYTES, GB, OPTIMIZER_BYTES, fits_on, layer_activation_bytes, peak_bytes
+from planner.errors import PlannerError
+from planner.systems.throughput import RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time
+
+DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
+MICRO_BATCHES = (1, 2, 4, 8, 16)
+ZERO_STAGES = (0, 1, 2, 3)
+SHOWN_ALTERNATIVES = 12
+
+
+class LayoutResult(BaseModel):
+    """One evaluated layout: its memory, its predicted speed, and for the losers why they lost."""
+
+    tp: int
+    pp: int
+    dp: int
+    ep: int
+    zero_stage: int
+    micro_batch: int
+    recompute: str
+    memory_gb: float = Field(description="per GPU, 1e9-byte GB, tensors only (see peak_gb)")
+    peak_gb: float = Field(description="memory_gb plus allocator fragmentation and CUDA/NCCL runtime")
+    fits: bool
+    mfu: float
+    tokens_per_s_per_gpu: float
+    step_seconds: float
+    microbatches: int
+    breakdown: TimeBreakdown
+    why_not: str = ""
+
+
+class ParallelPlan(LayoutResult):
+    """The best layout for a model on `gpus` accelerators, and the ranked alternatives."""
+
+    model: str
+    gpu: str
+    gpus: int
+    seq_len: int
+    global_batch_tokens: int = Field(description="tokens per step as run")
+    gpu_memory_gb: float = Field(description="the card's capacity as sold (GiB)")
+    alternatives: list[LayoutResult]
+    layouts_searched: int
+    layouts_fitting: int
+    assumptions: list[str]
+
+
+def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: int) -> float:
+    """Tensor memory per GPU (GB) of the first pipeline stage, the fullest one under 1F1B."""
+    params = local_params(cfg, lay)
+    weights, grads, optimizer = (params * b for b in OPTIMIZER_BYTES["adam-mixed"])
+    if lay.zero_stage >= 1:
+        optimizer /= lay.dp
+    if lay.zero_stage >= 2:
+        grads /= lay.dp
+    if lay.zero_stage >= 3:
+        weights /= lay.dp
+    layers = math.ceil(cfg.n_layers / lay.pp)
+    in_flight = min(microbatches, lay.pp)
+    full_layer = layer_activation_bytes(cfg, seq_len, lay.micro_batch) / lay.tp
+    if lay.recompute == "full":
+        kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
+        activations = in_flight * layers * kept + full_layer
+    else:
+        activations = in_flight * layers * full_layer
+    logits = 4 * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp
+    return (weights + grads + optimizer + activations + logits) / GB
+
+
+def _degrees(n: int, limit: int) -> list[int]:
+    return [k for k in range(1, min(n, limit) + 1) if n % k == 0]
+
+
+def candidate_layouts(cfg: ModelConfig, gpus: int) -> list[Layout]:
+    """Every layout worth evaluating: tp divides the heads and stays within 2 nodes, pp at most the layers,
+    ep divides the experts and dp."""
+    found = []
+    for tp in _degrees(gpus, 16):
+        if cfg.n_heads % tp or cfg.kv_heads % tp and tp > cfg.kv_heads:
+            continue
+        for pp in _degrees(gpus // tp, cfg.n_layers):
+            dp = gpus // (tp * pp)
+            eps = [e for e in _degrees(dp, cfg.n_experts) if cfg.n_experts % e == 0] if cfg.n_experts > 1 else [1]
+            for ep, zero, mb, rc in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, RECOMPUTE_KINDS):
+                found.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero_stage=zero, micro_batch=mb, recompute=rc))
+    return found
+
+
+def evaluate(cfg: ModelConfig, gpu: str, seq_len: int, global_batch: int, lay: Layout) -> LayoutResult:
+    acc = get_accelerator(gpu)
+    speed: Throughput = step_time(cfg, acc, seq_len, global_batch, lay)
+    memory = layout_memory_gb(cfg, seq_len, lay, speed.microbatches)
+    return LayoutResult(tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, zero_stage=lay.zero_stage,
+                        micro_batch=lay.micro_batch, recompute=lay.recompute, memory_gb=memory,
+                        peak_gb=peak_bytes(memory * GB) / GB, fits=fits_on(memory, acc.memory_gb),
+                        mfu=speed.mfu, tokens_per_s_per_gpu=speed.tokens_per_s_per_gpu,
+                        step_seconds=speed.step_seconds, microbatches=speed.microbatches, breakdown=speed.breakdown)
+
+
+def why_it_lost(loser: LayoutResult, best: LayoutResult, capacity_gb: float) -> str:
+    """The main reason a layout is slower than the best, from the biggest gap in their time breakdowns."""
+    if not loser.fits:
+        return f"does not fit: {loser.peak_gb:.1f} GB per GPU > {capacity_gb:.1f} GB"
+    if loser.tokens_per_s_per_gpu >= best.tokens_per_s_per_gpu * 0.999:
+        return f"as fast ({loser.mfu:.1%} MFU) but needs more memory ({loser.memory_gb:.1f} GB)"
+    a, b = loser.breakdown, best.breakdown
+    gaps = {"pipeline bubble": a.bubble_s / loser.step_seconds - b.bubble_s / best.step_seconds,
+            "communication bound": a.communication_s / loser.step_seconds - b.communication_s / best.step_seconds,
+            "memory-bound ops": a.memory_s / loser.step_seconds - b.memory_s / best.step_seconds,
+            "recomputation / narrower matmuls": a.compute_s / loser.step_seconds - b.compute_s / best.step_seconds}
+    reason = max(gaps, key=gaps.get)
+    return f"{reason} ({loser.mfu:.1%} MFU vs {best.mfu:.1%})"
+
+
+def _check(gpus: int, seq_len: int, batch_tokens: int) -> None:
+    for name, value in (("gpus", gpus), ("seq", seq_len), ("global batch tokens", batch_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise PlannerError(f"{name} must be a positive whole number (got {value!r})")
+    if batch_tokens < seq_len:
+        raise PlannerError(f"the global batch ({batch_tokens:,} tokens) is shorter than one sequence ({seq_len:,})")
+
+
+def search_layouts(model: str | ModelConfig, gpus: int, gpu: str = "H100-SXM", seq_len: int = 4096,
+                   global_batch_tokens: int | None = None) -> ParallelPlan:
+    """The fastest layout that fits, and the others ranked (fitting ones by speed, then the ones that don't)."""
+    cfg = get_preset(model) if isinstance(model, str) else model
+    batch_tokens = DEFAULT_BATCH_TOKENS if global_batch_tokens is None else global_batch_tokens
+    _check(gpus, seq_len, batch_tokens)
+    acc = get_accelerator(gpu)
+    global_batch = max(1, batch_tokens // seq_len)
+    results = [evaluate(cfg, acc.name, seq_len, global_batch, lay) for lay in candidate_layouts(cfg, gpus)]
+    fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
+    if not fitting:
+        smallest = min(results, key=lambda r: r.peak_gb)
+        raise PlannerError(f"{cfg.name} does not fit on {gpus} x {acc.name} in any layout (smallest: "
+                           f"{smallest.peak_gb:.1f} GB per GPU > {acc.memory_bytes / GB:.1f} GB); use more GPUs")
+    best = fitting[0]
+    losers = fitting[1:SHOWN_ALTERNATIVES] + sorted((r for r in results if not r.fits), key=lambda r: r.peak_gb)[:3]
+    capacity = acc.memory_bytes / GB
+    alternatives = [r.model_copy(update={"why_not": why_it_lost(r, best, capacity)}) for r in losers]
+    return ParallelPlan(**best.model_dump(), model=cfg.name, gpu=acc.name, gpus=gpus, seq_len=seq_len,
+                        global_batch_tokens=best.microbatches * best.dp * best.micro_batch * seq_len,
+                        gpu_memory_gb=acc.memory_gb, alternatives=alternatives, layouts_searched=len(results),
+                        layouts_fitting=len(fitting), assumptions=[
+                            "mixed-precision Adam (16 bytes/param before sharding), bf16 activations, flash attention",
+                            "1F1B pipeline schedule without interleaving; tensor parallel with sequence parallelism",
+                            f"memory fits when tensors x 1.05 + 1 GiB runtime <= {acc.memory_gb:g} GiB "
+                            f"({capacity:.1f} GB)",
+                            "MFU model: calibrated on data/published_runs.csv; held-out error in RESULTS.md"])

@@ -1,0 +1,99 @@
+"""Published training throughputs (data/published_runs.csv) and how the throughput model does on them.
+
+Every row is one run as its paper or benchmark table reports it: shape, accelerator, layout, batch and the
+MFU (converted to model FLOPs where the source counted recomputation; the row's note says how). Rows are
+split once into `calibration` (the constants of planner.systems.throughput were fitted on these) and
+`held-out` (never used for fitting: their error is the one to quote).
+"""
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from statistics import mean, median
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from planner.core.architecture import ModelConfig
+from planner.core.hardware import get_accelerator
+from planner.core.settings import DATA_TABLES
+from planner.systems.throughput import Layout, step_time
+
+RUNS_CSV = DATA_TABLES / "published_runs.csv"
+ZERO_STAGE = {"none": 0, "zero1": 1, "zero2": 2, "zero3": 3, "fsdp": 3}
+
+
+class PublishedRun(BaseModel):
+    id: str
+    split: Literal["calibration", "held-out"]
+    family: Literal["gpt2", "llama"]
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int | None = None
+    d_ff: int
+    vocab_size: int
+    seq_len: int
+    gpu: str
+    gpus: int
+    tp: int
+    pp: int
+    sharding: str
+    micro_batch: int
+    global_batch: int = Field(description="sequences per step")
+    recompute: Literal["none", "selective", "full"]
+    published_mfu: float
+    source: str
+    note: str = ""
+
+    def config(self) -> ModelConfig:
+        return ModelConfig(name=self.id, family=self.family, vocab_size=self.vocab_size, d_model=self.d_model,
+                           n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
+                           d_ff=self.d_ff, max_seq_len=self.seq_len, tie_embeddings=self.family == "gpt2")
+
+    def layout(self) -> Layout:
+        return Layout(tp=self.tp, pp=self.pp, dp=self.gpus // (self.tp * self.pp),
+                      zero_stage=ZERO_STAGE[self.sharding], micro_batch=self.micro_batch, recompute=self.recompute)
+
+
+@lru_cache(maxsize=1)
+def published_runs() -> tuple[PublishedRun, ...]:
+    with RUNS_CSV.open(newline="") as f:
+        return tuple(PublishedRun(**{k: (v if v != "" else None) for k, v in row.items()})
+                     for row in csv.DictReader(f))
+
+
+class RunCheck(BaseModel):
+    id: str
+    split: str
+    gpu: str
+    gpus: int
+    published_mfu: float
+    predicted_mfu: float
+    error_points: float = Field(description="predicted - published, in MFU percentage points")
+
+
+class CheckSummary(BaseModel):
+    split: str
+    runs: int
+    mean_abs_points: float
+    median_abs_points: float
+    max_abs_points: float
+    within_5_points: int
+
+
+def check_run(run: PublishedRun) -> RunCheck:
+    predicted = step_time(run.config(), get_accelerator(run.gpu), run.seq_len, run.global_batch, run.layout()).mfu
+    return RunCheck(id=run.id, split=run.split, gpu=run.gpu, gpus=run.gpus, published_mfu=run.published_mfu,
+                    predicted_mfu=predicted, error_points=100 * (predicted - run.published_mfu))
+
+
+def check_all() -> list[RunCheck]:
+    return [check_run(run) for run in published_runs()]
+
+
+def summarise(checks: list[RunCheck], split: str) -> CheckSummary:
+    errors = [abs(c.error_points) for c in checks if c.split == split]
+    return CheckSummary(split=split, runs=len(errors), mean_abs_points=mean(errors),
+                        median_abs_points=median(errors), max_abs_points=max(errors),
+                        within_5_points=sum(e <= 5 for e in errors))

@@ -1,0 +1,167 @@
+"""Step time, tokens/s and MFU of one parallel layout: a roofline-style model with a few calibrated constants.
+
+Per micro-batch on the slowest pipeline stage the time is
+  matmuls at the accelerator's measured matmul efficiency (MAMF / peak, data/gpus.csv), lower for narrow
+  matmuls (width d_model / tp), attention at a further fraction of that, memory-bound element-wise ops
+  (norms, activations, residuals, the fp32 loss) at HBM bandwidth, and tensor-parallel collectives over
+  NVLink (Megatron: 4 all-reduce-sized collectives per layer, 6 with full recomputation; Narayanan et al.
+  2021 §3.2, Korthikanti et al. 2022 §4.2), expert all-to-alls and pipeline sends.
+A step runs m + p - 1 micro-batch slots on p stages (1F1B: bubble share (p-1)/(m+p-1), Narayanan 2021 §2.2);
+data-parallel gradient collectives (ZeRO-3/FSDP: parameter all-gathers too, every micro-batch) run over the
+inter-node fabric and hide behind compute where they can. Full recomputation costs one extra forward pass
+(x4/3 of the matmuls), selective recomputation one extra attention-core forward (Korthikanti 2022 §5).
+
+The constants below were fitted on the calibration rows of data/published_runs.csv by
+`python benchmarks/bench_systems.py --calibrate`; the held-out rows measure how far to trust the result.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from planner.core.architecture import ModelConfig, flops_per_token, param_counts
+from planner.core.hardware import Accelerator
+from planner.errors import PlannerError
+
+# --- calibrated constants (benchmarks/bench_systems.py --calibrate; see RESULTS.md) -----------------------
+# Fitted by grid search (mean |error| 3.7 MFU points on the 18 calibration rows; held-out: RESULTS.md).
+SIZE_KNEE = 256.0           # matmul width (d_model / tp) at which a GEMM runs at half its large-size efficiency
+ATTENTION_EFFICIENCY = 1.0  # flash attention forward + backward, as a share of the matmul efficiency
+ELEMENTWISE_BYTES = 120.0   # HBM bytes per token, layer and unit of width moved by memory-bound ops (bf16)
+OVERHEAD = 0.12             # launch gaps, data loading, logging: a share of the step not otherwise modelled
+
+BF16_BYTES = 2
+LOSS_BYTES_PER_LOGIT = 12  # the fp32 logits are written, read by the softmax and their gradient written: 3 x 4
+OPTIMIZER_BYTES_PER_PARAM = 32  # Adam step reads and writes fp32 master, m, v and the gradient (2 x 16)
+RECOMPUTE_KINDS = ("none", "selective", "full")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way to spread a training step over GPUs (dp = data-parallel replicas, ep divides dp)."""
+
+    tp: int
+    pp: int
+    dp: int
+    ep: int = 1
+    zero_stage: int = 1
+    micro_batch: int = 1
+    recompute: str = "none"
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp * self.dp
+
+
+class TimeBreakdown(BaseModel):
+    """Where one training step's wall-clock goes on the slowest GPU, seconds."""
+
+    compute_s: float = Field(description="matmuls and attention, recomputation included")
+    memory_s: float = Field(description="memory-bound element-wise ops, the loss and the optimizer step")
+    communication_s: float = Field(description="tensor/expert/pipeline collectives and exposed data-parallel ones")
+    bubble_s: float = Field(description="pipeline fill and drain: (p-1) idle micro-batch slots")
+    overhead_s: float = Field(description="launch gaps, data loading: the calibrated OVERHEAD share")
+
+
+class Throughput(BaseModel):
+    step_seconds: float
+    tokens_per_s_per_gpu: float
+    mfu: float = Field(description="model FLOPs (6N + attention, no recomputation) / (time x GPUs x dense peak)")
+    microbatches: int = Field(description="micro-batches per step on each pipeline")
+    global_batch: int = Field(description="sequences per step as run (a multiple of dp x micro-batch)")
+    breakdown: TimeBreakdown
+
+
+def _ring(n: int) -> float:
+    """Bytes each GPU sends per byte of an all-reduce over n GPUs, halved: a reduce-scatter or all-gather."""
+    return (n - 1) / n
+
+
+def _bandwidth(acc: Accelerator, span: int) -> float:
+    """Bytes/s for a collective over `span` consecutive GPUs: the node fabric if they share a node."""
+    return (acc.intra_node_gbs if span <= acc.node_size else acc.inter_node_gbs) * 1e9
+
+
+def _matmul_rate(acc: Accelerator, width: float) -> float:
+    return acc.peak_flops * acc.matmul_efficiency * width / (width + SIZE_KNEE)
+
+
+def _stage_flops(cfg: ModelConfig, seq_len: int, pp: int) -> tuple[float, float]:
+    """(matmul, attention) FLOPs per token on the slowest stage: its share of the layers plus the LM head."""
+    fpt = flops_per_token(cfg, seq_len)
+    head = 6.0 * cfg.d_model * cfg.vocab_size
+    layers = math.ceil(cfg.n_layers / pp)
+    dense = (fpt.dense - head) * layers / cfg.n_layers + head
+    return dense, fpt.attention * layers / cfg.n_layers
+
+
+def _micro_times(cfg: ModelConfig, acc: Accelerator, seq_len: int, lay: Layout) -> dict[str, float]:
+    """Seconds one micro-batch spends in each kind of work on the slowest stage."""
+    tokens = seq_len * lay.micro_batch
+    dense, attention = _stage_flops(cfg, seq_len, lay.pp)
+    extra = {"none": (1.0, 1.0), "selective": (1.0, 4 / 3), "full": (4 / 3, 4 / 3)}[lay.recompute]
+    compute = tokens / lay.tp * (dense * extra[0] / _matmul_rate(acc, cfg.d_model / lay.tp)
+                                 + attention * extra[1] / (_matmul_rate(acc, 1e9) * ATTENTION_EFFICIENCY))
+    layers = math.ceil(cfg.n_layers / lay.pp)
+    width = cfg.d_model + cfg.d_ff * cfg.experts_per_token
+    elementwise = ELEMENTWISE_BYTES * width * layers * extra[0] + LOSS_BYTES_PER_LOGIT * cfg.vocab_size
+    memory = tokens * elementwise / lay.tp / (acc.bandwidth_tbs * 1e12)
+    activation = tokens * cfg.d_model * BF16_BYTES
+    comm = 0.0
+    if lay.tp > 1:
+        per_layer = 6 if lay.recompute == "full" else 4
+        comm += per_layer * layers * 2 * _ring(lay.tp) * activation / _bandwidth(acc, lay.tp)
+    if lay.ep > 1:
+        comm += 4 * layers * _ring(lay.ep) * activation * cfg.experts_per_token / lay.tp \
+            / _bandwidth(acc, lay.tp * lay.ep)
+    if lay.pp > 1:
+        comm += 2 * activation / lay.tp / _bandwidth(acc, lay.tp * lay.pp)
+    return {"compute": compute, "memory": memory, "communication": comm}
+
+
+def local_params(cfg: ModelConfig, lay: Layout) -> float:
+    """Parameters one GPU holds before ZeRO sharding: its stage's share, experts split over ep."""
+    counts = param_counts(cfg)
+    experts = counts.total - counts.active if cfg.n_experts > 1 else 0.0
+    expert_share = experts * cfg.n_experts / (cfg.n_experts - cfg.experts_per_token) if experts else 0.0
+    dense = counts.total - expert_share
+    return (dense + expert_share / lay.ep) / (lay.tp * lay.pp)
+
+
+def _dp_seconds(cfg: ModelConfig, acc: Accelerator, lay: Layout, microbatches: int) -> float:
+    """Data-parallel traffic per step: gradient all-reduce (ZeRO 0-2: reduce-scatter + all-gather, the same
+    bytes), and for ZeRO-3/FSDP two parameter all-gathers and a reduce-scatter every micro-batch."""
+    if lay.dp == 1:
+        return 0.0
+    grad_bytes = local_params(cfg, lay) * BF16_BYTES
+    collectives = 3 * microbatches if lay.zero_stage == 3 else 2
+    return collectives * _ring(lay.dp) * grad_bytes / _bandwidth(acc, lay.gpus)
+
+
+def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> Throughput:
+    """Predicted step time and MFU of `lay` for a global batch of `global_batch` sequences."""
+    if lay.recompute not in RECOMPUTE_KINDS:
+        raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
+    m = max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch)))
+    t = _micro_times(cfg, acc, seq_len, lay)
+    micro = sum(t.values())
+    dp = _dp_seconds(cfg, acc, lay, m)
+    # Gradient buckets overlap the backward pass: only what outlasts the compute of the step shows.
+    exposed = max(0.0, dp - m * t["compute"]) if lay.zero_stage == 3 else max(0.0, dp - t["compute"])
+    shard = lay.dp if lay.zero_stage >= 1 else 1
+    optimizer = local_params(cfg, lay) / shard * OPTIMIZER_BYTES_PER_PARAM / (acc.bandwidth_tbs * 1e12)
+    bubble = (lay.pp - 1) * micro
+    busy = m * micro + bubble + exposed + optimizer
+    overhead = OVERHEAD * busy
+    step = busy + overhead
+    tokens = m * lay.dp * lay.micro_batch * seq_len
+    model_flops = flops_per_token(cfg, seq_len).total * tokens
+    return Throughput(
+        step_seconds=step, tokens_per_s_per_gpu=tokens / step / lay.gpus,
+        mfu=model_flops / (step * lay.gpus * acc.peak_flops), microbatches=m,
+        global_batch=m * lay.dp * lay.micro_batch,
+        breakdown=TimeBreakdown(compute_s=m * t["compute"], memory_s=m * t["memory"] + optimizer,
+                                communication_s=m * t["communication"] + exposed, bubble_s=bubble,
+                                overhead_s=overhead))
