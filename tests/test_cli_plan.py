@@ -20,7 +20,7 @@ def test_laws_json_lists_every_preset(run_cli):
 
 def test_json_flag_may_come_before_the_subcommand(run_cli):
     out = run_cli("--json", "optimal", "--flops", "1e21")
-    assert json.loads(out.stdout)["law"] == "hoffmann2022"
+    assert json.loads(out.stdout)["law"] == "besiroglu2024"  # the default reproduces Hoffmann's Table 3
 
 
 def test_human_output_without_json(run_cli):

@@ -41,7 +41,7 @@ def test_table2_exponents():
     unrounded = laws.get_law("hoffmann2022-unrounded")
     assert round(unrounded.a, 2) == 0.46 and round(unrounded.b, 2) == 0.54
     assert round(laws.get_law("hoffmann2022-approach1").a, 2) == 0.50
-    assert laws.get_law("hoffmann2022-approach2").a == 0.49
+    assert round(laws.get_law("hoffmann2022-approach2").a, 2) == 0.49  # fitted to Table A3, lands on Table 2
     assert laws.get_law("kaplan2020").a == 0.73
 
 
@@ -136,3 +136,30 @@ def test_law_names_cannot_escape_the_state_directory(name, tmp_path):
     with pytest.raises(PlannerError, match="not allowed"):
         laws.save_law(fitted)
     assert not list(laws.saved_laws_dir().parent.parent.rglob("evil*"))
+
+
+@pytest.mark.parametrize("params, flops, tokens", laws.hoffmann_table("A3"))
+def test_approach2_reproduces_hoffmann_table_a3(params, flops, tokens):
+    """Hoffmann et al. 2022, App. D.3 Table A3 (Approach 2 columns): the preset is fitted to these rows and
+    recovers each within 1% in size and tokens; the 67B row (1.7T tokens printed, 6.88e23 FLOPs) is the table's
+    least consistent and is held to 4%."""
+    opt = laws.get_law("hoffmann2022-approach2").optimal(flops)
+    tolerance = 0.04 if params == 67e9 else 0.01
+    assert opt.params == pytest.approx(params, rel=tolerance)
+    assert opt.tokens == pytest.approx(tokens, rel=tolerance)
+
+
+@pytest.mark.parametrize("params, flops, tokens", laws.hoffmann_table("3"))
+def test_default_law_agrees_with_hoffmann_table3(params, flops, tokens):
+    """The default (Besiroglu et al. 2024's replication) lands within 15% of every Table 3 row up to 1T params
+    (the 10T row, two orders of magnitude past the data, within 25%); the rounded preset misses by 23-70%."""
+    opt = laws.get_law(laws.DEFAULT_LAW).optimal(flops)
+    assert opt.params == pytest.approx(params, rel=0.25 if params == 10e12 else 0.15)
+    assert opt.warning == ""
+
+
+def test_rounded_preset_is_kept_with_a_warning():
+    """At Chinchilla's budget (Table 3: 67B on 1.5T) the rounded Approach-3 constants answer ~32B on ~3T."""
+    opt = laws.get_law("hoffmann2022").optimal(5.76e23)
+    assert 30e9 < opt.params < 34e9 and 85 < opt.tokens_per_param < 100
+    assert "Besiroglu" in opt.warning

@@ -7,6 +7,7 @@ All published constants live in `PRESETS` below, each with its citation.
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -17,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter
 
 from planner.errors import PlannerError
-from planner.core.settings import data_dir
+from planner.core.settings import DATA_TABLES, data_dir
 
 FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2ND + backward 4ND
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day
@@ -34,6 +35,7 @@ class Allocation(BaseModel):
     tokens_per_param: float
     loss: float = Field(description="predicted loss (nats/token) at this allocation")
     loss_note: str = ""
+    warning: str = Field(default="", description="why this law's answer should not be trusted as is")
 
 
 def check_flops(flops: float) -> float:
@@ -58,6 +60,7 @@ class _LawBase(BaseModel):
     name: str
     citation: str
     note: str = ""
+    warning: str = ""
 
     def allocation(self, flops: float, params: float, tokens: float, loss_note: str = "") -> Allocation:
         if params < MIN_PARAMS:
@@ -67,7 +70,7 @@ class _LawBase(BaseModel):
             )
         return Allocation(law=self.name, flops=flops, params=params, tokens=tokens,
                           tokens_per_param=tokens / params, loss=float(self.loss(params, tokens)),
-                          loss_note=loss_note)
+                          loss_note=loss_note, warning=self.warning)
 
     def isoflop_loss(self, flops: float, params):
         """Loss of models of size `params` each trained on the tokens that `flops` buys."""
@@ -298,28 +301,33 @@ HOFFMANN = "Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Model
 
 _HOFFMANN_APPROACH3 = ChinchillaLaw(
     name="hoffmann2022", E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28,
-    citation=f"{HOFFMANN}, Approach 3, App. D.2 (rounded constants)")
+    citation=f"{HOFFMANN}, Approach 3, App. D.2 (rounded constants)",
+    warning="the rounded Approach-3 constants do not reproduce Hoffmann's own tables (at 5.76e23 FLOPs they "
+            "give ~32B params on ~3T tokens where Table 3 has 67B on 1.5T; Besiroglu et al. 2024): use "
+            "besiroglu2024 or hoffmann2022-approach1")
 
 
-def _table3_k_params() -> tuple[float, float]:
-    """Least-squares fit, in log space, of N_opt = k C^a to Hoffmann Table 3 (Approach 1).
+def hoffmann_table(table: str) -> list[tuple[float, float, float]]:
+    """(params, FLOPs, tokens) rows of Hoffmann et al. 2022 Table 3 (Approach 1) or Table A3 (Approach 2),
+    as printed; data/hoffmann2022_tables.csv cites each row."""
+    with (DATA_TABLES / "hoffmann2022_tables.csv").open(newline="") as f:
+        return [(float(r["params"]), float(r["flops"]), float(r["tokens"]))
+                for r in csv.DictReader(f) if r["table"] == table]
 
-    The paper publishes the exponent (Table 2: a = 0.50) and the table, not the coefficient,
-    so the coefficient and exponent are read off the table itself.
+
+def _table_k_params(table: str) -> tuple[float, float]:
+    """Least-squares fit, in log space, of N_opt = k C^a to the rows of one of Hoffmann's tables.
+
+    The paper publishes the exponents (Table 2) and these tables, not the coefficients, so coefficient
+    and exponent are read off the table itself.
     """
-    params = np.log(np.array([400e6, 1e9, 10e9, 67e9, 175e9, 280e9, 520e9, 1e12, 10e12]))
-    flops = np.log(np.array([1.92e19, 1.21e20, 1.23e22, 5.76e23, 3.85e24, 9.90e24, 3.43e25, 1.27e26, 1.30e28]))
-    a, log_k = np.polyfit(flops, params, 1)
+    rows = np.log(np.array(hoffmann_table(table)))
+    a, log_k = np.polyfit(rows[:, 1], rows[:, 0], 1)
     return float(math.exp(log_k)), float(a)
 
 
-def _chinchilla_anchor_k(a: float) -> float:
-    """Coefficient putting Chinchilla itself (70B params, 1.4T tokens) on an allocation of exponent a."""
-    n, d = 70e9, 1.4e12
-    return n / (FLOPS_PER_PARAM_TOKEN * n * d) ** a
-
-
-_k1, _a1 = _table3_k_params()
+_k1, _a1 = _table_k_params("3")
+_k2, _a2 = _table_k_params("A3")
 
 PRESETS: dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw] = {
     law.name: law
@@ -331,21 +339,26 @@ PRESETS: dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw] = {
             citation=f"{HOFFMANN}, Approach 3 (unrounded values from the TeX source)"),
         ChinchillaLaw(
             name="besiroglu2024", E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
-            citation="Besiroglu et al. 2024, 'Chinchilla Scaling: A replication attempt'"),
+            citation="Besiroglu et al. 2024, 'Chinchilla Scaling: A replication attempt'",
+            note="the default: a full L(N, D) whose optimum lands within 15% of every row of Hoffmann's "
+                 "Table 3 up to 1T params"),
         PowerLawAllocation(
             name="hoffmann2022-approach1", k_params=_k1, a=_a1, loss_law=_HOFFMANN_APPROACH3,
             citation=f"{HOFFMANN}, Approach 1 (Table 2: a = b = 0.50; coefficient fitted to Table 3)"),
         PowerLawAllocation(
-            name="hoffmann2022-approach2", k_params=_chinchilla_anchor_k(0.49), a=0.49,
-            loss_law=_HOFFMANN_APPROACH3,
-            citation=f"{HOFFMANN}, Approach 2 (Table 2: a = 0.49, b = 0.51; anchored at Chinchilla 70B/1.4T)"),
+            name="hoffmann2022-approach2", k_params=_k2, a=_a2, loss_law=_HOFFMANN_APPROACH3,
+            citation=f"{HOFFMANN}, Approach 2 (Table 2: a = 0.49, b = 0.51; k and a fitted to the "
+                     "Approach-2 rows of Table A3, App. D.3)"),
         KaplanLaw(
             name="kaplan2020",
             citation="Kaplan et al. 2020, 'Scaling Laws for Neural Language Models' (eq. 1.5, 6.1)",
             note="N counts non-embedding parameters; loss on WebText2, not comparable in level"),
     ]
 }
-DEFAULT_LAW = "hoffmann2022"
+# Besiroglu et al.'s replication (their Table 1 / eq. 2) rather than the rounded Approach-3 constants: it is a
+# complete L(N, D) (inference-aware sizing and the over-training trade-off need a loss surface whose minimum
+# is the allocation) and it agrees with Hoffmann's Table 3 (tests/test_laws.py checks every row).
+DEFAULT_LAW = "besiroglu2024"
 
 # --- Saved (fitted) laws ---------------------------------------------------------------------------
 
