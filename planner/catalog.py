@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 from planner.core.budget import Cost, implied_mfu, training_cost, training_flops
 from planner.errors import PlannerError
 from planner.core.hardware import get_accelerator
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 from planner.core.settings import DATA_TABLES
+from planner.recipe.vision import vision_compute
 
 MODELS_CSV = DATA_TABLES / "models.csv"
 DISAGREEMENT_THRESHOLD = 0.25  # quoted compute more than 25% away from 6ND is worth a second look
@@ -38,6 +40,8 @@ class CatalogModel(BaseModel):
     quoted_compute_flops: float | None = Field(default=None, gt=0)
     quoted_source: str | None = None
     estimate: bool = Field(default=False, description="unofficial figures, not published by the developer")
+    compute_preset: str | None = Field(default=None, description="vision preset whose samples x tokens give the "
+                                                                  "compute (planner.recipe.vision), for non-LLMs")
     source: str
     note: str | None = None
 
@@ -86,6 +90,10 @@ def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float | N
     (None: no cost, for a table that shows everything else while the MFU is being corrected)."""
     acc = get_accelerator(accelerator)
     flops = None if model.tokens is None else training_flops(model.training_params, model.tokens)
+    tokens = model.tokens
+    if model.compute_preset:  # a vision model: samples seen x tokens per sample, both towers (CLIP), all crops
+        flops = vision_compute(model.compute_preset).flops
+        tokens = flops / (FLOPS_PER_PARAM_TOKEN * model.training_params)  # the 6ND-equivalent, for the cost
     mfu_implied = None
     if flops is not None and model.reported_gpu_hours and model.reported_accelerator:
         mfu_implied = implied_mfu(flops, model.reported_gpu_hours, model.reported_accelerator)
@@ -96,7 +104,7 @@ def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float | N
         implied_mfu=mfu_implied,
         mfu_plausible=None if mfu_implied is None else PLAUSIBLE_MFU[0] <= mfu_implied <= PLAUSIBLE_MFU[1],
         cost=None if flops is None or mfu is None
-        else training_cost(model.training_params, model.tokens, acc, gpus, mfu))
+        else training_cost(model.training_params, tokens, acc, gpus, mfu))
 
 
 def model_table(accelerator: str = "H100-SXM", mfu: float | None = 0.4, gpus: int = 1024) -> list[ModelRow]:

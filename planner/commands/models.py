@@ -5,6 +5,7 @@ from typing import Callable
 
 from planner.core import budget, hardware
 from planner import catalog as models
+from planner.errors import PlannerError
 
 
 def cost_command(sub) -> Callable:
@@ -41,4 +42,49 @@ def models_command(sub) -> Callable:
     return lambda a: models.model_table(a.gpu, a.mfu, a.gpus)
 
 
-COMMANDS = [cost_command, budget_command, gpus_command, models_command]
+def claim_command(sub) -> Callable:
+    p = sub.add_parser("claim", help='check a quoted compute figure, e.g. --quoted "6000 PF-days", against 6ND')
+    p.add_argument("--params", type=float, help="model parameters (total)")
+    p.add_argument("--active-params", type=float, default=None, help="active parameters per token (MoE)")
+    p.add_argument("--tokens", type=float, help="training tokens")
+    p.add_argument("--vision", default=None, help="a vision preset instead of params/tokens, e.g. clip-vit-l-14")
+    p.add_argument("--quoted", required=True, help='the quoted figure: "6000 PF-days" or "3.1e23 FLOPs"')
+
+    def handle(a):
+        from planner.recipe import claims
+
+        if a.vision is not None:
+            return claims.check_vision_claim(a.vision, a.quoted)
+        if a.params is None or a.tokens is None:
+            raise PlannerError("give --params and --tokens (or --vision PRESET)")
+        return claims.check_claim(a.params, a.tokens, a.quoted, a.active_params)
+
+    return handle
+
+
+def quoted_command(sub) -> Callable:
+    sub.add_parser("quoted", help="commonly quoted compute figures and their verdicts")
+
+    def handle(a):
+        from planner.recipe import claims
+
+        return claims.quoted_figures()
+
+    return handle
+
+
+def vision_command(sub) -> Callable:
+    p = sub.add_parser("vision", help="vision presets (CLIP, DINOv2, SAM): exact params and training compute")
+    p.add_argument("--preset", default=None, help="one preset (default: all)")
+
+    def handle(a):
+        from planner.recipe import vision
+
+        names = [a.preset] if a.preset else list(vision.vision_presets())
+        return [{"params": vision.vision_params(n), "compute": vision.vision_compute(n)} for n in names]
+
+    return handle
+
+
+COMMANDS = [cost_command, budget_command, gpus_command, models_command, claim_command, quoted_command,
+            vision_command]

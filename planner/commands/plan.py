@@ -1,9 +1,11 @@
-"""Subcommands of the compute planner: laws, optimal."""
+"""Subcommands of the compute planner: laws, optimal (with the inference-aware and over-training answers),
+plan, hparams."""
 from __future__ import annotations
 
 from typing import Callable
 
 from planner.core import laws
+from planner.errors import PlannerError
 
 
 def laws_command(sub) -> Callable:
@@ -11,22 +13,79 @@ def laws_command(sub) -> Callable:
     return lambda args: laws.list_laws()
 
 
+def _optimal_arguments(p) -> None:
+    p.add_argument("--flops", type=float, help="training compute in FLOPs, e.g. 5.88e23")
+    p.add_argument("--params", type=float, help="a fixed model size: the tokens that make it optimal "
+                                                "(with --tokens: the over-training penalty of that run)")
+    p.add_argument("--tokens", type=float, help="a fixed token count: the size that makes it optimal")
+    p.add_argument("--law", default=laws.DEFAULT_LAW, help=f"law name (see `laws`; default {laws.DEFAULT_LAW})")
+    p.add_argument("--inference-tokens", type=float, help="lifetime inference tokens (with --flops): the "
+                                                          "size with the least training + inference cost")
+    p.add_argument("--prefill-share", type=float, default=0.5, help="share of inference tokens that are prompt")
+    p.add_argument("--mfu", type=float, default=None, help="training MFU (default 0.4)")
+    p.add_argument("--mfu-prefill", type=float, default=None, help="prompt-token MFU (default: training's)")
+    p.add_argument("--mfu-generate", type=float, default=None, help="generated-token MFU (default: training's)")
+    p.add_argument("--gpu", default=None, help="accelerator, to price training + inference in dollars")
+    p.add_argument("--unique-tokens", type=float, help="unique tokens available: epochs and effective data")
+
+
+def _optimal(args):
+    from planner.core import budget
+    from planner.recipe import inference, overtrain
+
+    given = [name for name in ("flops", "params", "tokens") if getattr(args, name) is not None]
+    if given not in (["flops"], ["params"], ["tokens"], ["params", "tokens"]):
+        raise PlannerError("give --flops, --params, --tokens, or --params with --tokens")
+    if args.inference_tokens is not None and given != ["flops"]:
+        raise PlannerError("--inference-tokens needs --flops (the budget whose optimum sets the loss)")
+    law = laws.get_law(args.law)
+    if given == ["params", "tokens"]:
+        return overtrain.overtrain_point(args.law, args.params, args.tokens)
+    if args.params is not None:
+        return law.optimal_for_params(args.params)
+    if args.tokens is not None:
+        return law.optimal_for_tokens(args.tokens)
+    if args.inference_tokens is None:
+        return law.optimal(args.flops)
+    demand = inference.InferenceDemand(
+        tokens=args.inference_tokens, prefill_share=args.prefill_share,
+        mfu_train=budget.DEFAULT_MFU if args.mfu is None else args.mfu,
+        mfu_prefill=args.mfu_prefill, mfu_generate=args.mfu_generate)
+    return inference.inference_aware(args.law, args.flops, demand, accelerator=args.gpu)
+
+
 def optimal_command(sub) -> Callable:
-    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget "
-                                       "(or the optimal tokens for a fixed size, or size for fixed tokens)")
-    given = p.add_mutually_exclusive_group(required=True)
-    given.add_argument("--flops", type=float, help="training compute in FLOPs, e.g. 5.88e23")
-    given.add_argument("--params", type=float, help="a fixed model size: the tokens that make it optimal")
-    given.add_argument("--tokens", type=float, help="a fixed token count: the size that makes it optimal")
-    p.add_argument("--law", default=laws.DEFAULT_LAW, help="law name (see `laws`)")
+    p = sub.add_parser("optimal", help="compute-optimal model size and tokens for a FLOP budget (or the optimal "
+                                       "tokens for a fixed size, size for fixed tokens, the penalty of a fixed "
+                                       "run, or the inference-aware optimum)")
+    _optimal_arguments(p)
 
     def handle(args):
-        law = laws.get_law(args.law)
-        if args.params is not None:
-            return law.optimal_for_params(args.params)
-        if args.tokens is not None:
-            return law.optimal_for_tokens(args.tokens)
-        return law.optimal(args.flops)
+        result = _optimal(args)
+        if args.unique_tokens is not None:
+            from planner.recipe.data_limits import with_data_limits
+            return with_data_limits(result, args.unique_tokens)
+        return result
+
+    return handle
+
+
+def hparams_command(sub) -> Callable:
+    p = sub.add_parser("hparams", help="peak learning rate and batch size (DeepSeek LLM 2024, Step Law 2025)")
+    p.add_argument("--flops", type=float, help="training compute: the rules at the compute-optimal run")
+    p.add_argument("--params", type=float, help="model size (with --tokens)")
+    p.add_argument("--tokens", type=float, help="training tokens (with --params)")
+    p.add_argument("--law", default=laws.DEFAULT_LAW, help="law that sizes the run for --flops")
+    p.add_argument("--seq", type=int, default=4096, help="training sequence length")
+
+    def handle(args):
+        from planner.recipe import hparams
+
+        if args.flops is not None and args.params is None and args.tokens is None:
+            return hparams.hparams_for_flops(args.flops, args.law, args.seq)
+        if args.flops is None and args.params is not None and args.tokens is not None:
+            return hparams.hparams(args.params, args.tokens, args.seq)
+        raise PlannerError("give --flops, or --params with --tokens")
 
     return handle
 
@@ -34,7 +93,7 @@ def optimal_command(sub) -> Callable:
 def plan_command(sub) -> Callable:
     p = sub.add_parser("plan", help="the compute-optimal run for a budget: size, tokens, loss, cost, memory")
     p.add_argument("budget", help='e.g. "512 H100 for 30 days", "$2M", "1e24 FLOPs", "10k GPU-hours"')
-    p.add_argument("--law", action="append", help="law name, repeatable (default: hoffmann2022)")
+    p.add_argument("--law", action="append", help=f"law name, repeatable (default: {laws.DEFAULT_LAW})")
     p.add_argument("--gpu", default=None, help="accelerator when the budget names none (default H100-SXM)")
     p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
     p.add_argument("--mfu", type=float, default=None, help="model-FLOPs utilisation (default 0.4)")
@@ -54,4 +113,4 @@ def plan_command(sub) -> Callable:
     return handle
 
 
-COMMANDS = [laws_command, optimal_command, plan_command]
+COMMANDS = [laws_command, optimal_command, plan_command, hparams_command]
