@@ -70,7 +70,7 @@ def _validation_message(err: ValidationError) -> str:
 
 # Each feature module in planner/commands/ exposes COMMANDS: functions that add a subparser and return
 # its handler. Handlers import heavy modules (torch, scipy) lazily so `laws` stays instant.
-FEATURES = ["plan", "models", "arch", "fit", "verify", "adapt"]
+FEATURES = ["plan", "models", "arch", "fit", "verify", "adapt", "systems"]
 
 
 def _registrations() -> list[Callable]:

@@ -10,9 +10,12 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from planner.core import architecture, budget, format as fmt, hardware, laws
-from planner.core.memory import (InferenceMemory, TrainingMemory, inference_memory, min_gpus_for_training,
-                            training_memory)
+from planner.core.memory import (InferenceMemory, TrainingMemory, fits_on, inference_memory,
+                                 min_gpus_for_training, training_memory)
 from planner.errors import PlannerError
+from planner.systems.auto import layout_summary
+from planner.systems.goodput import DEFAULT_GOODPUT
+from planner.systems.layout import ParallelPlan, search_layouts
 
 
 class PlanRequest(BaseModel):
@@ -25,6 +28,8 @@ class PlanRequest(BaseModel):
     sharding: str = Field(default="zero3", description="none | zero1 | zero2 | zero3 | fsdp")
     recompute: str = Field(default="full", description="activation recomputation: none | selective | full")
     family: str = Field(default="llama", description="architecture family of the suggested shape")
+    mfu_auto: bool = Field(default=False, description="use the MFU predicted for the best parallel layout (with the "
+                                                      "default goodput) instead of budget.mfu")
 
 
 class LawPlan(BaseModel):
@@ -42,6 +47,8 @@ class LawPlan(BaseModel):
     min_gpus: int | None = Field(default=None, description="fewest GPUs the training state fits on "
                                                            "(None: more than 4096, or no shape)")
     inference: InferenceMemory | None = Field(default=None, description="bf16 serving memory at the training length")
+    layout: ParallelPlan | None = Field(default=None, description="fastest parallel layout that fits the budget's GPUs")
+    layout_note: str = ""
 
 
 class Plan(BaseModel):
@@ -76,15 +83,30 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
     knobs = dict(seq_len=request.seq_len, micro_batch=request.micro_batch, sharding=request.sharding,
                  recompute=request.recompute)
     gpu_memory_gb = hardware.get_accelerator(resolved.accelerator).memory_gb
+    layout, note, cost = None, "", result.cost
+    try:
+        layout = search_layouts(shape, resolved.gpus, resolved.accelerator, request.seq_len)
+    except PlannerError as err:  # does not fit in any layout: the memory warning says what to change
+        note = str(err)
+    if layout is not None and request.mfu_auto:
+        cost = budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator, resolved.gpus,
+                                    layout.mfu, DEFAULT_GOODPUT).model_copy(update={"layout": layout_summary(layout)})
     return result.model_copy(update=dict(
-        shape=shape, shape_params=architecture.param_counts(shape).total,
-        memory=training_memory(shape, gpus=resolved.gpus, **knobs),
+        shape=shape, shape_params=architecture.param_counts(shape).total, cost=cost, layout=layout,
+        layout_note=note, memory=training_memory(shape, gpus=resolved.gpus, **knobs),
         min_gpus=min_gpus_for_training(shape, gpu_memory_gb, **knobs),
         inference=inference_memory(shape, seq_len=request.seq_len)))
 
 
 def make_plan(request: PlanRequest) -> Plan:
     resolved = budget.resolve_budget(request.budget)
+    if request.mfu_auto:
+        # The budget's FLOPs depend on the MFU, which depends on the model the budget buys: one fixed-point step
+        # from the default MFU, with the first law's layout (predicted MFU x default goodput).
+        first = plan_for_law(request.laws[0], resolved, request)
+        if first.layout is not None:
+            effective = first.layout.mfu * DEFAULT_GOODPUT
+            resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": effective}))
     return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
 
 
@@ -172,10 +194,10 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
 def memory_warnings(plan: Plan) -> list[str]:
     """One line per law whose training state does not fit the accelerator on the budget's GPUs."""
     gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
-    return [f"{p.law}: the training state needs {fmt.gb(p.memory.total_gb)} per GPU on {plan.budget.gpus:,} GPUs, "
-            f"more than the {plan.budget.accelerator}'s {fmt.gb(gpu_memory_gb)}; use at least "
-            f"{p.min_gpus if p.min_gpus else 'more than 4096'} GPUs, more sharding or recomputation"
-            for p in plan.plans if p.memory and p.memory.total_gb > gpu_memory_gb]
+    return [f"{p.law}: the training state needs {fmt.gb(p.memory.peak_gb)} per GPU on {plan.budget.gpus:,} GPUs "
+            f"(with runtime overheads), more than the {plan.budget.accelerator}'s {gpu_memory_gb:g} GiB; use at "
+            f"least {p.min_gpus if p.min_gpus else 'more than 4096'} GPUs, more sharding or recomputation"
+            for p in plan.plans if p.memory and not fits_on(p.memory.total_gb, gpu_memory_gb)]
 
 
 def fixed_allocations(law_names: list[str], resolved: budget.Budget, params: float | None = None,

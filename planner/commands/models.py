@@ -14,8 +14,23 @@ def cost_command(sub) -> Callable:
     p.add_argument("--tokens", type=float, required=True, help="training tokens")
     p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR, help="accelerator (see `gpus`)")
     p.add_argument("--gpus", type=int, default=1, help="number of accelerators (sets wall-clock days)")
-    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
-    return lambda a: budget.training_cost(a.params, a.tokens, a.gpu, a.gpus, a.mfu)
+    p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
+                   help="model-FLOPs utilisation, 0-1, or 'auto': predicted for the best parallel layout")
+    p.add_argument("--seq", type=int, default=4096, help="sequence length for --mfu auto")
+    p.add_argument("--preset", default=None, help="model shape for --mfu auto (default: a suggested shape)")
+    p.add_argument("--goodput", type=float, default=None,
+                   help="productive share of wall-clock (default: 0.9 with --mfu auto, else 1)")
+    return _cost
+
+
+def _cost(a):
+    from planner.systems import auto, goodput  # the layout search is only needed for --mfu auto
+
+    mfu = auto.parse_mfu(a.mfu)
+    if mfu == "auto":
+        share = goodput.DEFAULT_GOODPUT if a.goodput is None else a.goodput
+        return auto.auto_cost(a.params, a.tokens, a.gpu, a.gpus, a.seq, share, a.preset)
+    return budget.training_cost(a.params, a.tokens, a.gpu, a.gpus, mfu, 1.0 if a.goodput is None else a.goodput)
 
 
 def budget_command(sub) -> Callable:

@@ -96,19 +96,22 @@ def plan_command(sub) -> Callable:
     p.add_argument("--law", action="append", help=f"law name, repeatable (default: {laws.DEFAULT_LAW})")
     p.add_argument("--gpu", default=None, help="accelerator when the budget names none (default H100-SXM)")
     p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
-    p.add_argument("--mfu", type=float, default=None, help="model-FLOPs utilisation (default 0.4)")
+    p.add_argument("--mfu", default=None, help="model-FLOPs utilisation (default 0.4), or 'auto': predicted "
+                                               "for the best parallel layout, with 90%% goodput")
     p.add_argument("--seq", type=int, default=2048, help="training sequence length")
     p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
 
     def handle(args):
         from planner.core import budget
         from planner import plan
+        from planner.systems.auto import parse_mfu
 
+        mfu = budget.DEFAULT_MFU if args.mfu is None else parse_mfu(args.mfu)
         defaults = {"accelerator": args.gpu or budget.DEFAULT_ACCELERATOR,
-                    "mfu": budget.DEFAULT_MFU if args.mfu is None else args.mfu}
+                    "mfu": budget.DEFAULT_MFU if mfu == "auto" else mfu}
         request = budget.parse_budget(args.budget, gpus=args.gpus, **defaults)
         return plan.make_plan(plan.PlanRequest(budget=request, laws=args.law or [laws.DEFAULT_LAW],
-                                               seq_len=args.seq, sharding=args.sharding))
+                                               seq_len=args.seq, sharding=args.sharding, mfu_auto=mfu == "auto"))
 
     return handle
 

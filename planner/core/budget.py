@@ -99,17 +99,27 @@ class Cost(BaseModel):
     usd: float
     usd_per_gpu_hour: float
     price_date: str
+    goodput: float = Field(1.0, description="productive share of wall-clock; GPU-hours = FLOPs / (peak x MFU x "
+                                            "goodput). 1 when the MFU given is already the all-in figure")
+    layout: str | None = Field(None, description="the parallel layout the MFU was predicted for (--mfu auto)")
+
+
+def check_goodput(goodput) -> float:
+    if isinstance(goodput, bool) or not isinstance(goodput, Real) or not (0 < goodput <= 1):
+        raise PlannerError(f"goodput must be a fraction in (0, 1], e.g. 0.9 (got {goodput!r})")
+    return float(goodput)
 
 
 def training_cost(params: float, tokens: float, accelerator: str | Accelerator = DEFAULT_ACCELERATOR,
-                  gpus: int = 1, mfu: float = DEFAULT_MFU) -> Cost:
+                  gpus: int = 1, mfu: float = DEFAULT_MFU, goodput: float = 1.0) -> Cost:
+    """Cost at steady-state `mfu` for the productive `goodput` share of the wall-clock."""
     acc = get_accelerator(accelerator)
     flops = training_flops(params, tokens)
-    gpu_hours = flops_to_gpu_hours(flops, acc, mfu)
+    gpu_hours = flops_to_gpu_hours(flops, acc, mfu) / check_goodput(goodput)
     return Cost(params=params, tokens=tokens, accelerator=acc.name, gpus=check_gpus(gpus), mfu=mfu,
                 flops=flops, gpu_hours=gpu_hours, days=gpu_hours_to_days(gpu_hours, gpus),
                 usd=gpu_hours_to_usd(gpu_hours, acc), usd_per_gpu_hour=acc.usd_per_hour,
-                price_date=acc.price_date)
+                price_date=acc.price_date, goodput=goodput)
 
 
 # --- budgets ---------------------------------------------------------------------------------------

@@ -1,0 +1,23 @@
+"""Subcommands for systems estimates: parallel (layout search with predicted MFU)."""
+from __future__ import annotations
+
+from typing import Callable
+
+
+def parallel_command(sub) -> Callable:
+    p = sub.add_parser("parallel", help="fastest TP x PP x DP (x EP) layout that fits, with predicted MFU")
+    p.add_argument("--preset", required=True, help="model preset (see `presets`)")
+    p.add_argument("--gpus", type=int, required=True, help="number of accelerators")
+    p.add_argument("--gpu", default="H100-SXM", help="accelerator (see `gpus`)")
+    p.add_argument("--seq", type=int, default=4096, help="training sequence length")
+    p.add_argument("--global-batch-tokens", type=int, default=None, help="tokens per step (default 4M)")
+
+    def handle(args):
+        from planner.systems.layout import search_layouts
+
+        return search_layouts(args.preset, args.gpus, args.gpu, args.seq, args.global_batch_tokens)
+
+    return handle
+
+
+COMMANDS = [parallel_command]
