@@ -112,7 +112,11 @@ if launched:
         st.error(str(err))
 
 
-pending = any(not j.finished for j in adapt_runs.jobs())
+try:
+    pending = any(not j.finished for j in adapt_runs.jobs())
+except PlannerError as err:  # a broken job store (corrupt, unreadable): the estimates above still show
+    st.error(str(err))
+    st.stop()
 
 
 @st.fragment(run_every=3 if pending else None)

@@ -92,7 +92,11 @@ if not ladders:
 if st.session_state.get("watch") not in ladders:
     st.session_state["watch"] = ladders[0]
 ladder_id = st.selectbox("Ladder", ladders, key="watch")
-finished = ladder.analyze_ladder(ladder_id).finished
+try:
+    finished = ladder.analyze_ladder(ladder_id).finished
+except PlannerError as err:  # a broken job store (corrupt, unreadable): the design above still works
+    st.error(str(err))
+    st.stop()
 
 
 def show_results(report):
@@ -144,7 +148,10 @@ def live_view():
 
 b1, b2 = st.columns(2)
 if b1.button("Cancel unfinished runs"):
-    st.info(f"Cancelled {ladder.cancel_ladder(ladder_id)} run(s).")
+    try:
+        st.info(f"Cancelled {ladder.cancel_ladder(ladder_id)} run(s).")
+    except PlannerError as err:  # e.g. a read-only or full state directory
+        st.error(str(err))
 if b2.button("Retry failed runs (resume from checkpoints)"):
     try:
         runner = get_runner(runner_name)

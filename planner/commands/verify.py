@@ -80,10 +80,16 @@ def worker_command(sub) -> Callable:
 
 
 def jobs_command(sub) -> Callable:
-    p = sub.add_parser("jobs", help="list, cancel or retry jobs in the store")
-    p.add_argument("action", nargs="?", default="list", choices=["list", "cancel", "retry"])
+    from planner.jobs import retention
+
+    p = sub.add_parser("jobs", help="list, cancel or retry jobs in the store; prune old checkpoints",
+                       epilog="checkpoint retention: " + retention.RULE)
+    p.add_argument("action", nargs="?", default="list", choices=["list", "cancel", "retry", "prune"])
     p.add_argument("job_id", nargs="?", type=int, help="job id for cancel / retry")
     p.add_argument("--group", default=None, help="only jobs of this group (a ladder id)")
+    p.add_argument("--days", type=float, default=retention.KEEP_DAYS,
+                   help="prune: only checkpoints of jobs finished more than this many days ago")
+    p.add_argument("--include-done", action="store_true", help="prune: also succeeded jobs' final checkpoints")
 
     def handle(args):
         from planner.errors import PlannerError
@@ -91,6 +97,8 @@ def jobs_command(sub) -> Callable:
         from planner.jobs.store import JobStore
 
         store = JobStore()
+        if args.action == "prune":
+            return retention.prune_checkpoints(store, days=args.days, include_done=args.include_done)
         if args.action != "list":
             if args.job_id is None:
                 raise PlannerError(f"`jobs {args.action}` needs a job id; `jobs list` shows them")

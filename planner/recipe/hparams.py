@@ -78,6 +78,11 @@ def _shape_terms(params: float, seq_len: int) -> tuple[float, float, str]:
     return params, FLOPS_PER_PARAM_TOKEN * params, "no shape for this size: M = 6N, N counted as non-embedding"
 
 
+def deepseek_rule(flops_non_embedding: float) -> tuple[float, float]:
+    """(peak lr, batch tokens) from DeepSeek's eq. 1 at C = M D (non-embedding FLOPs)."""
+    return 0.3118 * flops_non_embedding**-0.1250, 0.2920 * flops_non_embedding**0.3271
+
+
 def _rule(law: str, citation: str, lr: float, batch: float, tokens: float, seq_len: int, note="") -> HparamRule:
     return HparamRule(law=law, citation=citation, lr=lr, batch_tokens=batch,
                       batch_sequences=max(1, round(batch / seq_len)), steps=max(1, round(tokens / batch)),
@@ -90,8 +95,7 @@ def hparams(params: float, tokens: float, seq_len: int = 4096) -> Hparams:
     seq_len = int(check_positive("sequence length", seq_len))
     n_ne, m, mapping = _shape_terms(n, seq_len)
     c_deepseek = m * d
-    deepseek = _rule("deepseek2024", DEEPSEEK, 0.3118 * c_deepseek**-0.1250, 0.2920 * c_deepseek**0.3271, d,
-                     seq_len, note=f"C = M x D = {c_deepseek:.3g} (non-embedding FLOPs, their convention)")
+    deepseek = _rule("deepseek2024", DEEPSEEK, *deepseek_rule(c_deepseek), d, seq_len, note=f"C = M x D = {c_deepseek:.3g} (non-embedding FLOPs, their convention)")
     step = _rule("steplaw2025", STEP_LAW, 1.79 * n_ne**-0.713 * d**0.307, 0.58 * d**0.571, d, seq_len,
                  note="N = non-embedding parameters; the batch depends on D only")
     return Hparams(params=n, tokens=d, flops=FLOPS_PER_PARAM_TOKEN * n * d, seq_len=seq_len,
