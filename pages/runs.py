@@ -11,7 +11,12 @@ st.caption("The history of every job in the store. Runs keep their logged metric
            "worker or a server restart; a failed run shows why, and Retry resumes it from its checkpoint.")
 
 store = JobStore()
-jobs = store.list_jobs()
+try:
+    jobs = store.list_jobs()  # read-only: works on a full disk or a read-only state directory
+    workers = store.live_workers()
+except PlannerError as err:  # a corrupt or unreadable store: one clear message, naming the file
+    st.error(str(err))
+    st.stop()
 if not jobs:
     st.info("No runs yet. Launch a ladder on the Verify page, or an adaptation run on the Adapt page.")
     st.stop()
@@ -22,7 +27,6 @@ statuses = f2.multiselect("Status", ["queued", "running", "done", "failed", "can
 groups = f3.multiselect("Group (ladder)", sorted({j.group for j in jobs if j.group}, reverse=True))
 shown = [j for j in jobs if (not kinds or j.kind in kinds) and (not statuses or j.status in statuses)
          and (not groups or j.group in groups)]
-workers = store.live_workers()
 st.caption(f"{len(shown)} of {len(jobs)} runs · live workers: "
            + (", ".join(f"{w.slot} (pid {w.pid})" for w in workers) or "none"))
 st.dataframe(plots.runs_table(shown[::-1]), hide_index=True, width="stretch",
@@ -32,8 +36,9 @@ st.subheader("One run")
 ids = [j.id for j in shown[::-1]]
 if not ids:
     st.stop()
-job_id = st.selectbox("Job", ids, format_func=lambda i: f"#{i} {store.get(i).spec.get('meta', {}).get('run', '')}")
-job = store.get(job_id)
+by_id = {j.id: j for j in shown}  # one read above serves the picker and the details
+job_id = st.selectbox("Job", ids, format_func=lambda i: f"#{i} {by_id[i].spec.get('meta', {}).get('run', '')}")
+job = by_id[job_id]
 a, b, c = st.columns(3)
 a.metric("Status", job.status)
 b.metric("Attempt", job.attempt)
@@ -49,7 +54,11 @@ try:
         st.rerun()
 except PlannerError as err:
     st.error(str(err))  # a refused action changed nothing: the status above is still the store's
-metrics = store.metrics(job_id)
+try:
+    metrics = store.metrics(job_id)
+except PlannerError as err:  # e.g. the store turned unreadable since the list above
+    st.error(str(err))
+    metrics = []
 if metrics and "loss" in metrics[0]:
     name = job.spec.get("meta", {}).get("run", f"job {job_id}")
     st.plotly_chart(plots.loss_curves_figure({name: metrics}, {name: job.spec.get("meta", {}).get("budget_flops", 0)}),

@@ -69,20 +69,16 @@ def _validation_message(err: ValidationError) -> str:
 
 
 # Each feature module in planner/commands/ exposes COMMANDS: functions that add a subparser and return
-# its handler. Handlers import heavy modules (torch, scipy) lazily so `laws` stays instant.
+# its handler. Handlers import heavy modules (torch, scipy) lazily so `laws` stays instant. The list is
+# explicit and a module that fails to import stops the CLI with its ImportError: a broken feature must
+# not quietly vanish from `--help`.
 FEATURES = ["plan", "models", "arch", "fit", "verify", "adapt", "systems"]
 
 
 def _registrations() -> list[Callable]:
     found = []
     for feature in FEATURES:
-        try:
-            module = importlib.import_module(f"planner.commands.{feature}")
-        except ModuleNotFoundError as err:
-            if err.name != f"planner.commands.{feature}":
-                raise
-            continue  # feature not built yet
-        found.extend(module.COMMANDS)
+        found.extend(importlib.import_module(f"planner.commands.{feature}").COMMANDS)
     return found
 
 

@@ -1,7 +1,9 @@
 """Job kinds: what a worker knows how to run. A kind is a function `fn(spec: dict, ctx) -> dict`.
 
-The worker is a separate process, so it cannot see kinds registered at run time in another process:
-it imports the fixed list of modules in `KIND_MODULES`, each of which calls `register` on import.
+Every kind is named in `KINDS` below, with the module and function that run it: one explicit list, read
+by the worker (a separate process, which cannot see kinds registered at run time elsewhere). A kind's
+module is imported when a job of that kind runs, so `laws` or a page never pays for torch; a module that
+fails to import fails that job with the ImportError as its reason, never silently.
 """
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from typing import Callable
 
 from planner.errors import PlannerError
 
-# Modules that register kinds when imported. Missing ones are skipped (a feature not built yet).
-KIND_MODULES = ["planner.jobs.kinds", "planner.verify.job", "planner.adapt.measure"]
+# kind -> (module, function). Adding a kind = one line here + its module.
+KINDS: dict[str, tuple[str, str]] = {
+    "sleep": ("planner.jobs.kinds", "sleep_job"),  # no dependencies: tests the plumbing
+    "ladder-run": ("planner.verify.job", "train_job"),  # one run of a verification ladder
+    "train": ("planner.verify.job", "train_job"),  # the same, as queued before the rename to ladder-run
+    "adapt": ("planner.adapt.measure", "adapt_job"),  # one measured adaptation run
+}
 
 _KINDS: dict[str, Callable] = {}
 
@@ -40,34 +47,30 @@ class JobContext:
 
 
 def register(kind: str, fn: Callable) -> None:
+    """Add a kind in this process only (tests, notebooks); a worker process sees only `KINDS`."""
     _KINDS[kind] = fn
 
 
-def load_kind_modules() -> None:
-    for name in KIND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-
-
 def get(kind: str) -> Callable:
-    if kind not in _KINDS:
-        load_kind_modules()
-    if kind not in _KINDS:
-        raise PlannerError(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}")
-    return _KINDS[kind]
+    """The function that runs `kind`, importing its module (an ImportError propagates: not skipped)."""
+    if kind in _KINDS:
+        return _KINDS[kind]
+    if kind not in KINDS:
+        raise PlannerError(f"unknown job kind {kind!r}; known kinds: {', '.join(names())}")
+    module, name = KINDS[kind]
+    fn = getattr(importlib.import_module(module), name)
+    _KINDS[kind] = fn
+    return fn
 
 
 def names() -> list[str]:
-    load_kind_modules()
-    return sorted(_KINDS)
+    return sorted(set(KINDS) | set(_KINDS))
 
 
 def sleep_job(spec: dict, ctx: JobContext) -> dict:
     """A kind with no dependencies, for testing the plumbing: `steps` steps of `step_s` seconds each.
-    Resumes from `ctx.checkpoint_dir/step` like a real run would; `fail_at` raises to test failures."""
+    Resumes from `ctx.checkpoint_dir/step` like a real run would; `fail_at` raises to test failures;
+    `checkpoint_bytes` writes a checkpoint of that size each step (to test a disk filling up)."""
     steps, step_s = int(spec.get("steps", 5)), float(spec.get("step_s", 0.1))
     marker = ctx.checkpoint_dir / "step"
     start = int(marker.read_text()) if marker.exists() else 0
@@ -78,9 +81,9 @@ def sleep_job(spec: dict, ctx: JobContext) -> dict:
             raise RuntimeError(f"sleep job asked to fail at step {step}")
         time.sleep(step_s)
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if spec.get("checkpoint_bytes"):
+            (ctx.checkpoint_dir / "state.bin").write_bytes(bytes(int(spec["checkpoint_bytes"])))
         marker.write_text(str(step + 1))
         ctx.log(step + 1, value=float(step + 1), progress=(step + 1) / steps)
     return {"steps": steps, "resumed_from": start}
 
-
-register("sleep", sleep_job)

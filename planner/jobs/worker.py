@@ -3,25 +3,29 @@
 Start it outside Streamlit: `python -m planner worker --slot cuda:0` (the local runner does this with
 CUDA_VISIBLE_DEVICES set, one per GPU). A job's exception marks it failed with the reason; a killed
 worker is noticed by whoever reads the store next (`JobStore.reap_dead_workers`), which fails its job.
+A worker that cannot write (disk full) keeps the reason and retries recording it in the job row while
+its heartbeat says it is alive, so the job is not later called "killed, crashed or out of memory".
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
 
 from planner.errors import PlannerError
 from planner.jobs import kinds
+from planner.jobs.db import disk_full
+from planner.jobs.retention import auto_prune, checkpoint_dir_for
 from planner.jobs.store import HEARTBEAT_S, Job, JobStore
 from planner.core.settings import data_dir
 
 POLL_S = 0.5
-
-
-def checkpoint_dir_for(job_id: int):
-    return data_dir() / "checkpoints" / f"job-{job_id}"
+RECORD_RETRY_S = 5.0  # a worker that cannot write its job's outcome tries again this often ...
+RECORD_PATIENCE_S = 600.0  # ... for this long (someone frees space), then exits with the reason in its log
 
 
 def pin_slot(slot: str) -> str:
@@ -35,9 +39,30 @@ def pin_slot(slot: str) -> str:
     return "cuda"
 
 
-def describe_failure(err: BaseException, device: str) -> str:
-    """One line a user can act on; out-of-memory gets named as such."""
+def _describe_write_failure(err: BaseException, folder) -> str | None:
+    """Name a failed write (disk full, read-only) with the file (else the job's checkpoint folder), or
+    None if it is not one. torch.save reports a full disk as a RuntimeError ("file write failed"), and
+    a failed write() names no file, so the free space and the folder the job writes to decide there."""
+    code, where = getattr(err, "errno", None), getattr(err, "filename", None)
+    where = f" {where}" if where else (f" into {folder}" if folder else "")
+    if code == errno.ENOSPC or ("write" in str(err).lower() and disk_full(data_dir())):
+        return (f"disk full while writing{where} (state directory {data_dir()}): free "
+                "space (`python -m planner jobs prune` deletes old checkpoints), then retry to resume from the "
+                f"last checkpoint [{type(err).__name__}: {err}]")
+    if code in (errno.EROFS, errno.EACCES):
+        return (f"cannot write{where}: the state directory {data_dir()} is read-only; make it writable, then "
+                f"retry [{type(err).__name__}: {err}]")
+    return None
+
+
+def describe_failure(err: BaseException, device: str, writes_to=None) -> str:
+    """One line a user can act on; out-of-memory, a full disk and a read-only state directory get named
+    (`writes_to`: the folder the job writes its checkpoints to)."""
     text = f"{type(err).__name__}: {err}".strip()
+    if isinstance(err, PlannerError):
+        return str(err)  # already one clear line (e.g. the store's own "disk full: ..." message)
+    if isinstance(err, (OSError, RuntimeError)) and (written := _describe_write_failure(err, writes_to)):
+        return written
     if isinstance(err, MemoryError):
         return f"out of host memory: {text}"
     if "out of memory" in str(err).lower():
@@ -56,13 +81,31 @@ def run_job(store: JobStore, job: Job, device: str) -> str:
     try:
         result = kinds.get(job.kind)(job.spec, ctx)
     except BaseException as err:  # noqa: BLE001 - every failure must reach the store with its reason
-        store.finish(job.id, "failed", error=describe_failure(err, device))
+        record_outcome(store, job.id, "failed", error=describe_failure(err, device, ctx.checkpoint_dir))
         if isinstance(err, (KeyboardInterrupt, SystemExit)):
             raise
         return "failed"
     status = "cancelled" if store.cancel_requested(job.id) else "done"
-    store.finish(job.id, status, result=result, error="cancelled by user" if status == "cancelled" else None)
+    record_outcome(store, job.id, status, result=result, error="cancelled by user" if status == "cancelled" else None)
     return status
+
+
+def record_outcome(store: JobStore, job_id: int, status: str, result: dict | None = None,
+                   error: str | None = None) -> None:
+    """Write a job's outcome to its row. Where the store cannot be written (disk full), say so in the
+    worker's log and try again every `retry_s` seconds for `patience_s`: the row, not the log, is the
+    place of truth, and the live heartbeat meanwhile keeps the job from being called dead."""
+    retry_s, deadline = RECORD_RETRY_S, time.time() + RECORD_PATIENCE_S  # read now: tests shorten them
+    while True:
+        try:
+            store.finish(job_id, status, result=result, error=error)
+            return
+        except PlannerError as err:
+            print(f"job {job_id}: cannot record '{status}' ({error or 'no error'}): {err}", file=sys.stderr,
+                  flush=True)
+            if time.time() + retry_s > deadline:
+                raise
+            time.sleep(retry_s)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -86,7 +129,7 @@ def run_worker(slot: str = "cpu", shared: bool = False, idle_exit_s: float | Non
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stop = threading.Event()
     threading.Thread(target=_beat, args=(store, worker_id, stop), daemon=True).start()
-    kinds.load_kind_modules()
+    auto_prune(store)  # the retention rule: old checkpoints of failed/cancelled jobs go
     ran, idle_since = {}, time.time()
     try:
         while max_jobs is None or len(ran) < max_jobs:
@@ -100,5 +143,8 @@ def run_worker(slot: str = "cpu", shared: bool = False, idle_exit_s: float | Non
             idle_since = time.time()
     finally:
         stop.set()
-        store.stop_worker(worker_id)
+        try:
+            store.stop_worker(worker_id)
+        except PlannerError as err:  # the store cannot be written: readers will see the pid gone
+            print(f"worker {worker_id}: cannot record its stop: {err}", file=sys.stderr, flush=True)
     return {"worker_id": worker_id, "slot": slot, "pid": os.getpid(), "jobs": ran}
