@@ -5,6 +5,7 @@ from planner.errors import PlannerError
 from planner.jobs.runners import retry_job
 from planner.jobs.store import JobStore
 from planner.views import verify as plots
+from planner.views.paths import file_names_only
 
 st.title("Runs")
 st.caption("The history of every job in the store. Runs keep their logged metrics after a crash, a killed "
@@ -29,7 +30,7 @@ shown = [j for j in jobs if (not kinds or j.kind in kinds) and (not statuses or 
          and (not groups or j.group in groups)]
 st.caption(f"{len(shown)} of {len(jobs)} runs · live workers: "
            + (", ".join(f"{w.slot} (pid {w.pid})" for w in workers) or "none"))
-st.dataframe(plots.runs_table(shown[::-1]), hide_index=True, width="stretch",
+st.dataframe(file_names_only(plots.runs_table(shown[::-1])), hide_index=True, width="stretch",
              column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
 
 st.subheader("One run")
@@ -44,7 +45,7 @@ a.metric("Status", job.status)
 b.metric("Attempt", job.attempt)
 c.metric("Final loss", plots.runs_table([job])["final loss"][0])
 if job.error:
-    st.error(job.error)
+    st.error(file_names_only(job.error))  # file names, never the server's absolute paths
 try:
     if a.button("Cancel", disabled=job.finished):
         store.cancel(job_id)
@@ -64,4 +65,4 @@ if metrics and "loss" in metrics[0]:
     st.plotly_chart(plots.loss_curves_figure({name: metrics}, {name: job.spec.get("meta", {}).get("budget_flops", 0)}),
                     width="stretch")
 with st.expander("Spec and result"):
-    st.json({"spec": job.spec, "result": job.result})
+    st.json(file_names_only({"spec": job.spec, "result": job.result}))
