@@ -237,3 +237,67 @@ def test_failure_reasons_name_out_of_memory_and_stops():
         raise ValueError("bad spec")
     except ValueError as err:
         assert describe_failure(err, "cpu").startswith("ValueError: bad spec (at test_jobs.py:")
+
+
+# ---- checkpoint retention ----------------------------------------------------------------------------
+def test_retention_keeps_done_and_unfinished_and_drops_old_failed_and_cancelled(scaleplan_home):
+    from planner.jobs.retention import DAY_S, KEEP_DAYS, checkpoint_dir_for, prune_checkpoints
+
+    store = JobStore()
+    ids = {name: store.submit("sleep", {}) for name in ("done", "failed", "cancelled", "queued")}
+    store.finish(ids["done"], "done", result={})
+    store.finish(ids["failed"], "failed", error="boom")
+    store.cancel(ids["cancelled"])
+    for job_id in [*ids.values(), 999]:  # 999: a folder whose job this store does not know
+        checkpoint_dir_for(job_id).mkdir(parents=True)
+        (checkpoint_dir_for(job_id) / "checkpoint.pt").write_bytes(b"x" * 100)
+
+    fresh = prune_checkpoints(store)  # all finished just now: Retry can still resume every one
+    assert fresh.removed == [] and sorted(fresh.kept) == sorted(ids.values()) and fresh.unknown_folders == ["job-999"]
+    later = time.time() + (KEEP_DAYS + 1) * DAY_S
+    report = prune_checkpoints(store, now=later)
+    assert sorted(report.removed) == sorted([ids["failed"], ids["cancelled"]]) and report.freed_bytes == 200
+    assert sorted(report.kept) == sorted([ids["done"], ids["queued"]])  # a base/parent checkpoint stays
+    assert checkpoint_dir_for(999).exists()  # may belong to a store moved aside as corrupt
+    assert prune_checkpoints(store, now=later, include_done=True).removed == [ids["done"]]
+    assert checkpoint_dir_for(ids["queued"]).exists()
+    with pytest.raises(PlannerError, match="--days must be 0 or more"):
+        prune_checkpoints(store, days=-1)
+
+
+def test_jobs_prune_cli_states_the_rule_and_prunes(run_cli, scaleplan_home):
+    from planner.jobs.retention import checkpoint_dir_for
+
+    store = JobStore()
+    job = store.submit("sleep", {})
+    store.finish(job, "failed", error="boom")
+    checkpoint_dir_for(job).mkdir(parents=True)
+    out = run_cli("jobs", "--help")
+    assert "succeeded (done) jobs keep their checkpoint" in " ".join(out.stdout.split())
+    out = run_cli("jobs", "prune", "--json")  # finished just now: kept
+    assert out.returncode == 0 and '"removed": []' in out.stdout
+    out = run_cli("jobs", "prune", "--days", "0", "--json")
+    assert out.returncode == 0 and f'"removed": [\n    {job}\n  ]' in out.stdout and not checkpoint_dir_for(job).exists()
+
+
+# ---- explicit registries (issue 9) --------------------------------------------------------------------
+def test_every_registered_kind_resolves_to_a_function():
+    for kind in kinds.KINDS:
+        assert callable(kinds.get(kind)), kind
+    assert kinds.names() == sorted(kinds.KINDS)
+
+
+def test_a_kind_module_that_fails_to_import_fails_its_job_with_the_reason(monkeypatch):
+    monkeypatch.setitem(kinds.KINDS, "broken", ("planner.no_such_module", "run"))
+    store = JobStore()
+    job = store.submit("broken", {})
+    assert run_worker("cpu", max_jobs=1)["jobs"] == {job: "failed"}
+    assert "No module named 'planner.no_such_module'" in store.get(job).error
+
+
+def test_the_cli_does_not_skip_a_command_module_that_fails_to_import(monkeypatch):
+    from planner import cli
+
+    monkeypatch.setattr(cli, "FEATURES", [*cli.FEATURES, "no_such_feature"])
+    with pytest.raises(ModuleNotFoundError, match="planner.commands.no_such_feature"):
+        cli.build_parser()
