@@ -2,26 +2,32 @@
 budget, bootstrap intervals and goodness-of-fit diagnostics."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
 from planner.errors import PlannerError
-from planner.fitting import allocation, other_laws, parametric
+from planner.fitting import allocation, other_laws, parametric, runs, trust, varpro
 from planner.fitting.results import (AllocationFit, DataConstrainedFit, Diagnostics, FitOptions, FitResult,
-                                     KaplanFit, Optimum, ParametricFit, Residual)
-from planner.fitting.uncertainty import bootstrap_weights, intervals
-from planner.fitting.uploads import RunTable
+                                     KaplanFit, MethodRow, Optimum, ParametricFit, Residual)
+from planner.fitting.uncertainty import bootstrap_weights, intervals, prediction_intervals
+from planner.fitting.uploads import RunTable, cap_points
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, PowerLawAllocation
 
 MIN_POINTS_PARAMETRIC = 6  # five parameters; fewer points leave nothing to check the fit against
+# The most points one fit sees (Approach 3's multi-start fit takes ~1.5 s per 1,000 points on a 2-core CPU;
+# benchmarks/RESULTS.md "Upload fuzz"); beyond it each curve is thinned evenly, with a note.
+MAX_FIT_POINTS = 2_000
 
 
-def select_points(df: pd.DataFrame, points: str) -> pd.DataFrame:
-    """Each run's final evaluation(s) (several when a run name repeats, as seeds do), or every point."""
-    if points == "all":
-        return df.reset_index(drop=True)
-    last = df.groupby("run")["tokens"].transform("max")
-    return df.loc[np.isclose(df["tokens"], last, rtol=1e-9)].reset_index(drop=True)
+def select_points(df: pd.DataFrame, points: str, warmup_fraction: float = runs.WARMUP_FRACTION) -> pd.DataFrame:
+    """Each run's final evaluation(s) (several when a run name repeats, as seeds do), every point after
+    warmup, or the lower envelope of each size (fitting/runs.py)."""
+    return runs.select(df, points, warmup_fraction)[0]
+
+
+FITS = {}  # method -> fit function, filled at the end of the module
 
 
 def fit_runs(table: RunTable | pd.DataFrame, options: FitOptions | None = None) -> FitResult:
@@ -29,15 +35,65 @@ def fit_runs(table: RunTable | pd.DataFrame, options: FitOptions | None = None) 
     df = table.frame() if isinstance(table, RunTable) else table.reset_index(drop=True)
     if df.empty:
         raise PlannerError("no runs to fit: upload a file with at least a few runs")
-    fit = {"approach1": _approach1, "approach2": _approach2, "approach3": _approach3,
-           "kaplan": _kaplan, "data_constrained": _data_constrained}[options.method]
-    result = fit(df, options)
+    if len(df) > 1 and np.ptp(np.log(df["loss"].to_numpy(float))) < 1e-9:  # nothing to fit; the optimisers would overflow
+        raise PlannerError(f"every loss is {df['loss'].iloc[0]:.6g}: a scaling law needs losses that change with "
+                           "model size and data; check that the loss column holds each run's evaluation loss")
+    df, cap_note = cap_points(df, MAX_FIT_POINTS)
+    start = time.perf_counter()
+    result = FITS[options.method](df, options)
+    result = result.model_copy(update={"seconds": time.perf_counter() - start})
+    if cap_note:
+        result = result.model_copy(update={"notes": [cap_note] + result.notes})
     if options.target_flops and result.optimum is None:
         result = result.model_copy(update={"notes": result.notes + [_no_optimum_note(result, options.target_flops)]})
     if isinstance(table, RunTable) and table.dropped:  # say in the result which rows the fit did not see
         result = result.model_copy(update={"dropped": table.dropped,
                                            "rows_dropped": sum(len(d.rows) for d in table.dropped)})
-    return result
+    return _judge(result, df, options) if options.compare else result
+
+
+def _judge(result: FitResult, df: pd.DataFrame, options: FitOptions) -> FitResult:
+    """The other applicable approaches side by side, then the verdict and its reasons (trust.py)."""
+    rows = compare_methods(df, options, result)
+    pts, warmup = runs.select(df, "final" if options.method == "approach2" else options.points,
+                              options.warmup_fraction)
+    verdict = trust.assess(result, df, df if options.method == "approach1" else pts, options.points,
+                           options.target_flops, rows, warmup)
+    return result.model_copy(update={"comparison": rows, **verdict})
+
+
+def _row(fit: FitResult) -> MethodRow:
+    opt = fit.optimum
+    return MethodRow(method=fit.method, a=fit.a, b=fit.b, params_opt=opt and opt.params, tokens_opt=opt and opt.tokens)
+
+
+def compare_methods(df: pd.DataFrame, options: FitOptions, result: FitResult) -> list[MethodRow]:
+    """Approaches 1-3 and Kaplan on the same runs (no bootstrap), those that apply; `result` is reused.
+    For a data-constrained fit they see only the single-epoch runs (their laws know nothing of repeats)."""
+    rows = []
+    if "unique_tokens" in df and result.method == "data_constrained":
+        df = df[df["tokens"] <= df["unique_tokens"] * 1.0001]
+    for method in ("approach1", "approach2", "approach3", "kaplan"):
+        if method == result.method:
+            rows.append(_row(result))
+            continue
+        if method == "approach1" and not runs.has_curves(df):
+            continue
+        opt = options.model_copy(update={"method": method, "bootstrap": 0, "compare": False})
+        try:
+            rows.append(_row(FITS[method](df, opt)))
+        except (PlannerError, ValueError, np.linalg.LinAlgError) as err:
+            rows.append(MethodRow(method=method, error=str(err).splitlines()[0]))
+    return rows
+
+
+def law_of(result: FitResult):
+    """The fitted law (the base law of a data-constrained fit), or None where it is not a valid law."""
+    try:
+        law = to_law(result, "fitted")
+    except ValueError:
+        return None
+    return law.base if isinstance(result, DataConstrainedFit) else law
 
 
 def _no_optimum_note(result: FitResult, flops: float) -> str:
@@ -72,26 +128,34 @@ def _heldout_runs(points: pd.DataFrame, fraction: float) -> list[str]:
 # --- Approach 3 ---------------------------------------------------------------------------------------
 
 
+def _solve(x, y, t, opt: FitOptions, delta: float, weights=None, warm=None):
+    """(theta, objective, alternatives, starts used) by the chosen solver."""
+    if opt.solver == "varpro":
+        theta, f, alt = varpro.fit(x, y, t, weights, delta, overestimate_penalty=opt.overestimate_penalty)
+        return theta, f, alt, varpro.N_STARTS
+    g = opt.grid
+    starts = parametric.hoffmann_grid(g.alpha, g.beta, g.e, g.a, g.b) if warm is None else warm
+    theta, f, alt = parametric.fit_parametric(x, y, t, weights=weights, starts=starts, delta=delta)
+    return theta, f, alt, len(starts)
+
+
 def _approach3(df: pd.DataFrame, opt: FitOptions) -> ParametricFit:
-    pts = select_points(df, opt.points)
+    pts = select_points(df, opt.points, opt.warmup_fraction)
     if len(pts) < MIN_POINTS_PARAMETRIC or pts["params"].nunique() < 2 or pts["tokens"].nunique() < 2:
         raise PlannerError(f"Approach 3 needs at least {MIN_POINTS_PARAMETRIC} points with at least two model "
                            f"sizes and two token counts (got {len(pts)} points, {pts['params'].nunique()} sizes)")
     x, y, t = (np.log(pts[c].to_numpy()) for c in ("params", "tokens", "loss"))
     delta = opt.delta if opt.loss == "huber" else 1e12  # a huge delta makes the Huber loss squared
-    g = opt.grid
-    starts = parametric.hoffmann_grid(g.alpha, g.beta, g.e, g.a, g.b)
-    theta, f, alternatives = parametric.fit_parametric(x, y, t, starts=starts, delta=delta)
+    theta, f, alternatives, n_starts = _solve(x, y, t, opt, delta)
     law = _chinchilla(theta)
     result = ParametricFit(method="approach3", n_points=len(pts), n_runs=pts["run"].nunique(), a=law.a, b=law.b,
                            E=law.E, A=law.A, B=law.B, alpha=law.alpha, beta=law.beta, objective=f, delta=delta,
-                           loss_function=opt.loss, n_starts=len(starts))
+                           loss_function=opt.loss, n_starts=n_starts)
     diag = _residuals(pts, law.loss(pts["params"].to_numpy(), pts["tokens"].to_numpy()))
     held = _heldout_runs(pts, opt.holdout_fraction)
     if held:
         mask = pts["run"].astype(str).isin(held).to_numpy()
-        th, _, _ = parametric.fit_parametric(x, y, t, weights=(~mask).astype(float),
-                                             starts=np.vstack([theta, alternatives]), delta=delta)
+        th = _solve(x, y, t, opt, delta, (~mask).astype(float), np.vstack([theta, alternatives]))[0]
         err = np.log(_chinchilla(th).loss(np.exp(x[mask]), np.exp(y[mask]))) - t[mask]
         diag = diag.model_copy(update={"heldout_runs": held, "heldout_rmse_log": float(np.sqrt(np.mean(err**2)))})
     update = {"diagnostics": diag, "optimum": _law_optimum(law, opt.target_flops)}
@@ -131,8 +195,10 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
     best = []
     for i in range(0, k, per_batch):
         w = weights[i:i + per_batch]
+        # Warm starts are near each resample's optimum: float32 for the first steps, and a looser stop
+        # (benchmarks/bench_fit.py: 95% interval ends within 3e-4 of a run to full convergence).
         theta, f = parametric.batched_minimize(np.tile(warm, (len(w), 1)), x, y, t, np.repeat(w, s, axis=0), delta,
-                                               prune={})
+                                               prune={}, max_iter=40, tol=1e-7, coarse_iters=10)
         best.append(theta.reshape(len(w), s, 5)[np.arange(len(w)), np.argmin(f.reshape(len(w), s), axis=1)])
     best = np.concatenate(best)
     a, b, e, alpha, beta = best.T
@@ -142,7 +208,11 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
         optima = [_law_optimum(_chinchilla(theta), opt.target_flops) for theta in best]
         for key in ("params", "tokens", "loss"):
             samples[f"{key}_opt"] = np.array([np.nan if o is None else getattr(o, key) for o in optima])
-    return {"ci": intervals(samples), "bootstrap_samples": {k_: v.tolist() for k_, v in samples.items() if k_ in ("a", "b")}}
+    out = {"ci": intervals(samples), "bootstrap_samples": {k_: v.tolist() for k_, v in samples.items() if k_ in ("a", "b")}}
+    if opt.target_flops:
+        rmse = float(np.sqrt(np.mean((np.log(_chinchilla(warm[0]).loss(np.exp(x), np.exp(y))) - t) ** 2)))
+        out["prediction"] = prediction_intervals(samples, rmse, opt.seed)
+    return out
 
 
 # --- Approaches 1 and 2 -------------------------------------------------------------------------------
@@ -177,7 +247,10 @@ def _allocation_bootstrap(fit_one, codes, n_runs, opt: FitOptions) -> dict:
         n = k_s * opt.target_flops**a_s
         samples.update(params_opt=n, tokens_opt=opt.target_flops / (FLOPS_PER_PARAM_TOKEN * n))
     notes = [] if len(a_s) == opt.bootstrap else [f"bootstrap: {opt.bootstrap - len(a_s)} resamples could not be fitted"]
-    return {"ci": intervals(samples), "bootstrap_samples": {"a": a_s.tolist(), "b": (1 - a_s).tolist()}, "notes": notes}
+    out = {"ci": intervals(samples), "bootstrap_samples": {"a": a_s.tolist(), "b": (1 - a_s).tolist()}, "notes": notes}
+    if opt.target_flops:
+        out["prediction"] = prediction_intervals(samples, None, opt.seed)
+    return out
 
 
 def _approach2(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
@@ -226,7 +299,7 @@ def _approach1(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
 
 
 def _kaplan(df: pd.DataFrame, opt: FitOptions) -> KaplanFit:
-    pts = select_points(df, opt.points)
+    pts = select_points(df, opt.points, opt.warmup_fraction)
     fit = other_laws.fit_kaplan(pts, opt.loss, opt.delta)
     law = other_laws.kaplan_law(fit)
     diag = _residuals(pts, law.loss(pts["params"].to_numpy(), pts["tokens"].to_numpy()))
@@ -254,7 +327,7 @@ def _data_constrained(df: pd.DataFrame, opt: FitOptions) -> DataConstrainedFit:
     if "unique_tokens" not in df or df["unique_tokens"].isna().any():
         raise PlannerError("the data-constrained law needs a unique_tokens column (unique tokens in the "
                            "training data of each run)")
-    pts = select_points(df, opt.points)
+    pts = select_points(df, opt.points, opt.warmup_fraction)
     fit, base_source = other_laws.fit_data_constrained(pts, opt)
     law = other_laws.data_constrained_law(fit)
     diag = _residuals(pts, law.loss(pts["params"].to_numpy(), pts["tokens"].to_numpy(), pts["unique_tokens"].to_numpy()))
@@ -262,6 +335,10 @@ def _data_constrained(df: pd.DataFrame, opt: FitOptions) -> DataConstrainedFit:
     notes = ["bootstrap intervals are not computed for the data-constrained fit"] if opt.bootstrap else []
     return DataConstrainedFit(notes=notes, method="data_constrained", n_points=len(pts), n_runs=pts["run"].nunique(),
                               a=law.a, b=law.b, diagnostics=diag, optimum=optimum, base_source=base_source, **fit)
+
+
+FITS.update(approach1=_approach1, approach2=_approach2, approach3=_approach3, kaplan=_kaplan,
+            data_constrained=_data_constrained)
 
 
 # --- saving -------------------------------------------------------------------------------------------

@@ -78,8 +78,17 @@ def parse_target_flops(text: str | None) -> float | None:
 
 class FitOptions(BaseModel):
     method: Method = "approach3"
-    points: Literal["final", "all"] = Field(
-        "final", description="use each run's last evaluation (default) or every point of its curve")
+    points: Literal["final", "all", "envelope"] = Field(
+        "final", description="each run's last evaluation (default), every point after warmup, or the lower "
+                             "envelope of each model size's runs")
+    solver: Literal["varpro", "hoffmann"] = Field(
+        "varpro", description="Approach 3: variable projection (E, A, B solved exactly for each alpha, beta) or "
+                              "Hoffmann's 4,500-start grid; both minimise the same objective")
+    overestimate_penalty: float = Field(1.0, ge=1, le=1000, description=(
+        "Approach 3: weight on points the law predicts above their loss (>1 for envelope fits)"))
+    warmup_fraction: float = Field(0.05, ge=0, lt=1, description="with all/envelope points: drop points before "
+                                   "this fraction of each run's tokens (warmup)")
+    compare: bool = Field(True, description="also fit the other applicable approaches (method comparison, trust)")
     loss: Literal["huber", "squared"] = Field("huber", description="Approach 3 / Kaplan objective on log loss")
     delta: float = Field(HUBER_DELTA, gt=0, description="Huber delta (Hoffmann: 1e-3)")
     grid: StartGrid = StartGrid()
@@ -130,6 +139,30 @@ class Diagnostics(BaseModel):
     heldout_rmse_log: float | None = Field(None, description="refit without the largest runs, error on them")
 
 
+Verdict = Literal["ok", "caution", "unreliable"]
+
+
+class TrustWarning(BaseModel):
+    """One reason to doubt a fit: what was found, what to do, and why it matters (the page's tooltip)."""
+
+    code: str
+    severity: Literal["caution", "unreliable"]
+    text: str
+    advice: str = ""
+    explanation: str = ""
+
+
+class MethodRow(BaseModel):
+    """One approach fitted to the same runs, for the side-by-side comparison."""
+
+    method: Method
+    a: float | None = None
+    b: float | None = None
+    params_opt: float | None = None
+    tokens_opt: float | None = None
+    error: str | None = Field(None, description="why this approach could not be fitted to these runs")
+
+
 class FitBase(BaseModel):
     method: Method
     n_points: int
@@ -143,6 +176,16 @@ class FitBase(BaseModel):
     rows_dropped: int = Field(0, description="rows of the upload that could not be used (listed in dropped)")
     dropped: list[DroppedRows] = Field([], description="unusable rows of each file, by reason")
     notes: list[str] = []
+    verdict: Verdict = Field("ok", description="ok, caution or unreliable: how far to trust this fit")
+    warnings: list[str] = Field([], description="the reasons for the verdict, one sentence each")
+    trust: list[TrustWarning] = Field([], description="each warning with its advice and explanation")
+    comparison: list[MethodRow] = Field([], description="every applicable approach on the same runs")
+    extrapolation_orders: float | None = Field(
+        None, description="log10(target budget / largest run's compute): how far the optimum is extrapolated")
+    prediction: dict[str, Interval] | None = Field(
+        None, description="95% prediction intervals at the target: loss (fit uncertainty and the scatter of "
+                          "runs about the law), params_opt and tokens_opt (fit uncertainty)")
+    seconds: float = Field(0.0, description="wall-clock time of this fit (with its bootstrap, without the comparison)")
 
 
 class ParametricFit(FitBase):

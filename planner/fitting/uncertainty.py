@@ -30,3 +30,19 @@ def intervals(samples: dict[str, np.ndarray], level: float = 0.95) -> dict[str, 
             out[name] = Interval(low=float(np.percentile(v, lo)), high=float(np.percentile(v, hi)),
                                  median=float(np.median(v)), level=level)
     return out
+
+
+def prediction_intervals(samples: dict[str, np.ndarray], rmse_log: float | None, seed: int,
+                         level: float = 0.95) -> dict[str, Interval]:
+    """Intervals on what a run at the target would show: the bootstrap optimum's loss times the scatter of
+    runs about the law (log-normal with the fit's RMSE in ln loss); N* and D* are not observed, so their
+    interval is the bootstrap's (uncertainty of the fit alone)."""
+    rng = np.random.default_rng(seed + 1)
+    out = {}
+    if "loss_opt" in samples:
+        loss = np.asarray(samples["loss_opt"], float)
+        out["loss"] = loss * np.exp(rng.normal(0.0, rmse_log or 0.0, loss.size))
+    for key in ("params_opt", "tokens_opt"):
+        if key in samples:
+            out[key] = np.asarray(samples[key], float)
+    return intervals(out, level)

@@ -1,0 +1,181 @@
+"""What a run is, and which of its points a fit may use.
+
+A "run" is one training run: one model, one schedule, one curve whose tokens only grow. Real logs of a
+scaling study often hold several curves under one name (one `model` column, several sweeps with other
+learning rates or lengths, reruns). Fitting those as one run draws saw-tooth curves and takes the wrong
+"final" points, so `identify` (called by uploads.load_runs before validation) splits them:
+- by configuration columns that vary inside a run name (lr, sweep, total_steps, epochs, seed, xC, ...);
+- then by position, where tokens or steps repeat or go backwards (two logs pasted one after the other).
+
+Points of a run (`select`): its final evaluation (default: with a cosine schedule decayed to the run's
+length, only the last point is a valid point of L(N, D), Hoffmann et al. 2022 §3.1, Porian et al. 2024),
+every point after warmup (intermediate checkpoints overstate the loss: a warning), or the lower envelope
+over the runs of each model size. A marker column (`cooldown`, `is_final`) flags WSD cooldown ends, which
+are valid points whatever their position in the curve.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Column names (lower case) that describe a run's configuration rather than a measurement.
+CONFIG_NAMES = ("lr", "learning_rate", "sweep", "total_steps", "max_steps", "train_steps", "epochs", "num_epochs",
+                "epoch_count", "seed", "xc", "rerun", "schedule", "lr_schedule", "warmup", "warmup_steps",
+                "batch_size", "weight_decay", "wd", "config", "variant", "tokens_multiplier", "chinchilla_multiple")
+MARKER_NAMES = ("cooldown", "is_cooldown", "is_final", "final", "valid_point")
+MAX_CONFIG_VALUES = 50  # a column with more distinct values is a measurement, not a setting
+SPLIT_PREFIX = "runs split:"  # the start of every note that says runs were split (read by trust.py)
+WARMUP_FRACTION = 0.05  # points before 5% of a run's tokens are warmup (typical warmup: 0.5-5% of steps)
+
+
+def _lower(columns) -> dict[str, str]:
+    return {str(c).lower(): c for c in columns}
+
+
+def config_columns(raw: pd.DataFrame, run_cols: list[str], used: set[str]) -> list[str]:
+    """Columns that change inside one run name yet look like settings: few distinct values, and (in
+    file order) they change at most a few times per run, unlike a metric that changes at every row."""
+    if not run_cols:
+        return []
+    key = raw[run_cols].astype(str).agg(" ".join, axis=1)
+    out = []
+    for col in raw.columns:
+        if col in used or col in run_cols or str(col).startswith("_") and str(col).lower() not in CONFIG_NAMES:
+            continue
+        values = raw[col].astype(str)
+        if values.nunique() > MAX_CONFIG_VALUES or values.nunique() < 2:
+            continue
+        varies = values.groupby(key).nunique().max() > 1
+        changes = (values != values.shift()).groupby(key).sum().sum() - key.nunique()
+        named = str(col).lower() in CONFIG_NAMES
+        if varies and (named or changes <= 2 * values.nunique() * key.nunique()) and changes < 0.5 * len(raw):
+            out.append(col)
+    return out
+
+
+def reset_segments(raw: pd.DataFrame, key: pd.Series, x_col: str) -> pd.Series:
+    """0, 1, 2... per run: a new segment starts where x (tokens or step) does not increase."""
+    x = pd.to_numeric(raw[x_col], errors="coerce")
+    back = x.groupby(key).diff() <= 0  # NaN (first row of a run, unreadable cell) counts as no reset
+    return back.astype(int).groupby(key).cumsum()
+
+
+def identify(raw: pd.DataFrame, run_cols: list[str], used: set[str], x_col: str | None,
+             by_columns: bool = True) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """(raw with a `_segment` column where needed, the run key columns, notes saying what was split).
+
+    `used`: columns mapped to a field (params, loss, ...), never part of a run key. `by_columns=False`
+    keeps the key's columns as given (still splitting where tokens restart)."""
+    if not run_cols:
+        return raw, run_cols, []
+    notes = []
+    extra = config_columns(raw, run_cols, used) if by_columns else []
+    if extra:
+        before = raw[run_cols].astype(str).agg(" ".join, axis=1).nunique()
+        run_cols = run_cols + extra
+        after = raw[run_cols].astype(str).agg(" ".join, axis=1).nunique()
+        notes.append(f"{SPLIT_PREFIX} {'+'.join(map(str, run_cols[:len(run_cols) - len(extra)]))} named {before} "
+                     f"run(s) but {', '.join(map(str, extra))} change inside them: runs are told apart by "
+                     f"{'+'.join(map(str, run_cols))} ({after} runs); map run= to choose the key yourself")
+    if x_col is not None and x_col in raw:
+        key = raw[run_cols].astype(str).agg(" ".join, axis=1)
+        seg = reset_segments(raw, key, x_col)
+        if seg.max() > 0:
+            split_runs = sorted(set(key[seg > 0]))
+            raw = raw.assign(_segment=seg)
+            run_cols = run_cols + ["_segment"]
+            notes.append(f"{SPLIT_PREFIX} {x_col} goes back or repeats inside {len(split_runs)} run(s) "
+                         f"({', '.join(split_runs[:3])}{', ...' if len(split_runs) > 3 else ''}): several curves "
+                         f"under one name, split where {x_col} restarts ({int(seg.max()) + 1} pieces at most); "
+                         "add the column that tells them apart to run= if there is one")
+    return raw, run_cols, notes
+
+
+def marker_column(columns) -> str | None:
+    lower = _lower(columns)
+    return next((lower[n] for n in MARKER_NAMES if n in lower), None)
+
+
+def _truthy(values: pd.Series) -> pd.Series:
+    return values.astype(str).str.strip().str.lower().isin(["1", "1.0", "true", "yes", "y", "t"])
+
+
+def keep_marked(raw: pd.DataFrame, run_cols: list[str], marker: str) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """WSD: each marked point (the end of a cooldown) becomes a run of its own, so that 'final points'
+    takes every one of them; the unmarked (stable-phase) points of runs that have marks are left out."""
+    marked = _truthy(raw[marker])
+    if not marked.any():
+        return raw, run_cols, []
+    key = raw[run_cols].astype(str).agg(" ".join, axis=1) if run_cols else pd.Series("", index=raw.index)
+    has_marks = marked.groupby(key).transform("any")
+    out = raw.loc[marked | ~has_marks]
+    out = out.assign(_point=np.where(marked[out.index], "cooldown row " + (out.index + 1).astype(str), ""))
+    note = (f"{marker}: {int(marked.sum())} marked point(s) (WSD cooldown ends) are used as final points; "
+            f"{int((has_marks & ~marked).sum())} unmarked point(s) of those runs (stable phase) are left out")
+    return out, run_cols + ["_point"], [note]
+
+
+def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
+    """uploads.load_runs' hook for a tidy file: (raw, mapping with the run key, notes)."""
+    from planner.fitting.uploads import FIELDS, find_column  # uploads imports this module
+
+    cols = {f: find_column(raw.columns, f, getattr(mapping, f)) for f in FIELDS if f != "run"}
+    run_spec = mapping.run
+    run_cols = [run_spec] if isinstance(run_spec, str) else list(run_spec or [])
+    explicit_key = len(run_cols) > 1  # the user chose a combined key: respect it
+    run_cols = run_cols or [c for c in [find_column(raw.columns, "run")] if c is not None]
+    if not run_cols and cols["step"] and cols["params"]:  # curves without run names: one run per size
+        run_cols = [cols["params"]]
+    notes = []
+    marker = marker_column(raw.columns)
+    if marker is not None and marker not in run_cols:
+        raw, run_cols, notes = keep_marked(raw, run_cols, marker)
+    used = {c for c in cols.values() if c is not None} | ({marker} if marker else set())
+    x_col = cols["tokens"] or cols["step"] or cols["flops"]
+    if not split:
+        return raw, mapping, [f"{name}: {n}" for n in notes]
+    raw, run_cols, split_notes = identify(raw, run_cols, used, x_col, by_columns=not explicit_key)
+    if run_cols:
+        mapping = mapping.model_copy(update={"run": run_cols})
+    return raw, mapping, [f"{name}: {n}" for n in notes + split_notes]
+
+
+# --- which points of each run ----------------------------------------------------------------------------
+
+
+def final_points(df: pd.DataFrame) -> pd.DataFrame:
+    """Each run's last evaluation (several when a run name repeats, as seeds do), plus marked points."""
+    last = df.groupby("run")["tokens"].transform("max")
+    keep = np.isclose(df["tokens"], last, rtol=1e-9)
+    if "marked" in df:
+        keep |= df["marked"].fillna(False).astype(bool).to_numpy()
+    return df.loc[keep].reset_index(drop=True)
+
+
+def after_warmup(df: pd.DataFrame, fraction: float = WARMUP_FRACTION) -> tuple[pd.DataFrame, int]:
+    """Points past `fraction` of their run's final tokens (each run's last point is always kept)."""
+    last = df.groupby("run")["tokens"].transform("max")
+    keep = (df["tokens"] >= fraction * last) | np.isclose(df["tokens"], last, rtol=1e-9)
+    return df.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def lower_envelope(df: pd.DataFrame) -> pd.DataFrame:
+    """For each model size, the points that set a new lowest loss as tokens grow, over all its runs: the
+    best loss reached so far at that size (what a run decayed at that length would at most reach)."""
+    parts = []
+    for _, grp in df.sort_values(["params", "tokens", "loss"]).groupby("params", sort=False):
+        best = grp["loss"].cummin()
+        parts.append(grp.loc[grp["loss"] <= best + 1e-12].drop_duplicates("tokens"))
+    return pd.concat(parts).reset_index(drop=True)
+
+
+def select(df: pd.DataFrame, points: str, warmup_fraction: float = WARMUP_FRACTION) -> tuple[pd.DataFrame, int]:
+    """(points to fit, number of warmup points dropped) for points = final | all | envelope."""
+    if points == "final":
+        return final_points(df), 0
+    kept, dropped = after_warmup(df.reset_index(drop=True), warmup_fraction)
+    return (lower_envelope(kept) if points == "envelope" else kept), dropped
+
+
+def has_curves(df: pd.DataFrame) -> bool:
+    return bool(df.groupby("run").size().max() > 2)
