@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from planner.core.architecture import flops_per_token, get_preset, param_counts
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, peak_flops_per_s
-from planner.train.model import build_model, ladder_shape  # noqa: E402
+from planner.train.model import build_model  # noqa: E402
+from planner.verify.shapes import ladder_shape  # noqa: E402
 
 
 def shape(name: str, seq_len: int):

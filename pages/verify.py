@@ -16,8 +16,9 @@ from planner.train.corpus import CorpusSpec, check_upload, save_upload
 
 st.title("Verify a scaling law on your GPUs")
 st.caption("A law from a paper is a guess for your data and code. Run a ladder of small training runs "
-           "(IsoFLOP: several model sizes per compute budget, plus one larger held-out run), then compare the "
-           "fitted exponents with the published ones and check the prediction for the held-out run.")
+           "(IsoFLOP: several model sizes per compute budget; or WSD: one run per size with short cooldown "
+           "branches; plus one larger held-out run), then compare the fitted exponents with the published ones "
+           "and check the prediction for the held-out run.")
 
 # --- design ------------------------------------------------------------------------------------------------
 st.subheader("1. Design the ladder")
@@ -25,6 +26,9 @@ left, mid, right = st.columns(3)
 preset = left.selectbox("Preset", list(ladder.PRESETS), index=0,
                         help="tiny / micro: CPU ladders of 5k-100k-parameter models; gpu: 2M-60M parameters")
 left.caption(ladder.PRESETS[preset].note)
+design_name = right.radio("Design", list(ladder.DESIGNS), format_func=lambda d: ladder.DESIGNS[d].label,
+                         help="WSD (Hägele et al. 2024, arXiv 2405.18392): one warmup-stable-decay run per size; "
+                              "each cooldown branch (the last 20% of a horizon) starts from a stable checkpoint")
 devices = ["cpu", "cuda"]
 device = mid.radio("Device", devices, index=devices.index(default_device()), horizontal=True,
                    help="cuda: one worker per GPU on this machine (CUDA_VISIBLE_DEVICES)")
@@ -44,7 +48,7 @@ upload = st.file_uploader("Corpus (optional): .txt or .jsonl with a \"text\" fie
 try:
     # Checked now, kept only on Launch: a refused or never-pressed launch leaves no file behind
     corpus = CorpusSpec(source=str(check_upload(upload.name, upload.getvalue()).path)) if upload else None
-    request = ladder.LadderRequest(preset=preset, device=device, sizes_per_budget=sizes,
+    request = ladder.LadderRequest(preset=preset, design=design_name, device=device, sizes_per_budget=sizes,
                                    gpu_hours=gpu_hours or None, accelerator=accelerator, corpus=corpus)
     design = ladder.design_ladder(request)
 except (PlannerError, ValidationError) as err:
@@ -111,7 +115,7 @@ def show_results(report):
                       help="(predicted − measured) / measured loss of the held-out run, for the approach that "
                            "came closest; the chart below shows every approach")
         g1, g2 = st.columns(2)
-        g1.plotly_chart(plots.isoflop_figure(report), width="stretch")
+        g1.plotly_chart(plots.fit_figure(report), width="stretch")
         g2.plotly_chart(plots.exponents_figure(report.fit), width="stretch")
         if report.holdout and report.holdout.predicted_loss:
             st.plotly_chart(plots.holdout_figure(report.holdout), width="stretch")

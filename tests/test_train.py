@@ -8,12 +8,15 @@ import pytest
 from planner.core import format as fmt
 from planner.core.architecture import param_counts
 from planner.errors import PlannerError
+from planner.fitting import ParametricFit
 from planner.core.laws import DEFAULT_LAW, get_law
 from planner.train.corpus import CorpusSpec, load_corpus
-from planner.verify.ladder import (LadderRequest, LadderRunStatus, design_ladder, estimate_eta, fit_ladder,
-                                  predict_holdout)
 from planner.train.loop import Callbacks, TrainConfig, Trainer, accelerator_name, lr_at
-from planner.train.model import build_model, compute_params, ladder_shape
+from planner.train.model import build_model
+from planner.verify.analysis import LadderFit, LadderRunStatus, estimate_eta, fit_ladder, predict_holdout
+from planner.verify.design import design_ladder
+from planner.verify.grid import LadderRequest
+from planner.verify.shapes import compute_params, ladder_shape
 from planner.train.tokenizer import EOT, token_data, train_tokenizer
 
 SMALL = CorpusSpec(max_bytes=300_000)
@@ -228,7 +231,7 @@ def test_fit_recovers_a_known_law_and_predicts_the_holdout():
     fit = fit_ladder(runs, sorted({r.budget_flops for r in design.runs if r.role == "isoflop"}))
     assert fit.method == "approach2" and fit.approach3 is not None
     assert fit.a == pytest.approx(law.a, abs=0.08)
-    assert fit.approach3["alpha"] == pytest.approx(law.alpha, rel=0.05)
+    assert fit.approach3.alpha == pytest.approx(law.alpha, rel=0.05)
     held = next(r for r in runs if r.role == "holdout")
     predicted = predict_holdout(fit, held)
     assert predicted["approach3"] == pytest.approx(held.final_loss, rel=0.01)
@@ -237,9 +240,9 @@ def test_fit_recovers_a_known_law_and_predicts_the_holdout():
 
 def test_a_fit_on_its_bounds_predicts_nothing_rather_than_failing():
     """Approach 3 on a handful of runs can end with E = 0; the held-out check must then skip it."""
-    from planner.verify.ladder import LadderFit
-
-    fit = LadderFit(approach3={"E": 0.0, "A": 10.0, "B": 10.0, "alpha": 0.3, "beta": 0.3})
+    fit = LadderFit(approach3=ParametricFit(method="approach3", n_points=6, n_runs=6, E=0.0, A=10.0, B=10.0,
+                                            alpha=0.3, beta=0.3, objective=0.0, delta=1e-3, loss_function="huber",
+                                            n_starts=1))
     held = LadderRunStatus(job_id=1, name="h", role="holdout", budget_flops=1e10, params=1e4, tokens=10**5,
                            flops=1e10, status="done")
     assert predict_holdout(fit, held) == {}

@@ -10,8 +10,18 @@ from planner.core.hardware import accelerators
 
 from planner.jobs.store import JobStore
 from planner.core.laws import DEFAULT_LAW, get_law
+from planner.core.architecture import param_counts
 from planner.verify import ladder
+from planner.verify.job import RunResult
 from tests.conftest import REPO
+
+
+def fake_result(run, loss: float, **extra) -> dict:
+    """A finished ladder run's stored result, as the job kind writes it, with a chosen final loss."""
+    return RunResult(steps=run.steps, tokens=run.tokens, final_loss=loss, final_train_loss=loss, tokens_per_s=1e6,
+                     flops=run.flops, seconds=1.0, device="cuda", compiled=True, params=run.params,
+                     total_params=param_counts(run.model).total, model=run.model.name,
+                     flops_per_token=run.flops / run.tokens, corpus_manifest_sha256="test", **extra).model_dump()
 
 
 def page() -> AppTest:
@@ -117,8 +127,7 @@ def test_a_finished_ladder_shows_exponents_and_the_holdout_check(gpu):
     ladder_id = ladder.launch_ladder(design)
     store = JobStore()
     for job, run in zip(store.list_jobs(group=ladder_id), design.runs):
-        store.finish(job.id, "done", result={"final_loss": float(law.loss(run.params, run.tokens)),
-                                             "tokens": run.tokens, "flops": run.flops, "tokens_per_s": 1e6})
+        store.finish(job.id, "done", result=fake_result(run, float(law.loss(run.params, run.tokens))))
     at = page().run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
@@ -140,11 +149,10 @@ def test_figures_are_built_from_the_report_alone(gpu):
     store = JobStore()
     for job, run in zip(store.list_jobs(group=ladder_id), design.runs):
         store.log(job.id, 1, 10, {"loss": 5.0, "tokens": run.tokens // 2, "eval_loss": 5.1})
-        store.finish(job.id, "done", result={"final_loss": float(law.loss(run.params, run.tokens)),
-                                             "tokens": run.tokens, "flops": run.flops})
+        store.finish(job.id, "done", result=fake_result(run, float(law.loss(run.params, run.tokens))))
     report = ladder.analyze_ladder(ladder_id)
     iso = plots.isoflop_figure(report)
-    accepted = [b for b in report.fit.approach2["budgets"] if b["accepted"]]
+    accepted = [b for b in report.fit.approach2.budgets if b.accepted]
     assert sum(t.marker.symbol == "x" for t in iso.data) == len(accepted) == 3  # one optimum per budget
     curves, budgets = ladder.ladder_curves(ladder_id)
     assert len(plots.loss_curves_figure(curves, budgets).data) == 2 * len(design.runs)

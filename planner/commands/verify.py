@@ -20,6 +20,10 @@ class JobList(BaseModel):
 def ladder_command(sub) -> Callable:
     p = sub.add_parser("ladder", help="design, run and fit a verification ladder of small training runs")
     p.add_argument("--preset", default="tiny", help="tiny (CPU, CI), micro (smallest CPU), gpu (one GPU)")
+    p.add_argument("--design", default="isoflop", choices=["isoflop", "wsd"],
+                   help="isoflop: every run from scratch; wsd: one run per size + cooldown branches (cheaper)")
+    p.add_argument("--cooldown-share", type=float, default=None,
+                   help="wsd: cooldown length as a share of each horizon (default 0.2, Hägele et al. 2024)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--budgets", default=None, help="comma-separated FLOP budgets, e.g. 1e15,3e15,1e16")
     p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (3-7)")
@@ -27,6 +31,7 @@ def ladder_command(sub) -> Callable:
     p.add_argument("--accelerator", default=None,
                    help="for cost, and the assumed throughput before any cuda run was measured (default H100-SXM)")
     p.add_argument("--corpus", default=None, help="a .txt or .jsonl file (default: the Python standard library)")
+    p.add_argument("--seed", type=int, default=0, help="model init and data order of every run")
     p.add_argument("--runner", default="local", choices=["local", "ray"])
     p.add_argument("--design-only", action="store_true", help="print the design and its estimate; run nothing")
     p.add_argument("--ladder", default=None, help="show an existing ladder (by id) instead of starting one")
@@ -38,28 +43,30 @@ def ladder_command(sub) -> Callable:
         from planner.errors import PlannerError
         from planner.jobs.runners import get_runner
         from planner.core import format as fmt
-        from planner.verify import ladder
         from planner.train.corpus import CorpusSpec
+        from planner.verify import analysis, control, design
+        from planner.verify.grid import LadderRequest
 
         if args.ladder:
-            return ladder.analyze_ladder(args.ladder)
+            return analysis.analyze_ladder(args.ladder)
         try:
             budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else None
         except ValueError:
             raise PlannerError(f"--budgets must be numbers separated by commas (got {args.budgets!r})") from None
-        request = ladder.LadderRequest(
-            preset=args.preset, device=args.device, budgets_flops=budgets, sizes_per_budget=args.sizes,
+        extra = {"cooldown_share": args.cooldown_share} if args.cooldown_share is not None else {}
+        request = LadderRequest(
+            preset=args.preset, design=args.design, device=args.device, seed=args.seed, budgets_flops=budgets, sizes_per_budget=args.sizes,
             gpu_hours=args.gpu_hours, accelerator=args.accelerator,
-            corpus=CorpusSpec(source=args.corpus) if args.corpus else None)
-        design = ladder.design_ladder(request)
+            corpus=CorpusSpec(source=args.corpus) if args.corpus else None, **extra)
+        plan = design.design_ladder(request)
         if args.design_only:
-            return design
+            return plan
         runner = get_runner(args.runner, idle_exit_s=10)
-        ladder_id = ladder.launch_ladder(design, runner)  # refuses a device the runner cannot run: no jobs
-        print(f"ladder {ladder_id}: {len(design.runs)} runs, estimated {fmt.duration(design.est_seconds)}",
+        ladder_id = control.launch_ladder(plan, runner)  # refuses a device the runner cannot run: no jobs
+        print(f"ladder {ladder_id}: {len(plan.runs)} runs, estimated {fmt.duration(plan.est_seconds)}",
               file=sys.stderr)
-        runner.ensure_workers(design.device)
-        return ladder.wait_for_ladder(ladder_id, runner, args.timeout)
+        runner.ensure_workers(plan.device)
+        return control.wait_for_ladder(ladder_id, runner, args.timeout)
 
     return handle
 

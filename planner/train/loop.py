@@ -4,6 +4,10 @@ whoever runs it passes callbacks (`on_log`, `should_stop`) and a checkpoint fold
 Choices, and why:
 - each run's LR schedule (linear warmup, cosine decay to 10%) spans that run's own token budget:
   Hoffmann et al. 2022 (§3.1, Fig. A1) show a cosine cycle longer than the run overstates the loss;
+- or warmup-stable-decay ("wsd"): constant LR after warmup, then a cooldown over the last `decay_frac`
+  of the run with the (1 - sqrt) shape; Hägele et al. 2024 (arXiv 2405.18392, §3, Fig. 4-5) find a
+  20% cooldown matches the cosine schedule's loss. A stable run saves "branch" checkpoints at given
+  steps and a cooldown run starts from one (`init_from`), so one run per size serves many horizons;
 - bf16 autocast and fused AdamW on CUDA (fp32 master weights, so no loss scaling is needed);
 - torch.compile on CUDA by default; on CPU it costs more compile time than a small run saves;
 - batches are drawn from a generator seeded by (seed, step), so a resumed run sees the same data
@@ -25,6 +29,12 @@ from pydantic import BaseModel, Field
 from planner.errors import PlannerError
 
 CHECKPOINT = "checkpoint.pt"
+WSD_COOLDOWN_SHARE = 0.2  # Hägele et al. 2024 (arXiv 2405.18392), §3 and Fig. 5: 20% matches cosine
+
+
+def branch_checkpoint(step: int) -> str:
+    """File name of a stable-phase checkpoint kept for cooldown branches at this step."""
+    return f"branch-{step}.pt"
 
 
 class TrainConfig(BaseModel):
@@ -35,6 +45,13 @@ class TrainConfig(BaseModel):
     lr: float = Field(default=3e-3, gt=0, description="peak learning rate")
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1, description="final LR as a share of the peak")
     warmup_frac: float = Field(default=0.05, ge=0, lt=1)
+    warmup_steps: int | None = Field(default=None, ge=1, description="overrides warmup_frac (WSD branches "
+                                     "share their parent's warmup)")
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    decay_frac: float = Field(default=WSD_COOLDOWN_SHARE, ge=0, le=1,
+                              description="wsd: cooldown share of the run's steps (0 = stable to the end)")
+    branch_steps: list[int] = Field(default_factory=list, description="steps at which to keep a checkpoint "
+                                    "for cooldown branches (wsd stable runs)")
     weight_decay: float = Field(default=0.1, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     evals: int = Field(default=8, ge=1, description="held-out evaluations over the run (the last at the end)")
@@ -65,6 +82,7 @@ class TrainResult(BaseModel):
     flops: float = Field(description="model FLOPs of the whole run (flops_per_token x tokens)")
     mfu: float | None = None
     resumed_from_step: int = 0
+    first_step: int = Field(default=0, description="a cooldown branch: the parent's step it started from")
     seconds: float
     device: str
     compiled: bool
@@ -80,16 +98,24 @@ class Callbacks:
 class _State:
     step: int = 0
     seconds: float = 0.0  # training time (evals excluded), over all attempts
+    first_step: int = 0  # where this run's own training began (a cooldown branch: its parent's step)
     losses: list = field(default_factory=list)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup, then cosine decay to `min_lr_ratio` at the run's last step."""
-    warmup = max(1, round(cfg.warmup_frac * cfg.steps))
+    """Linear warmup, then cosine decay to `min_lr_ratio` at the run's last step; or (wsd) constant,
+    then a (1 - sqrt) cooldown to `min_lr_ratio` over the last `decay_frac` of the steps."""
+    warmup = cfg.warmup_steps or max(1, round(cfg.warmup_frac * cfg.steps))
     if step < warmup:
         return cfg.lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, cfg.steps - warmup)
     floor = cfg.lr * cfg.min_lr_ratio
+    if cfg.schedule == "wsd":
+        decay_start = cfg.steps - round(cfg.decay_frac * cfg.steps)
+        if step < decay_start:
+            return cfg.lr
+        progress = (step - decay_start + 1) / max(1, cfg.steps - decay_start)
+        return floor + (cfg.lr - floor) * (1 - math.sqrt(min(1.0, progress)))
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -131,10 +157,13 @@ def batch_at(data: np.ndarray, step: int, cfg: TrainConfig):
 
 
 class Trainer:
-    """Trains `model` on token arrays; `flops_per_token` is the model's (for FLOPs and MFU)."""
+    """Trains `model` on token arrays; `flops_per_token` is the model's (for FLOPs and MFU).
+    `init_from`: a checkpoint file to start from when the run has none of its own (a cooldown branch
+    starts from its stable parent's checkpoint)."""
 
     def __init__(self, model, train_tokens: np.ndarray, heldout_tokens: np.ndarray, cfg: TrainConfig,
-                 flops_per_token: float, callbacks: Callbacks | None = None, checkpoint_dir: Path | None = None):
+                 flops_per_token: float, callbacks: Callbacks | None = None, checkpoint_dir: Path | None = None,
+                 init_from: Path | None = None):
         for name, arr in (("training", train_tokens), ("held-out", heldout_tokens)):
             if len(arr) <= cfg.seq_len + 1:
                 raise PlannerError(f"the {name} split has {len(arr)} tokens, fewer than one sequence of "
@@ -151,7 +180,7 @@ class Trainer:
         self.train_tokens, self.heldout_tokens = train_tokens, heldout_tokens
         self.flops_per_token = flops_per_token
         self.callbacks = callbacks or Callbacks()
-        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_dir, self.init_from = checkpoint_dir, init_from
         self.cuda = self.device.type == "cuda"
         self.optimizer = self._optimizer()
         self.compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.cuda)
@@ -169,13 +198,17 @@ class Trainer:
     def _autocast(self):
         return self.torch.autocast(device_type=self.device.type, dtype=self.torch.bfloat16, enabled=self.cuda)
 
-    def _loss(self, batch: np.ndarray):
+    def loss(self, batch: np.ndarray):
+        """Mean next-token cross-entropy of a (batch, seq_len + 1) token array, through `self.forward`
+        (which a caller may wrap, e.g. to drop virtual-token positions) under the run's autocast."""
         torch = self.torch
         ids = torch.from_numpy(batch).to(self.device, non_blocking=True)
         with self._autocast():
             logits = self.forward(input_ids=ids[:, :-1]).logits
         return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                  ids[:, 1:].reshape(-1))
+
+    _loss = loss  # the old private name, until planner/adapt/measure.py calls loss()
 
     def _step(self, step: int) -> float:
         cfg, batch = self.cfg, batch_at(self.train_tokens, step, self.cfg)
@@ -186,7 +219,7 @@ class Trainer:
         total = 0.0
         for i in range(0, cfg.batch_size, micro):
             part = batch[i: i + micro]
-            loss = self._loss(part) * (len(part) / cfg.batch_size)
+            loss = self.loss(part) * (len(part) / cfg.batch_size)
             loss.backward()
             total += loss.detach()
         self.torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -204,28 +237,37 @@ class Trainer:
         with self.torch.no_grad():
             for i in range(0, len(starts), micro):
                 batch = np.stack([data[s: s + cfg.seq_len + 1] for s in starts[i: i + micro]]).astype(np.int64)
-                losses.append(float(self._loss(batch)) * len(batch))
+                losses.append(float(self.loss(batch)) * len(batch))
         self.model.train()
         return sum(losses) / len(starts)
 
     # ---- checkpoints -----------------------------------------------------------------------------
-    def _save(self, state: _State) -> None:
+    # Only tensors and plain types are saved, so loading needs no pickled code (weights_only=True).
+    def _save(self, state: _State, name: str = CHECKPOINT) -> None:
         if self.checkpoint_dir is None:
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_dir / (CHECKPOINT + ".tmp")
+        tmp = self.checkpoint_dir / (name + ".tmp")
         self.torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "step": state.step, "seconds": state.seconds, "config": self.cfg.model_dump()}, tmp)
-        tmp.replace(self.checkpoint_dir / CHECKPOINT)  # a kill mid-save leaves the previous checkpoint
+                         "step": state.step, "seconds": state.seconds, "first_step": state.first_step,
+                         "config": self.cfg.model_dump(mode="json")}, tmp)
+        tmp.replace(self.checkpoint_dir / name)  # a kill mid-save leaves the previous checkpoint
 
     def _load(self) -> _State:
-        path = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
-        if path is None or not path.exists():
-            return _State()
-        saved = self.torch.load(path, map_location=self.device, weights_only=False)
+        own = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
+        if own is not None and own.exists():
+            saved = self._read(own)
+            return _State(step=saved["step"], seconds=saved["seconds"], first_step=saved.get("first_step", 0))
+        if self.init_from is not None:  # a branch: the parent's weights and optimizer, none of its time
+            saved = self._read(Path(self.init_from))
+            return _State(step=saved["step"], first_step=saved["step"])
+        return _State()
+
+    def _read(self, path: Path) -> dict:
+        saved = self.torch.load(path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        return _State(step=saved["step"], seconds=saved["seconds"])
+        return saved
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -249,6 +291,8 @@ class Trainer:
                     eval_loss = metrics["eval_loss"] = self.evaluate()
                 self.callbacks.on_log(state.step, metrics)
                 window_t, window_tokens = time.time(), 0
+            if state.step in cfg.branch_steps:
+                self._save(state, branch_checkpoint(state.step))
             if time.time() - last_save > cfg.checkpoint_every_s and state.step < steps:
                 self._save(state)
                 last_save = time.time()
@@ -259,7 +303,7 @@ class Trainer:
         done_here = max(1, state.step - self.resumed_from)
         metrics = {"loss": train_loss, "lr": lr_at(state.step - 1, self.cfg),
                    "tokens": state.step * self.cfg.tokens_per_step, "tokens_per_s": rate,
-                   "progress": state.step / self.cfg.steps,
+                   "progress": (state.step - state.first_step) / max(1, self.cfg.steps - state.first_step),
                    "eta_s": (time.time() - self.started) / done_here * (self.cfg.steps - state.step)}
         if self.peak:
             metrics["mfu"] = rate * self.flops_per_token / self.peak
@@ -269,9 +313,11 @@ class Trainer:
         if state.step < self.cfg.steps or math.isnan(eval_loss):  # stopped early, or resumed at the end
             eval_loss = self.evaluate()
         tokens = state.step * self.cfg.tokens_per_step
-        rate = tokens / max(state.seconds, 1e-9)  # over all attempts, training time only
+        trained = (state.step - state.first_step) * self.cfg.tokens_per_step  # a branch: its cooldown only
+        rate = trained / max(state.seconds, 1e-9)  # over all attempts, training time only
         return TrainResult(steps=state.step, tokens=tokens, final_loss=eval_loss, final_train_loss=train_loss,
                            tokens_per_s=rate, flops=tokens * self.flops_per_token,
                            mfu=rate * self.flops_per_token / self.peak if self.peak else None,
-                           resumed_from_step=self.resumed_from, seconds=state.seconds, device=self.cfg.device,
+                           resumed_from_step=self.resumed_from, first_step=state.first_step,
+                           seconds=state.seconds, device=self.cfg.device,
                            compiled=self.compiled)

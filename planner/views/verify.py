@@ -7,7 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from planner.core.format import duration
-from planner.verify.ladder import HoldoutCheck, LadderDesign, LadderFit, LadderReport
+from planner.verify.analysis import HoldoutCheck, LadderFit, LadderReport
+from planner.verify.design import LadderDesign
 
 PALETTE = px.colors.qualitative.Safe
 BLANK = "—"  # a value not known (yet): tables show this rather than "None"
@@ -56,11 +57,15 @@ def design_table(design: LadderDesign) -> pd.DataFrame:
     return pd.DataFrame([{"run": r.name, "role": r.role, "budget (FLOPs)": f"{r.budget_flops:.2g}",
                           "params": int(r.params), "layers": r.model.n_layers, "width": r.model.d_model,
                           "tokens": r.tokens, "tokens/param": round(r.tokens / r.params, 1), "steps": r.steps,
+                          "from step": r.start_step or "", "starts from": r.parent or "",
                           "est. seconds": round(r.est_seconds, 1)} for r in design.runs])
 
 
 def design_figure(design: LadderDesign) -> go.Figure:
-    """Where the runs sit: model size vs tokens, one colour per budget; IsoFLOP lines run diagonally."""
+    """Where the runs sit: model size vs tokens, one colour per budget; IsoFLOP lines run diagonally.
+    A WSD design shows each size's stable run as a line and its cooldown branches as points on it."""
+    if design.design == "wsd":
+        return _wsd_design_figure(design)
     colors = _budget_colors(r.budget_flops for r in design.runs)
     fig = go.Figure()
     for budget, color in colors.items():
@@ -71,6 +76,26 @@ def design_figure(design: LadderDesign) -> go.Figure:
                                  marker=dict(color=color, size=11, symbol="star" if holdout else "circle")))
     fig.update_yaxes(type="log")
     return _layout(fig, "Ladder design: each line is one FLOP budget", "parameters N", "tokens D")
+
+
+def _wsd_design_figure(design: LadderDesign) -> go.Figure:
+    fig = go.Figure()
+    stables = [r for r in design.runs if r.role == "stable"]
+    for i, stable in enumerate(stables):
+        color = PALETTE[i % len(PALETTE)]
+        branches = [r for r in design.runs if r.parent == stable.name]
+        fig.add_trace(go.Scatter(x=[stable.params] * 2, y=[stable.tokens / stable.steps, max(b.tokens for b in branches)],
+                                 mode="lines", line=dict(color=color, width=6), opacity=0.3,
+                                 name=f"stable run, {stable.params:.3g} params"))
+        fig.add_trace(go.Scatter(x=[b.params for b in branches], y=[b.tokens for b in branches], mode="markers",
+                                 marker=dict(color=color, size=10), name=f"cooldowns ({len(branches)})"))
+    for r in design.runs:
+        if r.role == "holdout":
+            fig.add_trace(go.Scatter(x=[r.params], y=[r.tokens], mode="markers", name=f"held-out C = {r.budget_flops:.2g}",
+                                     marker=dict(color="black", size=13, symbol="star")))
+    fig.update_yaxes(type="log")
+    return _layout(fig, "WSD design: one stable run per size (bar), a cooldown at each horizon (dot)",
+                   "parameters N", "tokens D")
 
 
 def status_table(report: LadderReport) -> pd.DataFrame:
@@ -113,27 +138,57 @@ def isoflop_figure(report: LadderReport) -> go.Figure:
                                  name=("held-out run" if holdout else f"C = {budget:.2g}"),
                                  marker=dict(color=color, size=14 if holdout else 9,
                                              symbol="star" if holdout else "circle")))
-    for b in (report.fit.approach2 or {}).get("budgets", []):
-        if not b["coefficients"]:
+    for b in report.fit.approach2.budgets if report.fit.approach2 else []:
+        if not b.coefficients:
             continue
-        x = np.linspace(np.log(min(b["params"])), np.log(max(b["params"])), 50)
-        c0, c1, c2 = b["coefficients"]
+        x = np.linspace(np.log(min(b.params)), np.log(max(b.params)), 50)
+        c0, c1, c2 = b.coefficients
         fig.add_trace(go.Scatter(x=np.exp(x), y=c0 + c1 * x + c2 * x**2, mode="lines", showlegend=False,
-                                 line=dict(color=colors.get(b["flops"], "grey"), dash="solid" if b["accepted"] else "dot")))
-        if b["accepted"]:
-            fig.add_trace(go.Scatter(x=[b["params_opt"]], y=[b["loss_opt"]], mode="markers", showlegend=False,
-                                     marker=dict(color=colors.get(b["flops"], "grey"), symbol="x", size=12),
-                                     name=f"optimum at C = {b['flops']:.2g}"))
+                                 line=dict(color=colors.get(b.flops, "grey"), dash="solid" if b.accepted else "dot")))
+        if b.accepted:
+            fig.add_trace(go.Scatter(x=[b.params_opt], y=[b.loss_opt], mode="markers", showlegend=False,
+                                     marker=dict(color=colors.get(b.flops, "grey"), symbol="x", size=12),
+                                     name=f"optimum at C = {b.flops:.2g}"))
     return _layout(fig, "IsoFLOP parabolas per budget (× = fitted optimum)",
                    "parameters N", "final held-out loss")
 
 
+def fit_figure(report: LadderReport) -> go.Figure:
+    """The fitted points: IsoFLOP parabolas, or for a WSD ladder each size's cooldown losses."""
+    return wsd_fit_figure(report) if report.design == "wsd" else isoflop_figure(report)
+
+
+def wsd_fit_figure(report: LadderReport) -> go.Figure:
+    """Final held-out loss of each cooldown branch against tokens, one colour per model size, with the
+    Approach 3 law L(N, D) fitted to them drawn through each size's points."""
+    fig, p = go.Figure(), report.fit.approach3
+    parents = sorted({r.parent for r in report.runs if r.parent}, key=lambda n: next(
+        r.params for r in report.runs if r.parent == n))
+    for i, parent in enumerate(parents):
+        color = PALETTE[i % len(PALETTE)]
+        pts = [r for r in report.runs if r.parent == parent and r.final_loss is not None]
+        if not pts:
+            continue
+        n = pts[0].params
+        fig.add_trace(go.Scatter(x=[r.tokens for r in pts], y=[r.final_loss for r in pts], mode="markers",
+                                 marker=dict(color=color, size=9), name=f"N = {n:.3g}"))
+        if p is not None:
+            d = np.geomspace(min(r.tokens for r in pts), max(r.tokens for r in pts), 40)
+            fig.add_trace(go.Scatter(x=d, y=p.E + p.A / n**p.alpha + p.B / d**p.beta, mode="lines",
+                                     line=dict(color=color), showlegend=False))
+    for r in report.runs:
+        if r.role == "holdout" and r.final_loss is not None:
+            fig.add_trace(go.Scatter(x=[r.tokens], y=[r.final_loss], mode="markers", name="held-out run",
+                                     marker=dict(color="black", size=14, symbol="star")))
+    return _layout(fig, "Cooldown losses per size (lines: fitted L(N, D))", "tokens D", "final held-out loss")
+
+
 def exponents_figure(fit: LadderFit) -> go.Figure:
     """Fitted a (N_opt ∝ C^a) from each approach beside the published exponents."""
-    rows = [{"source": f"this ladder ({name.replace('approach', 'Approach ')})", "a": res["a"], "kind": "fitted"}
+    rows = [{"source": f"this ladder ({method_label(name)})", "a": res.a, "kind": "fitted"}
             for name, res in (("approach2", fit.approach2), ("approach3", fit.approach3))
-            if res and res.get("a") is not None]
-    rows += [{"source": p["law"], "a": p["a"], "kind": "published"} for p in fit.published]
+            if res and res.a is not None]
+    rows += [{"source": p.law, "a": p.a, "kind": "published"} for p in fit.published]
     fig = go.Figure(go.Bar(x=[r["a"] for r in rows], y=[r["source"] for r in rows], orientation="h",
                            marker_color=["#d95f02" if r["kind"] == "fitted" else "#7570b3" for r in rows],
                            text=[f"{r['a']:.2f}" for r in rows], textposition="outside"))
