@@ -380,13 +380,17 @@ def save_law(law: ChinchillaLaw | PowerLawAllocation | KaplanLaw) -> Path:
     if law.name in PRESETS:
         raise PlannerError(f"'{law.name}' is a published preset; save the fitted law under another name")
     path = saved_laws_dir() / f"{law.name}.json"
-    path.write_text(law.model_dump_json(indent=2))
+    try:
+        path.write_text(law.model_dump_json(indent=2))
+    except OSError as err:  # full disk, read-only state directory: one clear line, not a traceback
+        raise PlannerError(f"cannot save the law to {path}: {err.strerror or err}; free space or make the "
+                           "state directory writable") from err
     return path
 
 
 def saved_laws() -> dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw]:
     laws = {}
-    for path in sorted(saved_laws_dir().glob("*.json")):
+    for path in sorted((data_dir() / "laws").glob("*.json")):  # a read: creates nothing (read-only disk)
         try:
             law = LAW_ADAPTER.validate_python(json.loads(path.read_text()))
         except (ValueError, OSError):
