@@ -3,7 +3,10 @@ and zero-shot cost for a base model (estimates), and how they do when measured o
 Layout only: every number comes from planner.adapt.estimate / planner.adapt.measure."""
 import streamlit as st
 
-from planner.adapt import measure as adapt_runs, estimate as adaptation
+from planner.adapt import estimate as adaptation
+from planner.adapt import job as adapt_jobs
+from planner.adapt.measure import PROSE, AdaptRunSpec
+from planner.adapt.methods import method_names
 from planner.core import hardware
 from planner.errors import PlannerError
 from planner.views import adapt as plots
@@ -87,41 +90,44 @@ if comparison is not None:
 # ------------------------------------------------------------------------------------------ measured
 st.subheader("Measured on this machine")
 st.caption("Every selected method adapts the same small base model (pretrained briefly on Python source, or a "
-           "verification run's checkpoint) to English prose (the Python docs), same data and steps. Runs as a "
-           "background job: leave the page and come back.")
+           "finished verification run of this store) to English prose (the Python docs), same data and steps. "
+           "Runs as a background job: leave the page and come back.")
+try:
+    bases = {adapt_jobs.base_job_label(j): j.id for j in adapt_jobs.base_jobs()}
+except PlannerError as err:  # a broken job store (corrupt, unreadable): the estimates above still show
+    st.error(str(err))
+    st.stop()
+PRETRAIN = "none: pretrain the preset briefly on Python source"
 with st.form("launch"):
     m1, m2, m3, m4 = st.columns(4)
     run_preset = m1.selectbox("Base preset", ["tiny", "tiny-gpt2", "gpt2"], help="tiny presets run on CPU")
     device = m2.selectbox("Device", ["cpu", "cuda"])
     steps = m3.number_input("Steps per method", min_value=1, value=30)
     base_steps = m4.number_input("Base pretraining steps", min_value=0, value=60)
-    run_methods = st.multiselect("Methods", adaptation.METHOD_NAMES, default=adaptation.METHOD_NAMES)
-    checkpoint = st.text_input("Base checkpoint (optional)", placeholder="path to a verification run's checkpoint.pt")
+    names = method_names()
+    run_methods = st.multiselect("Methods", names, default=names)
+    base_choice = st.selectbox("Base weights (a finished verification run)", [PRETRAIN, *bases],
+                               help="the final checkpoint of a verification run of this store; its model "
+                                    "replaces the preset. Checkpoints load as plain tensors only.")
     upload = st.file_uploader("Downstream corpus (optional; default: the Python docs' prose)", type=["txt", "jsonl"],
                               help=".txt: documents separated by two blank lines; .jsonl: one {\"text\": ...} per line")
     launched = st.form_submit_button("Run comparison")
 if launched:
     try:
-        spec = adapt_runs.AdaptRunSpec(preset=run_preset, device=device, steps=int(steps),
-                                       base_steps=int(base_steps), methods=run_methods,
-                                       checkpoint=checkpoint or None)
-        # the upload is kept only once the launch passed its checks (a refused launch writes nothing)
-        st.session_state["adapt_job"] = adapt_runs.submit(spec, upload=(upload.name, upload.getvalue())
-                                                          if upload else None)
+        spec = AdaptRunSpec(preset=run_preset, device=device, steps=int(steps), base_steps=int(base_steps),
+                            methods=run_methods, corpus=PROSE, base_job=bases.get(base_choice))
+        st.session_state["adapt_job"] = adapt_jobs.submit(
+            spec, upload=(upload.name, upload.getvalue()) if upload else None)
     except PlannerError as err:
-        st.error(str(err))
+        st.error(f"Not launched: {err}")
 
 
-try:
-    pending = any(not j.finished for j in adapt_runs.jobs())
-except PlannerError as err:  # a broken job store (corrupt, unreadable): the estimates above still show
-    st.error(str(err))
-    st.stop()
+pending = any(not j.finished for j in adapt_jobs.jobs())
 
 
 @st.fragment(run_every=3 if pending else None)
 def show_runs():
-    jobs = adapt_runs.jobs()
+    jobs = adapt_jobs.jobs()
     if not jobs:
         st.info("No measured comparison yet: choose methods above and press Run comparison.")
         return
@@ -131,19 +137,16 @@ def show_runs():
     if not job.finished:
         st.progress(job.progress, text=f"{job.status}: {job.progress:.0%}")
         return
-    if job.status != "done":
+    result = adapt_jobs.result_of(job)
+    if result is None:
         st.error(f"job {job.id} {job.status}: {job.error}")
         return
-    result = job.result
-    st.markdown(f"Base: {result['base']}.")
-    for run in result["runs"]:
-        if run["status"] != "done":
-            st.warning(f"{run['method']}: {run['status']}")
+    st.markdown(f"Base: {result.base}.")
+    for line in plots.skipped_lines(result):
+        st.warning(line)
     st.plotly_chart(plots.eval_curves_figure(result), key=f"curves_{job.id}")
     st.plotly_chart(plots.measured_bars_figure(result), key=f"bars_{job.id}")
-    sources = {r["memory_source"] for r in result["runs"] if r["memory_source"]}
-    st.caption("Measured memory: " + "; ".join(sorted(sources)) + ". On CPU there is no allocator peak, so "
-               "backward-pass transients are not in the measurement but are in the estimate.")
+    st.caption(plots.memory_sources_caption(result))
     st.plotly_chart(plots.estimate_vs_measured_figure(result), key=f"error_{job.id}")
     st.dataframe(plots.estimate_error_table(result), hide_index=True, key=f"error_table_{job.id}")
 

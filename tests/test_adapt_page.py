@@ -86,7 +86,7 @@ def test_finished_comparison_renders_plots(tmp_path):
     store.finish(job_id, "done", result=run_adaptation(spec).model_dump(mode="json"))
     at = _app()
     assert not at.exception
-    assert any("qlora: skipped: needs CUDA + bitsandbytes" in w.value for w in at.warning)
+    assert any("QLoRA (4-bit base): skipped: needs CUDA + bitsandbytes" in w.value for w in at.warning)
     assert len(at.get("plotly_chart")) >= 5
     errors = at.dataframe[1].value
     assert list(errors["trainable (est.)"]) == list(errors["trainable (measured)"])

@@ -30,9 +30,11 @@ def test_trainable_figure_keeps_zero_shot_with_a_note(comparison):
 
 
 def test_measured_bars_note_the_method_that_trains_nothing():
-    runs = [{"method": m, "status": "done", "peak_memory_gb": 0.1, "trainable_params": n}
+    from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, MethodRun
+
+    runs = [MethodRun(method=m, status="done", peak_memory_gb=0.1, trainable_params=n)
             for m, n in (("full", 1000), ("lora", 10), ("zero-shot", 0))]
-    fig = plots.measured_bars_figure({"runs": runs})
+    fig = plots.measured_bars_figure(AdaptRunResult(spec=AdaptRunSpec(), base="test", runs=runs))
     trainable = fig.data[1]
     assert list(trainable.x) == ["Full fine-tuning", "LoRA", "Zero-shot / in-context"]
     assert list(trainable.y) == [1000, 10, None]
@@ -42,6 +44,6 @@ def test_measured_bars_note_the_method_that_trains_nothing():
 
 def test_invalid_methods_are_one_line_per_message():
     lines = plots.invalid_methods(compare("llama-2-7b", AdaptRequest(rank=0, virtual_tokens=0)))
-    assert len(lines) == 3
+    assert len(lines) == 2  # prompt and prefix tuning share their knob, so they share the line
     assert lines[0].startswith("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1")
-    assert any(line.startswith("Prompt tuning: ") for line in lines)
+    assert lines[1] == "Prompt tuning, Prefix tuning: the number of virtual tokens must be at least 1 (got 0)"

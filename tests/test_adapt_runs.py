@@ -107,7 +107,7 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
 
 def test_uploaded_corpus_is_kept_and_validated():
-    from planner.adapt.measure import save_uploaded_corpus
+    from planner.adapt.job import save_uploaded_corpus
     from planner.errors import PlannerError
 
     path = save_uploaded_corpus("notes.txt", b"some text\n\n\nmore text")

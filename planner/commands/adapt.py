@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.adapt.estimate import METHOD_NAMES, AdaptRequest
+from planner.adapt import estimate as adaptation
+from planner.adapt.estimate import AdaptRequest
+from planner.adapt.measure import AdaptRunSpec, run_adaptation
+from planner.adapt.methods import method_names
 
 
 def _knobs(p) -> None:
@@ -32,7 +35,7 @@ def _request(args, method: str) -> AdaptRequest:
 
 def adapt_estimate_command(sub) -> Callable:
     p = sub.add_parser("adapt-estimate", help="trainable params, memory, FLOPs and cost of adaptation methods")
-    p.add_argument("--method", default="lora", help=f"one of {', '.join(METHOD_NAMES)}, or all")
+    p.add_argument("--method", default="lora", help=f"one of {', '.join(method_names())}, or all")
     _knobs(p)
     d = AdaptRequest()
     p.add_argument("--tokens", dest="dataset_tokens", type=float, default=d.dataset_tokens,
@@ -44,8 +47,6 @@ def adapt_estimate_command(sub) -> Callable:
     p.add_argument("--mfu", type=float, default=d.mfu)
 
     def run(args):
-        from planner.adapt import estimate as adaptation
-
         if args.method == "all":
             return adaptation.compare(args.preset, _request(args, "lora"))
         return adaptation.estimate(args.preset, _request(args, args.method))
@@ -56,11 +57,13 @@ def adapt_estimate_command(sub) -> Callable:
 def adapt_command(sub) -> Callable:
     p = sub.add_parser("adapt", help="measure every adaptation method on a small base model (same data/steps)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--methods", default="all", help=f"comma-separated subset of {', '.join(METHOD_NAMES)}")
+    p.add_argument("--methods", default="all", help=f"comma-separated subset of {', '.join(method_names())}")
     p.add_argument("--steps", type=int, default=20, help="adaptation steps per method")
     p.add_argument("--base-steps", type=int, default=50,
-                   help="pretraining steps on Python source for the base (ignored with --checkpoint)")
-    p.add_argument("--checkpoint", default=None, help="base weights: a verification run's checkpoint.pt")
+                   help="pretraining steps on Python source for the base (ignored with --base-job)")
+    p.add_argument("--base-job", type=int, default=None,
+                   help="base weights: the id of a finished verification job of this store (see `jobs`); "
+                        "its model and final checkpoint replace --preset")
     p.add_argument("--corpus", default="prose",
                    help="downstream corpus: 'prose' (the Python docs, built in) or a .txt/.jsonl path")
     p.add_argument("--corpus-bytes", type=int, default=200_000, help="downstream text to use")
@@ -68,11 +71,9 @@ def adapt_command(sub) -> Callable:
     p.set_defaults(preset="tiny", batch=8, seq=64, precision="fp32")
 
     def run(args):
-        from planner.adapt.measure import AdaptRunSpec, run_adaptation
-
-        methods = METHOD_NAMES if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+        methods = method_names() if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
         spec = AdaptRunSpec(preset=args.preset, methods=methods, device=args.device, corpus=args.corpus,
-                            corpus_bytes=args.corpus_bytes, checkpoint=args.checkpoint, steps=args.steps,
+                            corpus_bytes=args.corpus_bytes, base_job=args.base_job, steps=args.steps,
                             base_steps=args.base_steps, knobs=_request(args, "lora"))
         return run_adaptation(spec)
 

@@ -6,20 +6,22 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from planner.adapt.estimate import AdaptComparison
+from planner.adapt.measure import AdaptRunResult, MethodRun
+from planner.adapt.methods import REGISTRY
 from planner.core import format as fmt
-from planner.adapt.estimate import METHOD_NAMES, AdaptComparison, get_method
 
-PALETTE = px.colors.qualitative.Safe
+PALETTE = px.colors.qualitative.Safe  # the memory parts' colours; each method has its own (its class)
 MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
                 ("optimizer_gb", "optimizer states"), ("activations_gb", "activations")]
 
 
 def _colour(method: str) -> str:
-    return PALETTE[METHOD_NAMES.index(method) % len(PALETTE)] if method in METHOD_NAMES else "grey"
+    return REGISTRY[method].colour if method in REGISTRY else "grey"  # a method no longer registered
 
 
 def _label(method: str) -> str:
-    return get_method(method).label if method in METHOD_NAMES else method
+    return REGISTRY[method].label if method in REGISTRY else method
 
 
 # ---------------------------------------------------------------------------------------------- estimates
@@ -83,26 +85,36 @@ def trainable_figure(comparison: AdaptComparison) -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------------- measured
-def _done(result: dict) -> list[dict]:
-    return [r for r in result["runs"] if r["status"] == "done"]
+def _done(result: AdaptRunResult) -> list[MethodRun]:
+    return [r for r in result.runs if r.done]
 
 
-def eval_curves_figure(result: dict) -> go.Figure:
+def skipped_lines(result: AdaptRunResult) -> list[str]:
+    """One line per method that did not run, with why."""
+    return [f"{_label(r.method)}: {r.status}" for r in result.runs if not r.done]
+
+
+def memory_sources_caption(result: AdaptRunResult) -> str:
+    sources = sorted({r.memory_source for r in result.runs if r.memory_source})
+    return ("Measured memory: " + "; ".join(sources) + ". On CPU there is no allocator peak, so backward-pass "
+            "transients are not in the measurement but are in the estimate.")
+
+
+def eval_curves_figure(result: AdaptRunResult) -> go.Figure:
     """Held-out loss per method vs wall-clock seconds and vs GPU-hours (one device: hours = seconds/3600)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("vs wall-clock", "vs GPU-hours"))  # one device
-
     for run in _done(result):
-        curve = run["eval_curve"]
+        curve = run.eval_curve
         if not curve:
             continue
         seconds = [p["seconds"] for p in curve]
         loss = [p["eval_loss"] for p in curve]
-        style = dict(color=_colour(run["method"]), width=2)
+        style = dict(color=_colour(run.method), width=2)
         mode = "lines+markers" if len(curve) > 1 else "markers"
-        fig.add_trace(go.Scatter(x=seconds, y=loss, mode=mode, name=_label(run["method"]), line=style,
-                                 legendgroup=run["method"]), row=1, col=1)
+        fig.add_trace(go.Scatter(x=seconds, y=loss, mode=mode, name=_label(run.method), line=style,
+                                 legendgroup=run.method), row=1, col=1)
         fig.add_trace(go.Scatter(x=[s / 3600 for s in seconds], y=loss, mode=mode, line=style,
-                                 legendgroup=run["method"], showlegend=False), row=1, col=2)
+                                 legendgroup=run.method, showlegend=False), row=1, col=2)
     fig.update_xaxes(title_text="seconds", row=1, col=1)
     fig.update_xaxes(title_text="device-hours (1 GPU, or the CPU)", row=1, col=2)
     fig.update_yaxes(title_text="held-out loss (nats/token)", row=1, col=1)
@@ -110,41 +122,42 @@ def eval_curves_figure(result: dict) -> go.Figure:
     return fig
 
 
-def measured_bars_figure(result: dict) -> go.Figure:
+def measured_bars_figure(result: AdaptRunResult) -> go.Figure:
     """Measured peak memory and trainable parameters per method."""
-    runs = [r for r in _done(result) if r["peak_memory_gb"] is not None]
+    runs = [r for r in _done(result) if r.peak_memory_gb is not None]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "trainable parameters"))
-    labels, colours = [_label(r["method"]) for r in runs], [_colour(r["method"]) for r in runs]
-    fig.add_trace(go.Bar(x=labels, y=[r["peak_memory_gb"] for r in runs], marker_color=colours,
+    labels, colours = [_label(r.method) for r in runs], [_colour(r.method) for r in runs]
+    fig.add_trace(go.Bar(x=labels, y=[r.peak_memory_gb for r in runs], marker_color=colours,
                          showlegend=False, hovertemplate="%{x}: %{y:.4g} GB<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=labels, y=[r["trainable_params"] or None for r in runs], marker_color=colours,
+    fig.add_trace(go.Bar(x=labels, y=[r.trainable_params or None for r in runs], marker_color=colours,
                          showlegend=False, hovertemplate="%{x}: %{y:.3s}<extra></extra>"), row=1, col=2)
-    _mark_untrained(fig, [_label(r["method"]) for r in runs if not r["trainable_params"]], "x2", "y2 domain")
+    _mark_untrained(fig, [_label(r.method) for r in runs if not r.trainable_params], "x2", "y2 domain")
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(height=380, margin=dict(t=60, b=40))
     return fig
 
 
-def estimate_error_table(result: dict) -> pd.DataFrame:
+def estimate_error_table(result: AdaptRunResult) -> pd.DataFrame:
     """Estimated vs measured, per method: trainable params, memory, and throughput relative to full FT
     (estimated as the FLOP ratio, so it does not depend on the device's peak)."""
     runs = _done(result)
-    full = next((r for r in runs if r["method"] == "full" and r["tokens_per_s"]), None)
+    full = next((r for r in runs if r.method in REGISTRY and REGISTRY[r.method].is_reference and r.tokens_per_s),
+                None)
     rows = []
     for r in runs:
-        row = {"method": _label(r["method"]), "trainable (est.)": r["estimated_trainable_params"],
-               "trainable (measured)": r["trainable_params"], "memory GB (est.)": r["estimated_memory_gb"],
-               "memory GB (measured)": r["peak_memory_gb"],
-               "memory error %": 100 * (r["estimated_memory_gb"] / r["peak_memory_gb"] - 1)
-               if r["peak_memory_gb"] else None}
-        if full and r["tokens_per_s"]:
-            row["speed vs full (est.)"] = full["estimated_flops_per_token"] / r["estimated_flops_per_token"]
-            row["speed vs full (measured)"] = r["tokens_per_s"] / full["tokens_per_s"]
+        row = {"method": _label(r.method), "trainable (est.)": r.estimated_trainable_params,
+               "trainable (measured)": r.trainable_params, "memory GB (est.)": r.estimated_memory_gb,
+               "memory GB (measured)": r.peak_memory_gb,
+               "memory error %": 100 * (r.estimated_memory_gb / r.peak_memory_gb - 1)
+               if r.peak_memory_gb else None}
+        if full and r.tokens_per_s:
+            row["speed vs full (est.)"] = full.estimated_flops_per_token / r.estimated_flops_per_token
+            row["speed vs full (measured)"] = r.tokens_per_s / full.tokens_per_s
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def estimate_vs_measured_figure(result: dict) -> go.Figure:
+def estimate_vs_measured_figure(result: AdaptRunResult) -> go.Figure:
     """Estimated against measured memory and relative throughput; the diagonal is a perfect estimate."""
     table = estimate_error_table(result)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("peak memory (GB)", "throughput relative to full FT"))

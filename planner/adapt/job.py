@@ -1,0 +1,77 @@
+"""The measured comparison as a job of the store: choosing base weights, queueing, reading results back typed.
+
+Base weights are chosen from this store's finished verification runs (`base_jobs`), never from a path that
+someone typed or uploaded; an uploaded corpus is only ever read as text (issue 8)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from planner.adapt.measure import BASE_KIND, AdaptRunResult, AdaptRunSpec, load_base_weights
+from planner.adapt.methods import get_method
+from planner.adapt.estimate import resolve_model
+from planner.core.settings import data_dir
+from planner.errors import PlannerError
+from planner.jobs import JobStore
+from planner.jobs.retention import checkpoint_dir_for
+from planner.jobs.runners import get_runner
+from planner.jobs.store import Job
+from planner.train.loop import CHECKPOINT
+
+JOB_KIND, JOB_GROUP = "adapt", "adapt"
+
+
+def base_jobs() -> list[Job]:
+    """This store's finished verification runs that still have their final checkpoint, newest first."""
+    done = [j for j in JobStore().list_jobs(kind=BASE_KIND) if j.status == "done"]
+    return sorted((j for j in done if (checkpoint_dir_for(j.id) / CHECKPOINT).is_file()),
+                  key=lambda j: j.id, reverse=True)
+
+
+def base_job_label(job: Job) -> str:
+    model = job.spec.get("model", {})
+    return f"job {job.id}: {model.get('name', '?')} ({job.group or 'no ladder'})"
+
+
+def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, bytes] | None = None) -> int:
+    """Queue a measured comparison and make sure a worker for its device is alive; returns the job id.
+    Everything is checked first (methods, base job: a finished verification run with a plain-tensor
+    checkpoint); an uploaded corpus (name, bytes) is saved only then, so a refused launch writes nothing."""
+    if not spec.methods:
+        raise PlannerError("choose at least one method to measure")
+    for name in spec.methods:
+        get_method(name)
+    get_runner("local").check_device(spec.device)
+    if spec.base_job is None:
+        resolve_model(spec.preset)
+    else:
+        load_base_weights(spec.base_job)
+    if upload is not None:
+        spec = spec.model_copy(update={"corpus": save_uploaded_corpus(*upload)})
+    job_id = JobStore().submit(JOB_KIND, spec.model_dump(), group=JOB_GROUP, device=spec.device)
+    if start_worker:
+        get_runner("local").ensure_workers(spec.device)
+    return job_id
+
+
+def save_uploaded_corpus(filename: str, data: bytes) -> str:
+    """Keep an uploaded downstream corpus (.txt: documents separated by two blank lines; .jsonl: one
+    {"text": ...} per line) under the state directory; returns the path a spec's `corpus` takes."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".txt", ".jsonl"):
+        raise PlannerError(f"upload a .txt or .jsonl corpus (got {filename!r})")
+    if not data.strip():
+        raise PlannerError(f"{filename} is empty")
+    path = data_dir() / "corpora" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+def jobs() -> list[Job]:
+    return JobStore().list_jobs(kind=JOB_KIND)
+
+
+def result_of(job: Job) -> AdaptRunResult | None:
+    """A finished comparison's result, typed (None until it is done)."""
+    return AdaptRunResult.model_validate(job.result) if job.status == "done" and job.result else None

@@ -1,0 +1,47 @@
+"""QLoRA (Dettmers et al. 2023): LoRA on a base whose block linears are stored in 4-bit NF4."""
+from __future__ import annotations
+
+from planner.adapt.methods.base import expert_weight_params, linear_modules
+from planner.adapt.methods.lora import LoRA
+from planner.core.architecture import param_counts
+from planner.errors import PlannerError
+
+# NF4 with double quantisation: 4.127 bits per parameter (Dettmers et al. 2023, "QLoRA", section 3);
+# embeddings, norms and the output head stay in 16-bit.
+NF4_BYTES_PER_PARAM = 4.127 / 8
+
+
+class QLoRA(LoRA):
+    name, label = "qlora", "QLoRA (4-bit base)"
+    summary = "LoRA on a base whose block linears are stored in 4-bit NF4 (needs CUDA + bitsandbytes)"
+    colour = "rgb(221, 204, 119)"
+
+    def quantised_params(self, cfg) -> int:
+        return sum(m.d_in * m.d_out * m.count for m in linear_modules(cfg)) + expert_weight_params(cfg)
+
+    def weights_bytes(self, cfg, req, bytes_per_param):
+        quantised = self.quantised_params(cfg)
+        return (param_counts(cfg).total - quantised) * bytes_per_param + quantised * NF4_BYTES_PER_PARAM
+
+    def dequantised_bytes(self, cfg):
+        return 2 * max(m.d_in * m.d_out for m in linear_modules(cfg))  # one linear at a time, in bf16
+
+    def notes(self, cfg, req):
+        return [*super().notes(cfg, req), "block linears in NF4 with double quantisation (4.127 bits/param); "
+                "needs CUDA + bitsandbytes; dequantisation makes it slower than LoRA at equal FLOPs"]
+
+    def unavailable(self, device):
+        if not device.startswith("cuda") or not _has_bitsandbytes():
+            return "needs CUDA + bitsandbytes"
+        return "measured QLoRA runs are not implemented yet (estimate only)"
+
+    def build(self, model, cfg, req):
+        raise PlannerError("qlora needs CUDA + bitsandbytes for its 4-bit base; skipped on this machine")
+
+
+def _has_bitsandbytes() -> bool:
+    try:
+        import bitsandbytes  # noqa: F401  (only asked whether it is installed)
+    except ImportError:
+        return False
+    return True
