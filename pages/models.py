@@ -2,10 +2,12 @@
 on an accelerator you choose, and the accelerator table. Layout only: all numbers come from planner."""
 import streamlit as st
 
-from planner.core import hardware
+from planner.core import budget, hardware
 from planner import catalog as models
 from planner.errors import PlannerError
+from planner.recipe import claims, vision
 from planner.views import models as plots
+from planner.views import recipe as recipe_views
 
 st.title("Models & GPUs")
 st.caption("Published training runs next to the 6ND rule (C = 6 × params × tokens; active params for MoE), "
@@ -58,3 +60,31 @@ st.dataframe(plots.accelerators_frame(list(hardware.accelerators().values())),
 
 with st.expander("Sources and notes for every model"):
     st.dataframe(plots.sources_frame(rows), hide_index=True, placeholder="—")
+
+# --- Run recipe (issue 11): check a quoted compute figure; commonly quoted figures; vision presets ----------
+st.subheader("Check a quoted figure")
+st.caption("Slides and notes often quote training compute. Give the run's size and tokens (active parameters for "
+           "a mixture of experts) and the figure as quoted; 6ND says whether it holds up.")
+q1, q2, q3, q4 = st.columns(4)
+claim_params = q1.text_input("Parameters", "70B", key="claim_params")
+claim_active = q2.text_input("Active parameters (MoE, optional)", "", key="claim_active")
+claim_tokens = q3.text_input("Tokens", "2T", key="claim_tokens")
+claim_quoted = q4.text_input("Quoted compute", "6000 PF-days", key="claim_quoted",
+                             help="'6000 PF-days', '3.1e23 FLOPs' or '3.1e23'")
+try:
+    claim = claims.check_claim(budget.parse_number(claim_params), budget.parse_number(claim_tokens), claim_quoted,
+                               budget.parse_number(claim_active) if claim_active.strip() else None)
+    st.table(recipe_views.claim_frame(claim))
+    (st.warning if claim.flagged else st.success)(claim.explanation)
+except PlannerError as err:
+    st.error(str(err))
+
+st.subheader("Commonly quoted figures")
+st.table(recipe_views.quoted_frame(claims.quoted_figures()))
+
+st.subheader("Vision foundation models")
+st.caption("Exact parameter counts as transformers builds the published configs; training compute from samples "
+           "seen × tokens per sample (patches + class token; both towers for CLIP; all crops and the teacher "
+           "for DINOv2), each with its assumption.")
+st.table(recipe_views.vision_frame([{"params": vision.vision_params(n), "compute": vision.vision_compute(n)}
+                                    for n in vision.vision_presets()]))

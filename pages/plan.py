@@ -7,6 +7,8 @@ from planner.core import budget, format as fmt, hardware, laws
 from planner import plan
 from planner.errors import PlannerError
 from planner.views import plan as plots
+from planner.recipe import hparams, inference, overtrain
+from planner.views import recipe as recipe_views
 
 st.title("Plan a run")
 st.caption("State a compute budget; get the compute-optimal model size and token count under published "
@@ -46,7 +48,7 @@ with left:
 with right:
     law_names = list(laws.all_laws())
     chosen = st.multiselect("Scaling laws", law_names,
-                            default=["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"],
+                            default=[laws.DEFAULT_LAW, "hoffmann2022-approach1", "kaplan2020"],
                             help="published presets and the laws you saved on the Fit page")
     with st.expander("Run shape and memory settings"):
         c1, c2 = st.columns(2)
@@ -73,6 +75,15 @@ st.subheader(f"Compute-optimal run — {first.law}")
 for column, item in zip(st.columns(5) + st.columns(5), plan.headline(first)):
     column.metric(item.label, item.value, help=item.help)
 st.markdown(plan.shape_summary(first))
+# Run recipe (issue 11): learning rate and batch next to the suggested shape; details in the section below.
+law_for_recipe = inference.sizing_law([p.law for p in result.plans])
+try:
+    run_hparams = hparams.hparams(first.allocation.params, first.allocation.tokens, seq_len=int(seq_len))
+    st.caption("Learning rate and batch for this run: " + recipe_views.hparams_line(run_hparams)
+               + " (see *Beyond the compute-optimal run* below)")
+except PlannerError as err:
+    run_hparams = None
+    st.caption(f"No learning-rate suggestion: {err}")
 for warning in plan.memory_warnings(result):
     st.warning(warning)
 
@@ -103,6 +114,50 @@ with st.expander("Size or data already fixed? The compute-optimal counterpart un
                                             tokens=None if by_size else value), hide_index=True)
     except PlannerError as err:
         f2.error(str(err))
+
+# --- Run recipe (issue 11): serving demand (Sardana 2024), over-training (Gadre 2024), hyperparameters ---------
+st.subheader("Beyond the compute-optimal run")
+st.caption(f"Trade-offs under {law_for_recipe}, the first chosen law with a loss surface L(N, D).")
+serving, overtraining, hyper = st.tabs(["Serving demand", "Over-training", "Learning rate & batch"])
+with serving:
+    s1, s2, s3 = st.columns(3)
+    demand_text = s1.text_input("Lifetime inference tokens", "1e13", key="inference_tokens",
+                                help="prompt + generated tokens the model will serve, e.g. 2T or 1e13")
+    prefill = s2.slider("Prompt share", 0.0, 1.0, 0.5, 0.05, key="prefill_share",
+                        help="share of served tokens that are prompt (prefill) rather than generated")
+    decode_mfu = s3.slider("Generation MFU", 0.01, 0.80, float(b.mfu), 0.01, key="decode_mfu",
+                           help="decoding is memory-bound: often 0.05-0.2; prompts run at the training MFU")
+    try:
+        demand = inference.InferenceDemand(tokens=budget.parse_number(demand_text), prefill_share=prefill,
+                                           mfu_train=b.mfu, mfu_prefill=b.mfu, mfu_generate=decode_mfu)
+        served = inference.inference_aware(law_for_recipe, b.flops, demand, accelerator=b.accelerator)
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Serving-aware N", fmt.count(served.params))
+        m2.metric("Serving-aware D", fmt.count(served.tokens))
+        m3.metric("Tokens per parameter", f"{served.tokens_per_param:.0f}")
+        m4.metric("Total cost saved", f"{served.total_saving:.0%}", help="training + serving, vs the "
+                  "training-only optimum serving the same tokens")
+        st.table(recipe_views.inference_frame(served))
+        st.plotly_chart(recipe_views.inference_figure(inference.cost_curve(law_for_recipe, b.flops, demand),
+                                                      served), width="stretch")
+        st.caption(f"Same loss as the training-only optimum; {served.citation}.")
+    except (PlannerError, ValueError) as err:
+        st.error(str(err))
+with overtraining:
+    try:
+        over = overtrain.overtrain_table(law_for_recipe, b.flops)
+        st.table(recipe_views.overtrain_frame(over))
+        st.plotly_chart(recipe_views.overtrain_figure(over), width="stretch")
+        st.caption(f"{over.citation}. Compute for the optimal loss: training compute at that ratio that reaches "
+                   "the compute-optimal loss, relative to the budget.")
+    except PlannerError as err:
+        st.error(str(err))
+with hyper:
+    if run_hparams is not None:
+        st.table(recipe_views.hparams_frame(run_hparams))
+        st.caption(run_hparams.mapping_note)
+        st.info(run_hparams.critical_batch_caveat)
+        st.markdown(run_hparams.schedule_advice)
 
 d1, d2 = st.columns(2)
 d1.download_button("Download plan (JSON)", json.dumps(result.model_dump(mode="json"), indent=2),

@@ -115,6 +115,17 @@ def inference_aware(law_name: str, flops: float, demand: InferenceDemand,
              + ("" if demand.weight() == 1 else f", weighted x{demand.weight():.3g} for its lower MFU"))
 
 
+def sizing_law(names: list[str]) -> str:
+    """The first of `names` with a loss surface (the trade-offs need one), else the default law."""
+    for name in names:
+        try:
+            parametric(laws.get_law(name))
+            return name
+        except PlannerError:
+            continue
+    return laws.DEFAULT_LAW
+
+
 def cost_curve(law_name: str, flops: float, demand: InferenceDemand, points: int = 60) -> pd.DataFrame:
     """Training, inference and total FLOPs of every model size that reaches the training-only optimum's loss
     (the curve behind the Plan page's chart), from near the smallest such size (or 1/30 of the optimum) to 3x
