@@ -144,7 +144,13 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str = "H100-SXM", s
     _check(gpus, seq_len, batch_tokens)
     acc = get_accelerator(gpu)
     global_batch = max(1, batch_tokens // seq_len)
-    results = [evaluate(cfg, acc.name, seq_len, global_batch, lay) for lay in candidate_layouts(cfg, gpus)]
+    # A layout whose replicas x micro-batch exceed the batch would run a bigger batch than asked for.
+    layouts = [lay for lay in candidate_layouts(cfg, gpus) if lay.dp * lay.micro_batch <= global_batch]
+    if not layouts:
+        raise PlannerError(f"a global batch of {global_batch} sequence(s) cannot keep {gpus} GPUs busy with "
+                           f"{cfg.n_layers} layers and {cfg.n_heads} heads: give more tokens per step "
+                           "(--global-batch-tokens) or use fewer GPUs")
+    results = [evaluate(cfg, acc.name, seq_len, global_batch, lay) for lay in layouts]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
     if not fitting:
         smallest = min(results, key=lambda r: r.peak_gb)
