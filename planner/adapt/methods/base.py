@@ -41,6 +41,8 @@ class AdaptRequest(BaseModel):
     epochs: float = Field(1.0, description="passes over the dataset")
     accelerator: str = Field("H100-SXM", description="GPU for time, cost and the fit check")
     mfu: float = Field(0.35, description="model FLOPs utilisation assumed for the time estimate")
+    options: dict = Field(default_factory=dict, description="knobs of methods added later (by field name of "
+                                                            "their Knobs), so a new method needs no new field here")
 
 
 class MemoryBreakdown(BaseModel):
@@ -169,8 +171,10 @@ class AdaptMethod:
     # ---- knobs
     def knobs(self, req: AdaptRequest) -> BaseModel:
         """This method's knobs from the request, validated in one place (a bad one raises PlannerError)."""
+        fields = set(self.Knobs.model_fields)
+        values = {**req.model_dump(include=fields), **{k: v for k, v in req.options.items() if k in fields}}
         try:
-            return self.Knobs.model_validate(req.model_dump(include=set(self.Knobs.model_fields)))
+            return self.Knobs.model_validate(values)
         except ValidationError as err:
             raise PlannerError(_knob_message(self.label, self.Knobs, err)) from None
 
