@@ -314,3 +314,27 @@ def test_the_runs_page_shows_file_names_not_server_paths(scaleplan_home):
     shown += [at.dataframe[0].value.to_csv()]
     assert any("0123abcd.txt" in s for s in shown)  # the name is there...
     assert not any(str(scaleplan_home) in s or "/uploads/" in s for s in shown)  # ...the server's path is not
+
+
+# ------------------------------------------------------------------------------------------- pages
+def _verify_page() -> AppTest:
+    return AppTest.from_file(str(REPO / "pages" / "verify.py"), default_timeout=60)
+
+
+def test_a_refused_launch_on_the_verify_page_keeps_no_upload(monkeypatch, tmp_path):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU: a cuda launch is refused
+    at = _verify_page().run()
+    at.file_uploader[0].upload("notes.txt", b"def f(x):\n    return x\n" * 2000, "text/plain").run()
+    assert not at.error and "notes.txt" in str(at.file_uploader[0].value)  # the page holds the upload
+    at.radio[0].set_value("cuda").run()
+    at.button[0].click().run()
+    assert not at.exception and at.error[0].value.startswith("Not launched: no CUDA GPU")
+    assert not upload_folder().exists()
+
+
+def test_a_pickle_uploaded_on_the_verify_page_is_a_clear_error(tmp_path):
+    marker = tmp_path / "pwned"
+    at = _verify_page().run()
+    at.file_uploader[0].upload("corpus.txt", pickle.dumps(Planted(marker)), "text/plain").run()
+    assert not at.exception and "looks like a pickle" in at.error[0].value
+    assert not upload_folder().exists() and not marker.exists()
