@@ -16,7 +16,7 @@ try:
     jobs = store.list_jobs()  # read-only: works on a full disk or a read-only state directory
     workers = store.live_workers()
 except PlannerError as err:  # a corrupt or unreadable store: one clear message, naming the file
-    st.error(str(err))
+    st.error(file_names_only(str(err)))
     st.stop()
 if not jobs:
     st.info("No runs yet. Launch a ladder on the Verify page, or an adaptation run on the Adapt page.")
@@ -54,11 +54,11 @@ try:
         retry_job(job_id, store=store)  # checks the device, re-queues, makes sure a worker runs it
         st.rerun()
 except PlannerError as err:
-    st.error(str(err))  # a refused action changed nothing: the status above is still the store's
+    st.error(file_names_only(str(err)))  # a refused action changed nothing: the status above is the store's
 try:
     metrics = store.metrics(job_id)
 except PlannerError as err:  # e.g. the store turned unreadable since the list above
-    st.error(str(err))
+    st.error(file_names_only(str(err)))
     metrics = []
 if metrics and "loss" in metrics[0]:
     name = job.spec.get("meta", {}).get("run", f"job {job_id}")
