@@ -101,7 +101,7 @@ def test_an_upload_is_never_a_checkpoint(tmp_path):
                           upload=("notes.txt", b"some text\n\n\nmore"))
     from planner.core.settings import data_dir
 
-    assert not (data_dir() / "corpora").exists()  # the refused launch wrote nothing
+    assert not (data_dir() / "uploads").exists()  # the refused launch wrote nothing
 
 
 def test_a_real_verification_checkpoint_is_the_base():

@@ -4,18 +4,15 @@ Base weights are chosen from this store's finished verification runs (`base_jobs
 someone typed or uploaded; an uploaded corpus is only ever read as text (issue 8)."""
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 from planner.adapt.measure import BASE_KIND, AdaptRunResult, AdaptRunSpec, load_base_weights
 from planner.adapt.methods import get_method
 from planner.adapt.estimate import resolve_model
-from planner.core.settings import data_dir
 from planner.errors import PlannerError
 from planner.jobs import JobStore
 from planner.jobs.retention import checkpoint_dir_for
 from planner.jobs.runners import get_runner
 from planner.jobs.store import Job
+from planner.train.corpus import save_upload
 from planner.train.loop import CHECKPOINT
 
 JOB_KIND, JOB_GROUP = "adapt", "adapt"
@@ -56,16 +53,9 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, byt
 
 def save_uploaded_corpus(filename: str, data: bytes) -> str:
     """Keep an uploaded downstream corpus (.txt: documents separated by two blank lines; .jsonl: one
-    {"text": ...} per line) under the state directory; returns the path a spec's `corpus` takes."""
-    suffix = Path(filename).suffix.lower()
-    if suffix not in (".txt", ".jsonl"):
-        raise PlannerError(f"upload a .txt or .jsonl corpus (got {filename!r})")
-    if not data.strip():
-        raise PlannerError(f"{filename} is empty")
-    path = data_dir() / "corpora" / f"upload-{hashlib.sha256(data).hexdigest()[:12]}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return str(path)
+    {"text": ...} per line): the one `planner.train.corpus.save_upload` (text only, content-addressed under
+    uploads/); returns the path a spec's `corpus` takes."""
+    return str(save_upload(filename, data))
 
 
 def jobs() -> list[Job]:
