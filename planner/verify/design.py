@@ -9,6 +9,7 @@ Both are checked and scaled to a device-time budget the same way, so they compar
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -214,8 +215,14 @@ def ladder_path(ladder_id: str):
 
 def save_design(ladder_id: str, design: LadderDesign) -> None:
     path = ladder_path(ladder_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(design.model_dump_json())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(design.model_dump_json())
+    except OSError as err:  # read-only or full state directory: one clear line
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)  # no half-written design left behind
+        raise PlannerError(f"cannot save the ladder design to {path}: {err.strerror or err}; free space or make "
+                           "the state directory writable") from err
 
 
 def load_design(ladder_id: str) -> LadderDesign:
