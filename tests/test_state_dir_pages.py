@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.jobs.store import JobStore
 from tests.conftest import REPO
-from tests.test_state_dir import committed_store, integrity, mount, snapshot, unmount
+from tests.test_state_dir import committed_store, integrity, mount, small_disk, snapshot, unmount  # noqa: F401
 
 
 def page(name: str) -> AppTest:
@@ -49,6 +49,18 @@ def test_runs_page_lists_a_read_only_store_and_refuses_cancel_with_the_reason(sc
     finally:
         unmount(scaleplan_home)
     assert integrity(scaleplan_home / "jobs.sqlite") == "ok"
+
+
+def test_runs_page_lists_on_a_full_disk_and_refuses_cancel_with_the_reason(small_disk):
+    store = JobStore()
+    before = committed_store(store)
+    small_disk.fill()
+    at = page("runs").run()
+    assert not at.exception and sorted(at.dataframe[0].value["job"]) == [j["id"] for j in before]
+    at.selectbox[0].select(before[-1]["id"]).run()
+    at.button[0].click().run()  # Cancel: a write, and the disk is full
+    assert not at.exception and "disk full: cannot write the job store jobs.sqlite" in errors(at)
+    assert snapshot(store) == before and integrity(small_disk.path) == "ok"
 
 
 def test_verify_page_keeps_its_design_when_the_store_is_corrupt(scaleplan_home):
