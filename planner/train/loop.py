@@ -18,6 +18,7 @@ Choices, and why:
 from __future__ import annotations
 
 import math
+import pickle  # only for its UnpicklingError: nothing here unpickles
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,9 +265,14 @@ class Trainer:
         return _State()
 
     def _read(self, path: Path) -> dict:
-        saved = self.torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
+        try:  # weights_only: a file that carries pickled code (planted, or not ours) is refused, never run
+            saved = self.torch.load(path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, TypeError) as err:
+            raise PlannerError(f"{path.parent.name}/{path.name} is not a checkpoint of this run (tensors and plain "
+                               f"values only; {type(err).__name__}), so it was not loaded: delete it to start the "
+                               "run over") from None
         return saved
 
     # ---- the loop ---------------------------------------------------------------------------------
