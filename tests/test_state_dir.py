@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -246,3 +245,16 @@ def test_a_worker_gives_up_recording_after_its_patience_and_says_so(monkeypatch,
     with pytest.raises(PlannerError, match="disk full"):
         worker_mod.record_outcome(store, job, "failed", error="disk full while writing Y")
     assert f"job {job}: cannot record 'failed' (disk full while writing Y)" in capsys.readouterr().err
+
+
+def test_torch_save_failing_on_a_full_disk_is_named_disk_full(small_disk):
+    """torch.save reports ENOSPC as a RuntimeError without errno: the free space on the state disk decides."""
+    from planner.jobs.worker import describe_failure
+
+    err = RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
+                       "data/0: file write failed")
+    folder = worker_mod.checkpoint_dir_for(7)
+    assert not describe_failure(err, "cpu", folder).startswith("disk full")  # space left: not a full disk
+    small_disk.path.parent.mkdir(parents=True)
+    small_disk.fill()
+    assert describe_failure(err, "cpu", folder).startswith(f"disk full while writing into {folder}")
