@@ -78,7 +78,10 @@ if comparison is not None:
                                 "FLOPs / token": st.column_config.NumberColumn(format="%.3e"),
                                 "cost": st.column_config.TextColumn(help="GPU-hours x on-demand price"),
                                 "cheapest": st.column_config.TextColumn(
-                                    help="★ the cheapest trained method that fits on one GPU")})
+                                    help="★ the cheapest trained method that fits on one GPU"),
+                                "expected mem. error": st.column_config.TextColumn(
+                                    help="worst error of this method's memory estimate on published runs")})
+    st.caption(plots.validation_caption())
     if comparison.too_big:
         st.caption(f"⚠ {comparison.too_big}")
     st.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from planner.adapt.estimate import AdaptComparison
 from planner.adapt.measure import AdaptRunResult, MethodRun
 from planner.adapt.methods import REGISTRY
+from planner.adapt.validation import expected_error, validate_memory
 from planner.core import format as fmt
 
 PALETTE = px.colors.qualitative.Safe  # the memory parts' colours; each method has its own (its class)
@@ -35,8 +36,28 @@ def cost_table(comparison: AdaptComparison) -> pd.DataFrame:
                      "fits one GPU": "yes" if e.fits_one_gpu else "no",
                      "FLOPs / token": e.flops_per_token, "GPU-hours": fmt.count(e.gpu_hours),
                      "cost": fmt.usd(e.usd),
-                     "cheapest": "★" if e.method == comparison.cheapest_fitting else ""})
+                     "cheapest": "★" if e.method == comparison.cheapest_fitting else "",
+                     "expected mem. error": memory_error_label(e.method)})
     return pd.DataFrame(rows)
+
+
+def memory_error_label(method: str) -> str:
+    """'±4% (2 held-out runs)': the worst memory error of this method's validated runs."""
+    expected = expected_error(method)
+    if expected.max_abs_error is None:
+        return "not validated"
+    runs = "run" if expected.runs == 1 else "runs"
+    return f"±{expected.max_abs_error:.0%} ({expected.runs} {expected.split} {runs})"
+
+
+def validation_caption() -> str:
+    """The memory estimate's error on published measurements, by split (data/adapt_memory_measurements.csv)."""
+    v = validate_memory()
+    return (f"Memory estimates vs published peaks (data/adapt_memory_measurements.csv): "
+            f"{v.held_out.runs} runs never used for calibration (fms-acceleration, A100-80GB: LoRA, QLoRA, full "
+            f"fine-tuning) err by {v.held_out.mean_abs_error:.0%} on average, {v.held_out.max_abs_error:.0%} at "
+            f"worst; the {v.calibration.runs} calibration runs (peft's Llama-3.2-3B comparison) by "
+            f"{v.calibration.mean_abs_error:.0%}, {v.calibration.max_abs_error:.0%} at worst.")
 
 
 def invalid_methods(comparison: AdaptComparison) -> list[str]:

@@ -51,7 +51,8 @@ class MemoryBreakdown(BaseModel):
     grads_gb: float = Field(description="gradients of trained parameters only")
     optimizer_gb: float = Field(description="AdamW moments (and fp32 master) of trained parameters only")
     activations_gb: float = Field(description="saved activations, logits and loss buffers, autocast weight copies "
-                                              "for one micro-batch")
+                                              "for one micro-batch, or the optimizer step's temporaries when "
+                                              "those are larger")
     total_gb: float
 
 
@@ -216,6 +217,9 @@ class AdaptMethod:
         fp32 = core_memory.DTYPE_BYTES["fp32"]  # peft keeps adapters in fp32 (autocast_adapter_dtype=True)
         activations = (self.activation_bytes(cfg, req) + self.dequantised_bytes(cfg)
                        + self.autocast_copy_bytes(cfg, req, trainable))
+        # the other peak: AdamW's step (torch's foreach implementation allocates one temporary per trained
+        # tensor, `_foreach_sqrt(exp_avg_sqs)`, torch/optim/adamw.py) while weights, grads and states are alive
+        activations = max(activations, base_trained * w + adapter * fp32)
         parts = dict(weights_gb=self.weights_bytes(cfg, req, w) / GB, adapter_gb=adapter * fp32 / GB,
                      grads_gb=(base_trained * g + adapter * fp32) / GB,
                      optimizer_gb=(base_trained * o + adapter * 2 * fp32) / GB,  # AdamW m and v
@@ -224,19 +228,37 @@ class AdaptMethod:
 
     def activation_bytes(self, cfg: ModelConfig, req: AdaptRequest) -> float:
         """Activations of one micro-batch when gradients flow through the whole body: the blocks
-        (memory.activation_bytes), the loss's logits as transformers computes them, and what the adapter
-        saves. With gradient checkpointing every block keeps only its input, and one block at a time (with
-        its adapters) is recomputed in the backward pass: the adapters' inputs are not kept at full depth."""
+        (memory.activation_bytes), the loss's logits and buffers as transformers computes them, and what the
+        adapter saves. Without checkpointing all of it is alive when the loss is computed. With gradient
+        checkpointing every block keeps only its input; the loss's buffers are freed before the backward pass
+        recomputes one block (with its adapters' inputs) at a time, so the peak holds the larger of the two,
+        not both, and the adapters' inputs are not kept at full depth."""
         seq = req.seq_len + self.extra_seq_tokens(req)
         tokens = seq * req.micro_batch
-        act_bytes = activation_dtype_bytes(req.precision)
-        recompute = "full" if req.gradient_checkpointing else "none"
-        body = core_memory.activation_bytes(cfg, seq, req.micro_batch, recompute=recompute,
-                                            attention=req.attention, logit_bytes=0)
-        body *= act_bytes / core_memory.ACTIVATION_BYTES  # the blocks scale with the activation dtype
-        layers_alive = 1 if req.gradient_checkpointing else cfg.n_layers
-        adapter = layers_alive * self.adapter_saved_per_layer(cfg, req, act_bytes)
-        return body + _fp32_residual_bytes(cfg, req, tokens) + loss_bytes(cfg, tokens) + adapter
+        scale = activation_dtype_bytes(req.precision) / core_memory.ACTIVATION_BYTES  # blocks follow the dtype
+        adapter_layer = self.adapter_saved_per_layer(cfg, req, activation_dtype_bytes(req.precision))
+        loss = loss_bytes(cfg, tokens)
+        residual = self.fp32_residual_bytes(cfg, req, tokens)
+        if not req.gradient_checkpointing:
+            body = core_memory.activation_bytes(cfg, seq, req.micro_batch, recompute="none",
+                                                attention=req.attention, logit_bytes=0)
+            return body * scale + residual + loss + cfg.n_layers * adapter_layer
+        kept = core_memory.activation_bytes(cfg, seq, req.micro_batch, recompute="full", attention=req.attention,
+                                            logit_bytes=0)
+        layer = core_memory.layer_activation_bytes(cfg, seq, req.micro_batch, req.attention)
+        return (kept - layer) * scale + residual + max(loss, layer * scale + adapter_layer)
+
+    def fp32_residual(self, req: AdaptRequest) -> bool:
+        """True when the residual stream is fp32 while matmuls run in 16-bit (amp: fp32 weights and norms)."""
+        return req.precision == "amp"
+
+    def fp32_residual_bytes(self, cfg: ModelConfig, req: AdaptRequest, tokens: int) -> float:
+        """With an fp32 residual stream each block's two norm inputs are saved at 4 bytes, not 2 (+2·2 per
+        s·b·h), and with checkpointing each block's saved input is fp32 (+2 per s·b·h)."""
+        if not self.fp32_residual(req) or req.precision == "fp32":
+            return 0.0
+        per_layer = 2 if req.gradient_checkpointing else 4
+        return per_layer * cfg.n_layers * tokens * cfg.d_model
 
     def autocast_copy_bytes(self, cfg: ModelConfig, req: AdaptRequest, trainable: int) -> float:
         """amp (fp32 weights under bf16 autocast) keeps a bf16 copy of every weight a matmul uses until the
@@ -247,7 +269,7 @@ class AdaptMethod:
             return 0.0
         linears = sum(m.d_in * m.d_out * m.count for m in linear_modules(cfg)) + expert_weight_params(cfg)
         head = cfg.vocab_size * cfg.d_model
-        trained = trainable if self.trains_base else 0
+        trained = min(trainable, linears) if self.trains_base else 0  # trained matmul weights (cached copies)
         frozen_alive = linears / cfg.n_layers if req.gradient_checkpointing else linears
         return core_memory.DTYPE_BYTES["bf16"] * (max(trained, frozen_alive) + head)
 
@@ -294,16 +316,6 @@ class PeftMethod(AdaptMethod):
 def activation_dtype_bytes(precision: str) -> float:
     """Bytes of a saved activation: fp32 without autocast, else bf16."""
     return core_memory.DTYPE_BYTES["fp32"] if precision == "fp32" else core_memory.ACTIVATION_BYTES
-
-
-def _fp32_residual_bytes(cfg: ModelConfig, req: AdaptRequest, tokens: int) -> float:
-    """amp only: the residual stream stays fp32 (fp32 weights and norms; autocast only lowers matmul
-    inputs), so each block's two norm inputs are saved at 4 bytes, not 2 (+2·2 per s·b·h), and with
-    checkpointing each block's saved input is fp32 (+2 per s·b·h)."""
-    if req.precision != "amp":
-        return 0.0
-    per_layer = 2 if req.gradient_checkpointing else 4
-    return per_layer * cfg.n_layers * tokens * cfg.d_model
 
 
 def loss_bytes(cfg: ModelConfig, tokens: int) -> float:

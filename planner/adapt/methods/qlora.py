@@ -20,14 +20,23 @@ class QLoRA(LoRA):
         return sum(m.d_in * m.d_out * m.count for m in linear_modules(cfg)) + expert_weight_params(cfg)
 
     def weights_bytes(self, cfg, req, bytes_per_param):
+        # peft's prepare_model_for_kbit_training (the QLoRA recipe, artidoro/qlora qlora.py) casts every
+        # parameter that is not quantised (embeddings, norms, output head) to fp32
         quantised = self.quantised_params(cfg)
-        return (param_counts(cfg).total - quantised) * bytes_per_param + quantised * NF4_BYTES_PER_PARAM
+        return (param_counts(cfg).total - quantised) * 4 + quantised * NF4_BYTES_PER_PARAM
+
+    def fp32_residual(self, req):
+        return True  # fp32 embeddings and norms keep the residual stream in fp32 under autocast
+
+    def autocast_copy_bytes(self, cfg, req, trainable):
+        return 2 * cfg.vocab_size * cfg.d_model  # the fp32 head's 16-bit copy, saved for its input gradient
 
     def dequantised_bytes(self, cfg):
         return 2 * max(m.d_in * m.d_out for m in linear_modules(cfg))  # one linear at a time, in bf16
 
     def notes(self, cfg, req):
         return [*super().notes(cfg, req), "block linears in NF4 with double quantisation (4.127 bits/param); "
+                "embeddings, norms and head in fp32 (prepare_model_for_kbit_training), 16-bit autocast; "
                 "needs CUDA + bitsandbytes; dequantisation makes it slower than LoRA at equal FLOPs"]
 
     def unavailable(self, device):
