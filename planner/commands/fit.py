@@ -65,7 +65,17 @@ def fit_command(sub) -> Callable:
     p.add_argument("--resample", choices=["runs", "points"], default="runs")
     p.add_argument("--target-flops", type=_flops_arg, metavar="C",
                    help="report the optimum at this budget: 1e21, '1e21 FLOPs' or '5e3 PF-days'")
-    p.add_argument("--points", choices=["final", "all"], default="final", help="each run's last point, or all")
+    p.add_argument("--points", choices=["final", "all", "envelope"], default="final",
+                   help="each run's last point (default), every point after warmup (intermediate checkpoints: "
+                        "a warning), or the lower envelope of each model size")
+    p.add_argument("--solver", choices=["varpro", "hoffmann"], default="varpro",
+                   help="Approach 3: variable projection (default) or Hoffmann's 4,500-start grid")
+    p.add_argument("--overestimate-penalty", type=float, default=1.0, metavar="K",
+                   help="Approach 3: weight K on points the law predicts above their loss (envelope fits)")
+    p.add_argument("--warmup-fraction", type=float, default=0.05,
+                   help="with --points all/envelope: drop points before this fraction of each run's tokens")
+    p.add_argument("--no-split", action="store_true",
+                   help="keep the run key as given even when it holds several curves (no automatic split)")
     p.add_argument("--loss", choices=["huber", "squared"], default="huber")
     p.add_argument("--delta", type=float, default=1e-3, help="Huber delta")
     p.add_argument("--budgets", help="Approach 2 budgets in FLOPs, comma separated (default: from the data)")
@@ -100,10 +110,11 @@ def _run(args):
     if args.sizes:
         sizes, _ = io.read_table(args.sizes, io._read_path(args.sizes))
     budgets = _budgets(args.budgets)
-    table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"))
+    table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"), split_runs=not args.no_split)
     options = FitOptions(method=args.method, bootstrap=args.bootstrap, seed=args.seed, resample=args.resample,
                          target_flops=args.target_flops, points=args.points, loss=args.loss, delta=args.delta,
-                         budgets=budgets, dc_base=args.dc_base)
+                         budgets=budgets, dc_base=args.dc_base, solver=args.solver,
+                         overestimate_penalty=args.overestimate_penalty, warmup_fraction=args.warmup_fraction)
     result = fit_runs(table, options)
     notes = [d.message() for d in table.dropped] + table.notes + result.notes
     if args.save_as:

@@ -64,7 +64,10 @@ def _judge(result: FitResult, df: pd.DataFrame, options: FitOptions) -> FitResul
 
 def _row(fit: FitResult) -> MethodRow:
     opt = fit.optimum
-    return MethodRow(method=fit.method, a=fit.a, b=fit.b, params_opt=opt and opt.params, tokens_opt=opt and opt.tokens)
+    # Approach 2 on runs that were not designed as IsoFLOP sweeps finds "budgets" by coincidence
+    comparable = fit.method != "approach2" or sum(b.accepted and len(b.params) >= 5 for b in fit.budgets) >= 3
+    return MethodRow(method=fit.method, a=fit.a, b=fit.b, params_opt=opt and opt.params, tokens_opt=opt and opt.tokens,
+                     comparable=comparable)
 
 
 def compare_methods(df: pd.DataFrame, options: FitOptions, result: FitResult) -> list[MethodRow]:
@@ -156,8 +159,9 @@ def _approach3(df: pd.DataFrame, opt: FitOptions) -> ParametricFit:
     if held:
         mask = pts["run"].astype(str).isin(held).to_numpy()
         th = _solve(x, y, t, opt, delta, (~mask).astype(float), np.vstack([theta, alternatives]))[0]
-        err = np.log(_chinchilla(th).loss(np.exp(x[mask]), np.exp(y[mask]))) - t[mask]
-        diag = diag.model_copy(update={"heldout_runs": held, "heldout_rmse_log": float(np.sqrt(np.mean(err**2)))})
+        err = np.log(_chinchilla(th).loss(np.exp(x), np.exp(y))) - t
+        diag = diag.model_copy(update={"heldout_runs": held, "heldout_rmse_log": float(np.sqrt(np.mean(err[mask]**2))),
+                                       "refit_rmse_log": float(np.sqrt(np.mean(err[~mask]**2)))})
     update = {"diagnostics": diag, "optimum": _law_optimum(law, opt.target_flops)}
     if law.alpha <= 0 or law.beta <= 0:
         update["notes"] = [f"fitted exponents alpha={law.alpha:.3g}, beta={law.beta:.3g}: not a usable law; "

@@ -137,6 +137,7 @@ class Diagnostics(BaseModel):
     residuals: list[Residual] = []
     heldout_runs: list[str] = []
     heldout_rmse_log: float | None = Field(None, description="refit without the largest runs, error on them")
+    refit_rmse_log: float | None = Field(None, description="that refit's error on the runs it was fitted to")
 
 
 Verdict = Literal["ok", "caution", "unreliable"]
@@ -161,6 +162,8 @@ class MethodRow(BaseModel):
     params_opt: float | None = None
     tokens_opt: float | None = None
     error: str | None = Field(None, description="why this approach could not be fitted to these runs")
+    comparable: bool = Field(True, description="counted in the disagreement check (Approach 2: only with at least "
+                                               "3 budgets that have an interior minimum among 5 or more points)")
 
 
 class FitBase(BaseModel):
