@@ -106,9 +106,10 @@ def test_a_corrupt_store_is_one_clear_error_and_is_never_written(scaleplan_home,
         with pytest.raises(PlannerError, match=f"job store {path} is corrupt.*move it aside.*restore it"):
             call()
     one_line_error(run_cli("jobs"), str(path), "corrupt", "mv ")
-    one_line_error(run_cli("jobs", "cancel", "1"), "corrupt")
-    out = run_cli("ladder", "--preset", "micro", "--design-only", "--json")  # designing needs no store
-    assert out.returncode == 0 and "assumed" in out.stdout, out.stderr
+    if damage == "garbage":  # the CLI's path is the same for both kinds of damage: check it once
+        one_line_error(run_cli("jobs", "cancel", "1"), "corrupt")
+        out = run_cli("ladder", "--preset", "micro", "--design-only", "--json")  # designing needs no store
+        assert out.returncode == 0 and "assumed" in out.stdout, out.stderr
     assert path.read_bytes() == damaged  # nothing tried to "repair" it: a backup can still be restored
 
 
