@@ -211,7 +211,9 @@ class Trainer:
 
     _loss = loss  # the old private name, until planner/adapt/measure.py calls loss()
 
-    def _step(self, step: int) -> float:
+    def train_step(self, step: int):
+        """One optimizer step on the batch of `step` (with the LR of that step); returns the loss tensor
+        (not synced, so a caller timing steps decides when to wait for the device)."""
         cfg, batch = self.cfg, batch_at(self.train_tokens, step, self.cfg)
         micro = cfg.micro_batch or cfg.batch_size
         for group in self.optimizer.param_groups:
@@ -284,7 +286,7 @@ class Trainer:
         self.started = last_save = time.time()
         window_t, window_tokens, train_loss, eval_loss = time.time(), 0, float("nan"), float("nan")
         while state.step < steps and not self.callbacks.should_stop():
-            state.losses.append(self._step(state.step))
+            state.losses.append(self.train_step(state.step))
             state.step += 1
             window_tokens += cfg.tokens_per_step
             if state.step % log_every == 0 or state.step in eval_at:

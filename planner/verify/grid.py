@@ -29,6 +29,9 @@ MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
 ASSUMED_CPU_FLOPS_PER_S = 3e9
 ASSUMED_MFU = 0.35
 DEFAULT_ACCELERATOR = "H100-SXM"
+# torch.compile takes ~30-60 s per process for these models (an assumption until the GPU suite measures
+# it): a run shorter than this on "auto" trains eagerly rather than spend most of its time compiling.
+COMPILE_MIN_S = 120.0
 RUN_KINDS = ("ladder-run", "train")  # the job kind of a ladder run, and its name before the rename
 Role = Literal["isoflop", "holdout", "stable", "cooldown"]
 FIT_ROLES = ("isoflop", "cooldown")  # runs whose final loss is a point of the fit
@@ -126,6 +129,8 @@ class LadderRun(BaseModel):
                   "branch_steps": self.branch_steps}
         if self.decay_frac is not None:
             update["decay_frac"] = self.decay_frac
+        if shared.compile == "auto" and shared.device != "cpu":
+            update["compile"] = "on" if self.est_seconds >= COMPILE_MIN_S else "off"
         return shared.model_copy(update=update)
 
 

@@ -2,7 +2,7 @@
 
 A WSD cooldown branch is a job of the same kind whose spec names its parent job and step: it waits for
 the parent's stable-phase checkpoint of that step and trains on from it. Jobs stored under the kind's
-old name, "train", still run and display (the same function is registered under both names).
+old name, "train", still run and display (planner.jobs.kinds.KINDS maps both names to `train_job`).
 """
 from __future__ import annotations
 
@@ -87,6 +87,3 @@ def train_job(spec: dict, ctx: kinds.JobContext) -> dict:
     callbacks = Callbacks(on_log=lambda step, metrics: ctx.log(step, **metrics), should_stop=ctx.should_stop)
     return run_training(parsed, callbacks, ctx.checkpoint_dir, init_from).model_dump()
 
-
-kinds.register(KIND, train_job)
-kinds.register("train", train_job)  # jobs queued before the rename
