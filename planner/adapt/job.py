@@ -13,6 +13,7 @@ from planner.jobs.retention import checkpoint_dir_for
 from planner.jobs.runners import get_runner
 from planner.jobs.store import Job
 from planner.train.corpus import save_upload
+from planner.train.corpus import check_upload, save_upload
 from planner.train.loop import CHECKPOINT
 
 JOB_KIND, JOB_GROUP = "adapt", "adapt"
@@ -39,6 +40,8 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, byt
     for name in spec.methods:
         get_method(name)
     get_runner("local").check_device(spec.device)
+    if upload is not None:
+        check_upload(*upload)  # a bad upload is refused before anything is written
     if spec.base_job is None:
         resolve_model(spec.preset)
     else:
@@ -52,9 +55,8 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, byt
 
 
 def save_uploaded_corpus(filename: str, data: bytes) -> str:
-    """Keep an uploaded downstream corpus (.txt: documents separated by two blank lines; .jsonl: one
-    {"text": ...} per line): the one `planner.train.corpus.save_upload` (text only, content-addressed under
-    uploads/); returns the path a spec's `corpus` takes."""
+    """Keep an uploaded downstream corpus the one way every upload is kept (planner.train.corpus.save_upload:
+    checked as text, content-addressed .txt/.jsonl under uploads/); returns the path a spec's `corpus` takes."""
     return str(save_upload(filename, data))
 
 

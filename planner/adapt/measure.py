@@ -9,6 +9,7 @@ device, and gives its learning rate. Base weights come only from this store's fi
 from __future__ import annotations
 
 import copy
+import pickle
 import time
 from pathlib import Path
 
@@ -46,8 +47,6 @@ def _finished_base_job(job_id: int) -> Job:
 def load_base_weights(job_id: int) -> dict:
     """The model weights of a finished verification run, loaded with weights_only=True: tensors and plain
     types only, so a file that carries pickled code is refused instead of run (issue 8)."""
-    import pickle
-
     import torch  # heavy import, only for measured runs
 
     _finished_base_job(job_id)

@@ -13,6 +13,11 @@ def test_adapt_page_estimates_and_bad_input(page_at):
     assert page.get_by_text("cheapest method that fits").count() == 1
     page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=30_000)  # plotly loads lazily
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    # each estimate's expected error, from the validation against published runs
+    assert page.get_by_text("Memory estimates vs published peaks").count() == 1
+    # issue 8: base weights are picked among finished runs, never typed as a path
+    assert page.get_by_text("Base weights (a finished verification run)").count() == 1
+    assert page.get_by_label("Base checkpoint (optional)").count() == 0
     screenshot(page, "adapt-estimate")
 
     rank = page.get_by_label("LoRA rank", exact=True)
@@ -59,6 +64,6 @@ def test_launch_a_measured_comparison_from_the_page(page_at):
     page.get_by_text("Eval loss per method").wait_for(timeout=240_000)
     page.wait_for_timeout(1500)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.get_by_text("qlora: skipped: needs CUDA + bitsandbytes").count() == 1
+    assert page.get_by_text("QLoRA (4-bit base): skipped: needs CUDA + bitsandbytes").count() == 1
     assert page.get_by_text("Estimator vs measurement").count() == 1
     screenshot(page, "adapt-measured")
