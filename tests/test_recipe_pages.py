@@ -38,9 +38,9 @@ def test_plan_page_shows_serving_overtraining_and_hparams():
 def test_more_serving_demand_gives_a_smaller_model():
     at = _run("plan.py")
     _text_input(at, "inference_tokens").set_value("1e12").run()
-    small_demand = _metric(at, "Tokens per parameter")
+    small_demand = _metric(at, "Serving-aware tokens/param")
     _text_input(at, "inference_tokens").set_value("1e15").run()
-    assert float(_metric(at, "Tokens per parameter")) > float(small_demand)
+    assert float(_metric(at, "Serving-aware tokens/param")) > float(small_demand)
 
 
 def test_bad_serving_demand_is_a_message_and_the_rest_works():
