@@ -7,6 +7,8 @@ from planner.core import budget, format as fmt, hardware, laws
 from planner import plan
 from planner.errors import PlannerError
 from planner.views import plan as plots
+from planner.views import systems as systems_views
+from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.recipe import hparams, inference, overtrain
 from planner.views import recipe as recipe_views
 
@@ -28,6 +30,9 @@ with left:
                           help="GPUs the run uses; sets wall-clock days and memory per GPU")
     mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01,
                    help="model-FLOPs utilisation: achieved / peak dense BF16 FLOP/s (0.35-0.5 is typical)")
+    mfu_auto = b.checkbox("Predict MFU for the best layout", key="sys_mfu_auto",
+                          help="use the MFU the systems model predicts for the fastest parallel layout that fits, "
+                               "times the goodput (see 'Parallel layout and MFU model'); the slider is then ignored")
     if form == "GPUs × days":
         days = st.number_input("Days", min_value=0.01, value=30.0, step=1.0)
         request = budget.BudgetRequest(gpus=gpus, days=days, accelerator=accelerator, mfu=mfu)
@@ -56,13 +61,34 @@ with right:
         micro_batch = c2.number_input("Micro-batch (sequences/GPU)", min_value=1, value=1)
         sharding = c1.selectbox("Sharding", list(SHARDING))
         recompute = c2.selectbox("Activation recomputation", list(RECOMPUTE))
+    # Issue 12: every input of the layout search and throughput model, defaulting to the accelerator's row.
+    acc_row = hardware.get_accelerator(accelerator)
+    with st.expander("Parallel layout and MFU model"):
+        s1, s2 = st.columns(2)
+        batch_tokens = s1.number_input("Global batch (tokens)", min_value=1024, value=4 * 2**20, step=2**20,
+                                       key="sys_batch_tokens")
+        goodput = s2.slider("Goodput", 0.30, 1.00, DEFAULT_GOODPUT, 0.01, key="sys_goodput",
+                            help=f"productive share of wall-clock, used with predicted MFU. {GOODPUT_SOURCE}")
+        hardware_overrides = {
+            "matmul_efficiency": s1.number_input("Matmul efficiency (of peak)", 0.05, 1.0,
+                                                 acc_row.matmul_efficiency, 0.01, key="sys_matmul",
+                                                 help=acc_row.matmul_source),
+            "bandwidth_tbs": s2.number_input("HBM bandwidth (TB/s)", 0.05, 50.0, acc_row.bandwidth_tbs,
+                                             key="sys_hbm", help=acc_row.source),
+            "intra_node_gbs": s1.number_input("Intra-node GB/s per GPU", 0.1, 10000.0, acc_row.intra_node_gbs,
+                                              key="sys_intra", help=acc_row.interconnect_source),
+            "inter_node_gbs": s2.number_input("Inter-node GB/s per GPU", 0.01, 10000.0, acc_row.inter_node_gbs,
+                                              key="sys_inter", help=acc_row.interconnect_source),
+            "node_size": s1.number_input("GPUs per node", 1, 100000, acc_row.node_size, key="sys_node"),
+        }
 
 try:
     if request is None:
         request = budget.parse_budget(text, accelerator=accelerator, mfu=mfu, gpus=gpus)
     result = plan.make_plan(plan.PlanRequest(
         budget=request, laws=chosen or [laws.DEFAULT_LAW], seq_len=seq_len, micro_batch=micro_batch,
-        sharding=SHARDING[sharding], recompute=RECOMPUTE[recompute]))
+        sharding=SHARDING[sharding], recompute=RECOMPUTE[recompute], mfu_auto=mfu_auto, goodput=goodput,
+        global_batch_tokens=int(batch_tokens), accelerator_overrides=hardware_overrides))
 except PlannerError as err:
     st.error(str(err))
     st.stop()
@@ -115,6 +141,24 @@ with st.expander("Size or data already fixed? The compute-optimal counterpart un
     except PlannerError as err:
         f2.error(str(err))
 
+# --- Parallel layout (issue 12): the chosen layout, its predicted MFU and where a step's time goes ------------
+st.subheader("Parallel layout and throughput")
+if first.layout is None:
+    st.warning(f"No parallel layout for {first.law}'s model on {b.gpus:,} × {b.accelerator}: "
+               f"{first.layout_note or first.shape_note}")
+else:
+    chosen_layout = first.layout
+    st.markdown(f"**{first.law}**: {systems_views.layout_label(chosen_layout)} on {b.gpus:,} × {b.accelerator} "
+                f"— {'MFU predicted and used for cost' if mfu_auto else 'predicted MFU shown; cost uses the slider'}")
+    for column, (label, value) in zip(st.columns(5) + st.columns(5), systems_views.layout_metrics(chosen_layout)):
+        column.metric(label, value)
+    st.plotly_chart(systems_views.time_figure(chosen_layout), width="stretch")
+    with st.expander("Other layouts and why they lost"):
+        st.table(systems_views.alternatives_table(chosen_layout))  # static: the ranking is the point
+    with st.expander("Constants of the throughput model and their sources"):
+        st.table(systems_views.constants_table(hardware.with_overrides(b.accelerator, hardware_overrides)))
+        st.caption(systems_views.accuracy_note())
+
 # --- Run recipe (issue 11): serving demand (Sardana 2024), over-training (Gadre 2024), hyperparameters ---------
 st.subheader("Beyond the compute-optimal run")
 st.caption(f"Trade-offs under {law_for_recipe}, the first chosen law with a loss surface L(N, D).")
@@ -134,7 +178,7 @@ with serving:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Serving-aware N", fmt.count(served.params))
         m2.metric("Serving-aware D", fmt.count(served.tokens))
-        m3.metric("Serving-aware tokens/param", f"{served.tokens_per_param:.0f}")
+        m3.metric("Tokens per parameter", f"{served.tokens_per_param:.0f}")
         m4.metric("Total cost saved", f"{served.total_saving:.0%}", help="training + serving, vs the "
                   "training-only optimum serving the same tokens")
         st.table(recipe_views.inference_frame(served))

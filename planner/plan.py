@@ -28,8 +28,14 @@ class PlanRequest(BaseModel):
     sharding: str = Field(default="zero3", description="none | zero1 | zero2 | zero3 | fsdp")
     recompute: str = Field(default="full", description="activation recomputation: none | selective | full")
     family: str = Field(default="llama", description="architecture family of the suggested shape")
-    mfu_auto: bool = Field(default=False, description="use the MFU predicted for the best parallel layout (with the "
-                                                      "default goodput) instead of budget.mfu")
+    mfu_auto: bool = Field(default=False, description="use the MFU predicted for the best parallel layout (times "
+                                                      "`goodput`) instead of budget.mfu")
+    goodput: float = Field(default=DEFAULT_GOODPUT, gt=0, le=1, description="productive share of wall-clock, "
+                                                                          "applied with mfu_auto")
+    global_batch_tokens: int | None = Field(default=None, gt=0, description="tokens per step for the layout search "
+                                                                            "(default 4M)")
+    accelerator_overrides: dict[str, float] = Field(default_factory=dict, description="edited accelerator fields for "
+                                                    "the layout search (bandwidths, matmul efficiency, node size)")
 
 
 class LawPlan(BaseModel):
@@ -85,12 +91,13 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
     gpu_memory_gb = hardware.get_accelerator(resolved.accelerator).memory_gb
     layout, note, cost = None, "", result.cost
     try:
-        layout = search_layouts(shape, resolved.gpus, resolved.accelerator, request.seq_len)
+        acc = hardware.with_overrides(resolved.accelerator, request.accelerator_overrides)
+        layout = search_layouts(shape, resolved.gpus, acc, request.seq_len, request.global_batch_tokens)
     except PlannerError as err:  # does not fit in any layout: the memory warning says what to change
         note = str(err)
     if layout is not None and request.mfu_auto:
         cost = budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator, resolved.gpus,
-                                    layout.mfu, DEFAULT_GOODPUT).model_copy(update={"layout": layout_summary(layout)})
+                                    layout.mfu, request.goodput).model_copy(update={"layout": layout_summary(layout)})
     return result.model_copy(update=dict(
         shape=shape, shape_params=architecture.param_counts(shape).total, cost=cost, layout=layout,
         layout_note=note, memory=training_memory(shape, gpus=resolved.gpus, **knobs),
@@ -102,10 +109,10 @@ def make_plan(request: PlanRequest) -> Plan:
     resolved = budget.resolve_budget(request.budget)
     if request.mfu_auto:
         # The budget's FLOPs depend on the MFU, which depends on the model the budget buys: one fixed-point step
-        # from the default MFU, with the first law's layout (predicted MFU x default goodput).
+        # from the default MFU, with the first law's layout (predicted MFU x goodput).
         first = plan_for_law(request.laws[0], resolved, request)
         if first.layout is not None:
-            effective = first.layout.mfu * DEFAULT_GOODPUT
+            effective = first.layout.mfu * request.goodput
             resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": effective}))
     return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
 

@@ -1,0 +1,55 @@
+"""The Plan page's parallel-layout section through AppTest: layout, predicted MFU, time chart, editable inputs."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "plan.py")
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_layout_section_shows_layout_mfu_and_where_time_goes():
+    at = run_page()
+    assert any(h.value == "Parallel layout and throughput" for h in at.subheader)
+    tp, pp, dp = (int(metric(at, k)) for k in ("Tensor parallel", "Pipeline parallel", "Data parallel"))
+    assert tp * pp * dp == 256  # the page's default GPU count
+    assert 0.2 < float(metric(at, "Predicted MFU").rstrip("%")) / 100 < 0.75
+    constants = next(t.value for t in at.table if "constant" in t.value.columns)
+    assert constants["source"].str.len().min() > 0  # every constant carries a source
+
+
+def test_predicted_mfu_drives_the_cost_when_asked():
+    at = run_page()
+    before = metric(at, "Cost")
+    at.checkbox(key="sys_mfu_auto").check().run()
+    assert not at.exception
+    assert metric(at, "Cost") != before
+    assert "40% MFU" not in at.info[0].value
+
+
+def test_editing_the_network_changes_the_prediction():
+    at = run_page()
+    before = metric(at, "Predicted MFU")
+    at.number_input(key="sys_inter").set_value(0.05).run()
+    at.number_input(key="sys_matmul").set_value(0.4).run()
+    assert not at.exception
+    assert metric(at, "Predicted MFU") != before
+
+
+def test_a_model_that_fits_no_layout_is_a_warning_not_a_crash():
+    at = run_page()
+    at.radio[0].set_value("FLOPs").run()
+    at.text_input[0].set_value("1e26").run()
+    at.number_input[0].set_value(1).run()  # one GPU for a 1e26-FLOP model
+    assert not at.exception
+    assert any("No parallel layout" in w.value for w in at.warning)
+    assert metric(at, "Parameters N*")  # the rest of the plan still renders
