@@ -119,3 +119,53 @@ def test_kaplan_reports_the_optimum_at_the_target(run_cli):
 def test_bad_law_name_is_one_line(run_cli):
     out = run_cli("fit", SAMPLE, "--save-as", "../escape")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "law name" in out.stderr
+
+
+OLMO_MAP = ("--map", "run=model+xC+rerun", "--map", "params=model", "--map", "loss=c4_en_ce", "--map",
+            "tokens=total_tokens", "--map", "flops=total_training_Gflops", "--flops-unit", "1e9", "--map", "step=_step")
+
+
+def test_verdict_warnings_seconds_and_both_solvers(run_cli, shared_dataset):
+    path = shared_dataset("olmo_ladder_loss_curves.csv")
+    fits = {}
+    for solver in ("varpro", "hoffmann"):
+        out = run_cli("fit", path, *OLMO_MAP, "--target-flops", "1e21", "--solver", solver, "--json")
+        assert out.returncode == 0, out.stderr
+        fits[solver] = json.loads(out.stdout)
+    data = fits["varpro"]
+    assert data["verdict"] == "ok" and data["warnings"] == [] and 0 < data["seconds"] < 60
+    assert {r["method"] for r in data["comparison"]} == {"approach1", "approach2", "approach3", "kaplan"}
+    assert data["extrapolation_orders"] < 0  # the target lies inside the runs' compute
+    assert data["n_starts"] == 5 and fits["hoffmann"]["n_starts"] == 4500
+    assert abs(data["a"] - fits["hoffmann"]["a"]) < 1e-3 and abs(data["E"] - fits["hoffmann"]["E"]) < 1e-2
+
+
+def _merged_log(tmp_path):
+    """One `model` column; each model trained in two sweeps (learning rates, lengths) logged one after the other."""
+    rows = ["model,params,lr,tokens,loss"]
+    for n in (5e7, 1e8, 2e8, 4e8, 8e8, 1.6e9):
+        for lr, multiple in ((1e-3, 20), (3e-4, 60)):
+            for f in (0.25, 0.5, 0.75, 1.0):
+                d = f * multiple * n
+                off = 1.02 if lr == 1e-3 else 1.0  # the higher learning rate is a little worse
+                rows.append(f"m{n:.0e},{n},{lr},{d},{off * (1.69 + 406.4 / n**0.34 + 410.7 / d**0.28):.5f}")
+    path = tmp_path / "merged.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_merged_sweeps_split_automatically_or_by_the_map(run_cli, tmp_path):
+    path = _merged_log(tmp_path)
+    auto = json.loads(run_cli("fit", path, "--json").stdout)
+    assert auto["n_runs"] == 12 and any("lr change inside them" in n for n in auto["notes"])
+    mapped = run_cli("fit", path, "--map", "run=model+lr", "--json")
+    assert mapped.returncode == 0, mapped.stderr
+    mapped = json.loads(mapped.stdout)
+    assert mapped["n_runs"] == 12 and not any("runs split" in n for n in mapped["notes"])
+    unsplit = json.loads(run_cli("fit", path, "--no-split", "--json").stdout)
+    assert unsplit["verdict"] == "unreliable" and any("hold several curves" in w for w in unsplit["warnings"])
+
+
+def test_bad_overestimate_penalty_is_one_line(run_cli):
+    out = run_cli("fit", SAMPLE, "--overestimate-penalty", "0.5")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
