@@ -100,3 +100,32 @@ def test_tiny_ladder_survives_a_killed_worker_and_the_killed_run_resumes(run_cli
     final = json.loads(shown.stdout)
     assert [r["status"] for r in final["runs"]] == ["done"] * len(runs)
     assert final["holdout"]["measured_loss"] > 0 and final["holdout"]["predicted_loss"]
+
+
+def test_wsd_design_only_is_cheaper_on_the_same_grid(run_cli):
+    iso = json.loads(run_cli("ladder", "--preset", "tiny", "--design-only", "--json").stdout)
+    out = run_cli("ladder", "--preset", "tiny", "--design", "wsd", "--cooldown-share", "0.1", "--design-only", "--json")
+    assert out.returncode == 0, out.stderr
+    wsd = json.loads(out.stdout)
+    assert wsd["design"] == "wsd" and {r["role"] for r in wsd["runs"]} == {"stable", "cooldown", "holdout"}
+    assert wsd["est_seconds"] < iso["est_seconds"] and wsd["runs"][-1] == iso["runs"][-1]
+    bad = run_cli("ladder", "--design", "wsd", "--cooldown-share", "1.5", "--design-only")
+    assert bad.returncode == 2 and "cooldown_share" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_micro_wsd_ladder_runs_its_branches_through_the_job_system(run_cli):
+    out = run_cli("ladder", "--preset", "micro", "--design", "wsd", "--json", timeout=600)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["finished"] and all(r["status"] == "done" for r in report["runs"])
+    store = JobStore()
+    jobs = {j.spec["meta"]["run"]: j for j in store.list_jobs()}
+    for r in report["runs"]:
+        job = jobs[r["name"]]
+        assert job.kind == "ladder-run"
+        if r["role"] == "cooldown":  # a branch resumed from its parent's stable checkpoint, not from step 0
+            parent = store.get(job.spec["parent_job"])
+            assert parent.spec["meta"]["run"] == r["parent"] and job.result["first_step"] == job.spec["start_step"] > 0
+            assert job.result["seconds"] < parent.result["seconds"] + 5
+    assert report["fit"]["method"] == "approach3" and report["holdout"]["predicted_loss"]["approach3"] > 0
