@@ -10,6 +10,10 @@ pretrained briefly on Python source, adapted to the Python docs' prose), estimat
 (CPU: exact bytes of weights, grads and AdamW states, plus the tensors autograd saves) and throughput
 relative to full fine-tuning (estimated as the FLOP ratio).
 
+Third part: every run in data/adapt_memory_measurements.csv (calibration = the peft comparison above; held-out =
+public measurements never used to choose a constant: fms-acceleration's A100-80GB LoRA/QLoRA/full runs), with
+the estimate's error per run and per split (planner.adapt.validation, what the Adapt page shows).
+
 Run: .venv/bin/python benchmarks/bench_adaptation.py [--skip-cpu] [--gpu]
 (--gpu: the same comparison on CUDA with a ~100M base (GPT-2 small shape), peak memory from
 torch.cuda.max_memory_allocated; not run yet: no GPU was available when this was written.)
@@ -75,6 +79,20 @@ def main() -> None:
           "adds bandwidth-bound AdamW steps to GPU-hours, optimizer_gpu_hours)")
 
 
+def validation() -> None:
+    from planner.adapt.validation import validate_memory
+
+    v = validate_memory()
+    print(f"\n{'split':12s} {'run':58s} {'model':13s} {'method':6s} {'b x s':>9s} {'ckpt':>4s} "
+          f"{'meas GB':>8s} {'est.':>7s} {'err':>7s}")
+    for c in v.checks:
+        print(f"{c.split:12s} {c.id:58s} {c.model:13s} {c.method:6s} {c.micro_batch:>3d}x{c.seq_len:<5d} "
+              f"{'yes' if c.gradient_checkpointing else 'no':>4s} {c.measured_gb:8.2f} {c.estimated_gb:7.2f} "
+              f"{c.error:+7.1%}")
+    for name, split in (("calibration", v.calibration), ("held-out", v.held_out)):
+        print(f"{name}: {split.runs} runs, |error| mean {split.mean_abs_error:.1%}, max {split.max_abs_error:.1%}")
+
+
 def measured_comparison(gpu: bool = False) -> None:
     import os
     import tempfile
@@ -117,6 +135,7 @@ def measured_comparison(gpu: bool = False) -> None:
 
 if __name__ == "__main__":
     main()
+    validation()
     if "--gpu" in sys.argv:
         measured_comparison(gpu=True)
     elif "--skip-cpu" not in sys.argv:

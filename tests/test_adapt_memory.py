@@ -3,7 +3,7 @@ stated tolerance (held-out runs were never used to choose a constant), and the r
 checkpointed adapter inputs, autocast copies, the optimizer step's peak, GiB capacities."""
 import pytest
 
-from planner.adapt.estimate import DEVICE_OVERHEAD_BYTES, AdaptRequest, estimate, fits
+from planner.adapt.estimate import AdaptRequest, device_bytes, estimate, fits
 from planner.adapt.methods.base import linear_modules
 from planner.adapt.validation import validate_memory
 from planner.core.architecture import get_preset
@@ -78,6 +78,7 @@ def test_full_fine_tuning_peak_can_be_the_optimizer_step():
 def test_fits_compares_bytes_with_the_cards_gib():
     h100 = get_accelerator("H100")
     assert h100.memory_bytes == 80 * 2**30
-    assert fits(82.0, h100)          # 82e9 + 3 GiB overhead < 85.9e9 bytes: fits an "80 GB" card
-    assert not fits(83.0, h100)
-    assert DEVICE_OVERHEAD_BYTES == 3 * 2**30
+    assert device_bytes(79.0) == pytest.approx(79e9 * 1.07 + 0.5 * 2**30)
+    assert fits(79.7, h100)          # 79.7e9 x 1.07 + 0.54e9 = 85.8e9 < 85.9e9 bytes (80 GiB)
+    assert not fits(79.9, h100)
+    assert not fits(81.0, h100)      # more than the card even before any overhead
