@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from planner.core import budget, laws
 from planner import plan  # noqa: E402
 from planner.core.architecture import flops_per_token, get_preset, param_counts, suggest_shape  # noqa: E402
+from planner.recipe import claims, hparams, inference, overtrain, vision  # noqa: E402
 from planner.core.memory import (inference_memory, min_gpus_for_inference, min_gpus_for_training,  # noqa: E402
                             training_memory)
 
@@ -46,6 +47,18 @@ CALLS = {
                                                                              plan.budgets_around(1e23)),
     "plan.frontier(3 laws x 40 budgets)": lambda: plan.frontier(["hoffmann2022", "besiroglu2024", "kaplan2020"],
                                                                 1e20, 1e26),
+    # the run recipe (issue 11)
+    "inference.inference_aware(5.76e23, 1e13 tokens, H100)": lambda: inference.inference_aware(
+        "besiroglu2024", 5.76e23, inference.InferenceDemand(tokens=1e13, mfu_generate=0.1), "H100"),
+    "inference.cost_curve(60 sizes)": lambda: inference.cost_curve("besiroglu2024", 5.76e23,
+                                                                   inference.InferenceDemand(tokens=1e13)),
+    "overtrain.overtrain_table(7 ratios)": lambda: overtrain.overtrain_table("besiroglu2024", 5.76e23),
+    "overtrain.overtrain_point(8B, 15T)": lambda: overtrain.overtrain_point("besiroglu2024", 8e9, 15e12),
+    "hparams.hparams_for_flops(1e24)": lambda: hparams.hparams_for_flops(1e24),
+    "claims.check_claim(70B, 2T, '6000 PF-days')": lambda: claims.check_claim(70e9, 2e12, "6000 PF-days"),
+    "claims.quoted_figures() (6 rows)": claims.quoted_figures,
+    "vision params + compute (8 presets)": lambda: [(vision.vision_params(n), vision.vision_compute(n))
+                                                    for n in vision.vision_presets()],
 }
 
 
