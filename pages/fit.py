@@ -10,6 +10,7 @@ from planner.core import laws
 from planner.errors import PlannerError
 from planner.fitting import METHODS, FitOptions, fit_runs, parse_target_flops, to_law
 from planner.views import fit as plots
+from planner.views.export import csv_download, plain  # upload content is shown as text, downloaded formula-safe
 from planner.core.settings import DATA_TABLES
 
 st.title("Fit scaling laws to your runs")
@@ -27,10 +28,10 @@ def read_preview(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def load(files: tuple, mapping_json: str, sizes: tuple | None, filters_json: str) -> io.RunTable:
+def load(files: tuple, mapping_json: str, sizes: tuple | None, filters_json: str, split: bool = True) -> io.RunTable:
     sizes_df = read_preview(*sizes)[0] if sizes else None
     return io.load_runs(list(files), io.ColumnMapping.model_validate_json(mapping_json), sizes_df,
-                        json.loads(filters_json))
+                        json.loads(filters_json), split_runs=split)
 
 
 @st.cache_data(show_spinner="Fitting…", max_entries=32)
@@ -39,7 +40,7 @@ def fit(table_json: str, options_json: str):
 
 
 # --- input ---------------------------------------------------------------------------------------------
-uploads = st.file_uploader("Run files (CSV, Parquet or JSON lines)", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
+uploads = st.file_uploader(f"Run files (CSV, Parquet or JSON lines; up to {io.MAX_UPLOAD_MB} MB each)", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
                            accept_multiple_files=True,
                            help="tidy: run, params, tokens or flops, loss[, step, unique_tokens]; wide: a step "
                                 "column and one loss column per run")
@@ -47,7 +48,8 @@ with st.expander("Wide export: sizes table (run, params[, tokens_per_step])"):
     sizes_upload = st.file_uploader("Sizes table", type=["csv", "tsv", "txt"], key="sizes")
 files = tuple((u.name, u.getvalue()) for u in uploads or [])
 if not files:
-    st.info(f"No file uploaded: showing the sample `{SAMPLE.name}` (OLMo ladder loss curves, 5 sizes x 5 token "
+    # A file over the limit is refused by the uploader itself (same limit: .streamlit/config.toml), so say it here.
+    st.info(f"No file uploaded (files over {io.MAX_UPLOAD_MB} MB are refused): showing the sample `{SAMPLE.name}` (OLMo ladder loss curves, 5 sizes x 5 token "
             "multiples; source column in the file).")
     files = ((SAMPLE.name, SAMPLE.read_bytes()),)
 sizes = (sizes_upload.name, sizes_upload.getvalue()) if sizes_upload else None
@@ -55,9 +57,9 @@ sizes = (sizes_upload.name, sizes_upload.getvalue()) if sizes_upload else None
 try:
     preview, _ = read_preview(*files[0])  # how it was read is in the loaded table's notes
 except PlannerError as err:
-    st.error(str(err))
+    st.error(plain(err))
     st.stop()
-with st.expander(f"Preview of {files[0][0]} ({len(preview):,} row{'s' * (len(preview) != 1)})", expanded=False):
+with st.expander(f"Preview of {plain(files[0][0])} ({len(preview):,} row{'s' * (len(preview) != 1)})", expanded=False):
     st.dataframe(preview.head(50), hide_index=True)
 
 columns = [AUTO] + [str(c) for c in preview.columns]
@@ -68,6 +70,9 @@ with st.expander("Column mapping and filters"):
         choice = cols[i % 4].selectbox(field, columns, key=f"map_{field}")
         mapping[field] = None if choice == AUTO else choice
     run_cols = st.multiselect("Run name column(s)", columns[1:], help="several columns are joined, e.g. model + xC")
+    split = st.checkbox("Split runs that hold several curves", value=True, key="split",
+                        help="when settings (lr, sweep, total_steps, seed, xC...) change inside one run name, or "
+                             "tokens go back, the run is split into one run per curve; the notes say how")
     unit_col, step_col = st.columns(2)
     flops_unit = unit_col.number_input("FLOPs per unit of the flops column", min_value=1e-30, value=1.0, format="%g",
                                        help="1e9 when the column is in GFLOPs")
@@ -78,15 +83,17 @@ with st.expander("Column mapping and filters"):
                  and 1 < preview[c].nunique() <= 30]
     filters = {}
     for col in text_cols:
-        value = st.selectbox(f"Only rows with {col} =", [ALL] + sorted(map(str, preview[col].unique())), key=f"f_{col}")
+        value = st.selectbox(f"Only rows with {plain(col)} =", [ALL] + sorted(map(str, preview[col].unique())), key=f"f_{col}")
         if value != ALL:
             filters[col] = value
 
 left, right = st.columns([1, 2], gap="large")
 with left:
     method = st.selectbox("Method", list(METHODS), index=2, format_func=lambda m: METHODS[m], key="method")
-    points = st.radio("Points of each run", ["final", "all"], horizontal=True,
-                      help="final: each run's last evaluation (Hoffmann's Approach 3); all: every point of the curves")
+    points = st.radio("Points of each run", ["final", "all", "envelope"], horizontal=True, key="points",
+                      help="final: each run's last evaluation (Hoffmann's Approach 3, right for decayed runs); "
+                           "all: every point after warmup (intermediate checkpoints overstate the loss); "
+                           "envelope: the lowest loss reached so far by each model size")
     boot = st.number_input("Bootstrap resamples", min_value=0, max_value=2000, value=0, step=100, key="boot",
                            help="resampling runs; 200-1000 gives 95% intervals")
     seed = st.number_input("Seed", min_value=0, value=0)
@@ -96,31 +103,40 @@ with left:
     with st.expander("Approach 3 settings"):
         loss_fn = st.radio("Objective", ["huber", "squared"], horizontal=True)
         delta = st.number_input("Huber delta", min_value=1e-6, value=1e-3, format="%g")
+        solver = st.radio("Solver", ["varpro", "hoffmann"], horizontal=True, key="solver",
+                          help="varpro: E, A, B solved exactly for each (alpha, beta), ~5 starts; hoffmann: the "
+                               "4,500-start grid of Hoffmann et al. Same objective, same optimum")
+        penalty = st.number_input("Overestimate penalty", min_value=1.0, max_value=1000.0, value=1.0, key="penalty",
+                                  help="weight on points the law predicts above their loss; >1 for envelope fits "
+                                       "(every observed loss is achievable, so the law should not sit above it)")
 
 try:
     target = parse_target_flops(target_text)
     mapping_model = io.ColumnMapping.model_validate(
         mapping | {"run": run_cols or None, "flops_unit": flops_unit, "tokens_per_step": tokens_per_step or None})
-    table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters))
+    table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters), split)
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
-                         loss=loss_fn, delta=delta)
+                         loss=loss_fn, delta=delta, solver=solver, overestimate_penalty=penalty)
     result = fit(table.model_dump_json(), options.model_dump_json())
 except ValueError as err:  # PlannerError, or pydantic's ValidationError of an option
     with right:
         if isinstance(err, ValidationError):
-            first = err.errors()[0]
-            st.error(f"{'.'.join(map(str, first['loc'])) or 'input'}: {first['msg']}")
+            st.error(plain(io.validation_sentence(err)))
         else:
-            st.error(str(err) if isinstance(err, PlannerError) else str(err).splitlines()[0])
+            st.error(plain(str(err) if isinstance(err, PlannerError) else str(err).splitlines()[0]))
     st.stop()
 
 # --- results -------------------------------------------------------------------------------------------
 runs = table.frame()
 with right:
+    with st.container(border=True, key="trust"):  # how far to trust it, above the numbers
+        st.markdown(plots.verdict_line(result))
+        for line, why in plots.warning_lines(result):
+            st.markdown(line, help=why or None)
     for d in table.dropped:
-        st.warning(d.message())
+        st.warning(plain(d.message()))
     for note in table.notes + result.notes:  # table.notes include how each file was read
-        st.caption(f"ℹ️ {note}")
+        st.caption(f"ℹ️ {plain(note)}")
     (m1, m2), (m3, m4) = st.columns(2), st.columns(2)
     m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
     m2.metric("b (D_opt ∝ C^b)", f"{result.b:.3f}" if result.b is not None else "—")
@@ -132,6 +148,13 @@ with right:
     st.dataframe(plots.readable_parameter_table(result), hide_index=True, width="stretch")
     if caption := plots.heldout_caption(result):
         st.caption(caption)
+    if caption := plots.prediction_caption(result):
+        st.caption(caption)
+    if result.comparison:
+        st.markdown("**Method comparison** (every applicable approach on the same runs)",
+                    help="a, b and the optimum at the target from each approach; when they disagree, the trust "
+                         "panel says so")
+        st.dataframe(plots.comparison_table(result), hide_index=True, width="stretch", key="comparison")
 
 tabs = st.tabs(["Loss vs compute", "IsoFLOP parabolas", "Loss vs N", "Residuals", "Bootstrap"])
 tabs[0].plotly_chart(plots.loss_vs_compute(runs, result), width="stretch")
@@ -174,5 +197,5 @@ with download_col:
     st.download_button("Download full result (JSON)", result.model_dump_json(indent=2), file_name=f"{name}-fit.json",
                        mime="application/json")
     for label, frame in plots.chart_tables(runs, result).items():
-        st.download_button(f"Chart data: {label} (CSV)", frame.to_csv(index=False), file_name=f"{name}-{label}.csv",
+        st.download_button(f"Chart data: {label} (CSV)", csv_download(frame), file_name=f"{name}-{label}.csv",
                            mime="text/csv", key=f"dl_{label}")

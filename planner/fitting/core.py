@@ -39,6 +39,8 @@ def fit_runs(table: RunTable | pd.DataFrame, options: FitOptions | None = None) 
         raise PlannerError(f"every loss is {df['loss'].iloc[0]:.6g}: a scaling law needs losses that change with "
                            "model size and data; check that the loss column holds each run's evaluation loss")
     df, cap_note = cap_points(df, MAX_FIT_POINTS)
+    import scipy.optimize  # noqa: F401  (heavy; imported before the clock starts so `seconds` is the fit's own)
+
     start = time.perf_counter()
     result = FITS[options.method](df, options)
     result = result.model_copy(update={"seconds": time.perf_counter() - start})

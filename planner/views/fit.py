@@ -13,6 +13,7 @@ from planner.core import format as fmt
 from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
 from planner.fitting.core import to_law
 from planner.core.laws import PRESETS
+from planner.views.export import plain, plotly_text  # run names come from uploads: text, not HTML or Markdown
 
 PALETTE = px.colors.qualitative.Safe
 COMPARE = ("hoffmann2022", "besiroglu2024")  # published laws drawn for comparison
@@ -68,9 +69,14 @@ def loss_vs_compute(runs: pd.DataFrame, result: FitResult) -> go.Figure:
     for i, (run, grp) in enumerate(runs.groupby("run", sort=False)):
         grp = grp.sort_values("flops")
         fig.add_trace(go.Scatter(x=grp["flops"], y=grp["loss"], mode="lines+markers" if len(grp) > 1 else "markers",
-                                 name=str(run), legendgroup="runs", showlegend=runs["run"].nunique() <= 30,
+                                 name=plotly_text(run), legendgroup="runs", showlegend=runs["run"].nunique() <= 30,
                                  line=dict(width=1, color=PALETTE[i % len(PALETTE)]), marker=dict(size=4),
-                                 hovertemplate=f"{run}<br>C=%{{x:.3g}}<br>loss=%{{y:.4f}}<extra></extra>"))
+                                 hovertemplate=f"{plotly_text(run)}<br>C=%{{x:.3g}}<br>loss=%{{y:.4f}}<extra></extra>"))
+    used = used_points(result)
+    if used is not None:  # ringed: the points this fit actually used (final points by default)
+        fig.add_trace(go.Scatter(x=used["flops"], y=used["loss"], mode="markers", name="points used by the fit",
+                                 marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=1.5)),
+                                 hoverinfo="skip"))
     if isinstance(result, AllocationFit) and result.frontier:
         fig.add_trace(go.Scatter(x=[p.flops for p in result.frontier], y=[p.loss for p in result.frontier],
                                  mode="markers", name="lowest loss at each C", marker=dict(color="black", size=7)))
@@ -78,7 +84,7 @@ def loss_vs_compute(runs: pd.DataFrame, result: FitResult) -> go.Figure:
         good = [b for b in result.budgets if b.accepted]
         fig.add_trace(go.Scatter(x=[b.flops for b in good], y=[b.loss_opt for b in good], mode="markers",
                                  name="IsoFLOP optima", marker=dict(color="black", size=10, symbol="star")))
-    return _log_layout(fig, "Loss vs compute: your runs and the compute-optimal frontier", "compute C (FLOPs)",
+    return _log_layout(fig, "Loss vs compute: each run (by run key) and the compute-optimal frontier", "compute C (FLOPs)",
                        "loss", log_y=True)
 
 
@@ -111,7 +117,7 @@ def loss_vs_params(runs: pd.DataFrame, result: FitResult, points: str = "final")
         x=pts["params"], y=pts["loss"], mode="markers", name="runs",
         marker=dict(color=np.log10(pts["tokens"]), colorscale="Viridis", size=8,
                     colorbar=dict(title="log10 D")),
-        customdata=pts[["run", "tokens"]], hovertemplate="%{customdata[0]}<br>N=%{x:.3s}<br>D=%{customdata[1]:.3s}"
+        customdata=pts[["run", "tokens"]].assign(run=pts["run"].map(plotly_text)), hovertemplate="%{customdata[0]}<br>N=%{x:.3s}<br>D=%{customdata[1]:.3s}"
                                                          "<br>loss=%{y:.4f}<extra></extra>"))
     law = _fitted_law(result)
     if law is not None and not isinstance(result, AllocationFit):
@@ -136,7 +142,7 @@ def residuals_figure(result: FitResult) -> go.Figure:
             if mask.any():
                 fig.add_trace(go.Scatter(x=df.loc[mask, "flops"], y=df.loc[mask, "residual_log"], mode="markers",
                                          name=name, marker=dict(symbol=symbol, size=7),
-                                         customdata=df.loc[mask, ["run"]],
+                                         customdata=df.loc[mask, ["run"]].map(plotly_text),
                                          hovertemplate="%{customdata[0]}<br>%{y:.4f}<extra></extra>"))
         fig.add_hline(y=0, line=dict(color="grey", dash="dash"))
     return _log_layout(fig, f"Residuals (RMSE in log loss {diag.rmse_log:.4f})" if diag else "Residuals",
@@ -229,3 +235,65 @@ def chart_tables(runs: pd.DataFrame, result: FitResult) -> dict[str, pd.DataFram
     if result.bootstrap_samples:
         tables["bootstrap"] = pd.DataFrame(result.bootstrap_samples)
     return tables
+
+
+# --- trust ----------------------------------------------------------------------------------------------
+
+VERDICT_BADGE = {"ok": ":green-background[**ok**]", "caution": ":orange-background[**caution**]",
+                 "unreliable": ":red-background[**unreliable**]"}
+VERDICT_SENTENCE = {"ok": "no reason found to doubt this fit.",
+                    "caution": "usable, but check the reasons below before acting on it.",
+                    "unreliable": "do not plan with this fit until the reasons below are fixed."}
+
+
+def verdict_line(result: FitResult) -> str:
+    """'Trust: **caution**, usable, but ... (fitted in 0.04 s)'."""
+    return (f"Trust: {VERDICT_BADGE[result.verdict]} {VERDICT_SENTENCE[result.verdict]} "
+            f"(fitted in {result.seconds:.2f} s)")
+
+
+def warning_lines(result: FitResult) -> list[tuple[str, str]]:
+    """(markdown line, tooltip) per warning: the finding, what to do next; the tooltip says why it matters."""
+    lines = []
+    for w in result.trust:
+        mark = "🔴" if w.severity == "unreliable" else "🟠"
+        advice = f" → {w.advice}" if w.advice else ""
+        lines.append((f"{mark} {plain(w.text)}{plain(advice) if advice else ''}", w.explanation))
+    return lines
+
+
+def comparison_table(result: FitResult) -> pd.DataFrame:
+    """Every applicable approach on the same runs: a, b and the optimum at the target, or why it failed."""
+    rows = []
+    for r in result.comparison:
+        label = r.method.replace("approach", "Approach ").replace("kaplan", "Kaplan")
+        rows.append({"method": label + (" (chosen)" if r.method == result.method else ""),
+                     "a": readable_number(r.a), "b": readable_number(r.b),
+                     "N_opt": readable_number(r.params_opt, count=True),
+                     "D_opt": readable_number(r.tokens_opt, count=True),
+                     "note": (r.error or "")[:140] + ("…" if r.error and len(r.error) > 140 else "")
+                     or ("" if r.comparable else "not counted: too few IsoFLOP budgets of 5+ points")})
+    return pd.DataFrame(rows)
+
+
+def prediction_caption(result: FitResult) -> str | None:
+    """'95% prediction interval at 1e21 FLOPs: loss 2.84-2.91, N_opt 714M-4.31B, D_opt 38.7B-234B'."""
+    pred = result.prediction
+    if not pred or not result.optimum:
+        return None
+    parts = []
+    if "loss" in pred:
+        parts.append(f"loss {pred['loss'].low:.3f}-{pred['loss'].high:.3f}")
+    for key, label in (("params_opt", "N_opt"), ("tokens_opt", "D_opt")):
+        if key in pred:
+            parts.append(f"{label} {fmt.count(pred[key].low)}-{fmt.count(pred[key].high)}")
+    return (f"95% prediction interval at {readable_number(result.optimum.flops)} FLOPs: {', '.join(parts)} "
+            "(loss: fit uncertainty and the runs' scatter about the law; sizes: fit uncertainty)")
+
+
+def used_points(result: FitResult) -> pd.DataFrame | None:
+    """The points the fit used (from its residuals), to mark on the curves."""
+    diag = result.diagnostics
+    if not diag or not diag.residuals:
+        return None
+    return pd.DataFrame([r.model_dump() for r in diag.residuals])
