@@ -13,9 +13,8 @@ from planner.core import architecture, budget, format as fmt, hardware, laws
 from planner.core.memory import (InferenceMemory, TrainingMemory, fits_on, inference_memory,
                                  min_gpus_for_training, training_memory)
 from planner.errors import PlannerError
-from planner.systems.auto import layout_summary
 from planner.systems.goodput import DEFAULT_GOODPUT
-from planner.systems.layout import ParallelPlan, search_layouts
+from planner.systems.layout import ParallelPlan, layout_summary, search_layouts
 
 
 class PlanRequest(BaseModel):

@@ -1,4 +1,6 @@
 """Goodput: the sourced default, hours with and without it, and what each published run implies."""
+from statistics import median
+
 import pytest
 
 from planner.catalog import get_model
@@ -36,3 +38,12 @@ def test_every_run_with_published_hours_has_a_setup():
     # Goodput above 1 would mean the run beat the predicted steady state; below 0.3, that the published hours
     # cover far more than one pre-training run (Llama 3 8B's model-card hours, OPT's restarts).
     assert all(0.25 < r.implied_goodput < 1.5 for r in runs)
+
+
+def test_published_gpu_hours_with_auto_mfu_and_default_goodput():
+    """Median error of predicted vs published GPU-hours (13 catalog runs). The goal of issue 12 is 10%; we reach
+    ~13% (benchmarks/RESULTS.md): runs whose hours include far more than one clean run (Llama 3 8B's model-card
+    total, OPT's restarts, BLOOM) stay 40-65% under. This pins the current accuracy so it cannot silently drop."""
+    runs = published_goodputs()
+    assert median(abs(r.error) for r in runs) <= 0.15
+    assert sum(abs(r.error) <= 0.15 for r in runs) >= 6

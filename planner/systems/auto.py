@@ -5,7 +5,7 @@ from planner.core.architecture import ModelConfig, get_preset, suggest_shape
 from planner.core.budget import Cost, check_mfu, training_cost
 from planner.errors import PlannerError
 from planner.systems.goodput import DEFAULT_GOODPUT
-from planner.systems.layout import ParallelPlan, search_layouts
+from planner.systems.layout import layout_summary, search_layouts
 
 DEFAULT_SEQ_LEN = 4096
 
@@ -18,11 +18,6 @@ def parse_mfu(text: str) -> float | str:
         return check_mfu(float(text))
     except ValueError:
         raise PlannerError(f"MFU must be a fraction such as 0.4, or 'auto' (got {text!r})") from None
-
-
-def layout_summary(plan: ParallelPlan) -> str:
-    return (f"TP{plan.tp} x PP{plan.pp} x DP{plan.dp}" + (f" (EP{plan.ep})" if plan.ep > 1 else "")
-            + f", ZeRO-{plan.zero_stage}, micro-batch {plan.micro_batch}, recompute {plan.recompute}")
 
 
 def shape_for(params: float, preset: str | None = None, seq_len: int = DEFAULT_SEQ_LEN) -> ModelConfig:

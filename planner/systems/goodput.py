@@ -14,7 +14,7 @@ from planner.catalog import catalog
 from planner.core.architecture import ModelConfig, get_preset, suggest_shape
 from planner.core.budget import SECONDS_PER_HOUR, training_flops
 from planner.core.hardware import get_accelerator
-from planner.systems.layout import search_layouts
+from planner.systems.layout import layout_summary, search_layouts
 
 # Dubey et al. 2024, "The Llama 3 Herd of Models", §3.3.4: "higher than 90% effective training time" over a
 # 54-day snapshot of 405B pre-training with 466 interruptions.
@@ -77,8 +77,7 @@ def run_goodput(name: str) -> RunGoodput:
     predicted = ideal_hours / DEFAULT_GOODPUT
     return RunGoodput(model=name, accelerator=model.reported_accelerator, gpus=gpus,
                       reported_gpu_hours=model.reported_gpu_hours, predicted_mfu=plan.mfu,
-                      layout=f"TP{plan.tp} PP{plan.pp} DP{plan.dp} ZeRO-{plan.zero_stage} mb{plan.micro_batch} "
-                             f"recompute={plan.recompute}",
+                      layout=layout_summary(plan),
                       implied_goodput=ideal_hours / model.reported_gpu_hours, predicted_gpu_hours=predicted,
                       error=predicted / model.reported_gpu_hours - 1, assumptions=assumed)
 

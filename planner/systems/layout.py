@@ -14,14 +14,16 @@ import math
 from pydantic import BaseModel, Field
 
 from planner.core.architecture import ModelConfig, get_preset
-from planner.core.hardware import get_accelerator
-from planner.core.memory import ACTIVATION_BYTES, GB, OPTIMIZER_BYTES, fits_on, layer_activation_bytes, peak_bytes
+from planner.core.hardware import Accelerator, get_accelerator
+from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, fits_on,
+                                 layer_activation_bytes, peak_bytes)
 from planner.errors import PlannerError
 from planner.systems.throughput import RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 ZERO_STAGES = (0, 1, 2, 3)
+INTERLEAVE = (1, 2, 4)  # model chunks per stage; uneven splits allowed, as Llama 3 ran 126 layers on 16 stages
 SHOWN_ALTERNATIVES = 12
 
 
@@ -35,6 +37,7 @@ class LayoutResult(BaseModel):
     zero_stage: int
     micro_batch: int
     recompute: str
+    interleave: int = Field(1, description="model chunks per pipeline stage (interleaved 1F1B)")
     memory_gb: float = Field(description="per GPU, 1e9-byte GB, tensors only (see peak_gb)")
     peak_gb: float = Field(description="memory_gb plus allocator fragmentation and CUDA/NCCL runtime")
     fits: bool
@@ -61,8 +64,18 @@ class ParallelPlan(LayoutResult):
     assumptions: list[str]
 
 
-def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: int) -> float:
-    """Tensor memory per GPU (GB) of the first pipeline stage, the fullest one under 1F1B."""
+def layout_summary(plan: LayoutResult) -> str:
+    """One line: TP x PP x DP (EP, chunks), ZeRO stage, micro-batch, recomputation."""
+    return (f"TP{plan.tp} x PP{plan.pp} x DP{plan.dp}" + (f" (EP{plan.ep})" if plan.ep > 1 else "")
+            + (f", {plan.interleave} chunks/stage" if plan.interleave > 1 else "")
+            + f", ZeRO-{plan.zero_stage}, micro-batch {plan.micro_batch}, recompute {plan.recompute}")
+
+
+def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: int,
+                     loss_bytes_per_logit: float = HF_LOSS_BYTES_PER_LOGIT) -> float:
+    """Tensor memory per GPU (GB) of the first pipeline stage, the fullest one under 1F1B. The loss defaults to
+    an unfused cross-entropy on fp32 logits (bf16 logits, fp32 copy, log-softmax, gradient: 14 bytes per logit),
+    as torchtitan and transformers compute it; fused kernels (Megatron) need 4 (memory.LOGIT_BYTES)."""
     params = local_params(cfg, lay)
     weights, grads, optimizer = (params * b for b in OPTIMIZER_BYTES["adam-mixed"])
     if lay.zero_stage >= 1:
@@ -72,14 +85,16 @@ def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: 
     if lay.zero_stage >= 3:
         weights /= lay.dp
     layers = math.ceil(cfg.n_layers / lay.pp)
-    in_flight = min(microbatches, lay.pp)
+    # Interleaving keeps activations of L (1 + (p-1)/(p v)) layers on the first stage (Korthikanti 2022 §4.2.3).
+    extra = (lay.pp - 1) / (lay.pp * lay.interleave) if lay.interleave > 1 else 0.0
+    in_flight = min(microbatches, lay.pp) * (1 + extra)
     full_layer = layer_activation_bytes(cfg, seq_len, lay.micro_batch) / lay.tp
     if lay.recompute == "full":
         kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
         activations = in_flight * layers * kept + full_layer
     else:
         activations = in_flight * layers * full_layer
-    logits = 4 * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp
+    logits = loss_bytes_per_logit * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp  # vocab-parallel loss
     return (weights + grads + optimizer + activations + logits) / GB
 
 
@@ -97,17 +112,21 @@ def candidate_layouts(cfg: ModelConfig, gpus: int) -> list[Layout]:
         for pp in _degrees(gpus // tp, cfg.n_layers):
             dp = gpus // (tp * pp)
             eps = [e for e in _degrees(dp, cfg.n_experts) if cfg.n_experts % e == 0] if cfg.n_experts > 1 else [1]
-            for ep, zero, mb, rc in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, RECOMPUTE_KINDS):
-                found.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero_stage=zero, micro_batch=mb, recompute=rc))
+            chunks = [v for v in INTERLEAVE if v == 1 or math.ceil(cfg.n_layers / pp) >= v] if pp > 1 else [1]
+            for ep, zero, mb, rc, v in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, RECOMPUTE_KINDS,
+                                                         chunks or [1]):
+                found.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero_stage=zero, micro_batch=mb, recompute=rc,
+                                    interleave=v))
     return found
 
 
-def evaluate(cfg: ModelConfig, gpu: str, seq_len: int, global_batch: int, lay: Layout) -> LayoutResult:
+def evaluate(cfg: ModelConfig, gpu: str | Accelerator, seq_len: int, global_batch: int, lay: Layout) -> LayoutResult:
     acc = get_accelerator(gpu)
     speed: Throughput = step_time(cfg, acc, seq_len, global_batch, lay)
     memory = layout_memory_gb(cfg, seq_len, lay, speed.microbatches)
     return LayoutResult(tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, zero_stage=lay.zero_stage,
-                        micro_batch=lay.micro_batch, recompute=lay.recompute, memory_gb=memory,
+                        micro_batch=lay.micro_batch, recompute=lay.recompute, interleave=lay.interleave,
+                        memory_gb=memory,
                         peak_gb=peak_bytes(memory * GB) / GB, fits=fits_on(memory, acc.memory_gb),
                         mfu=speed.mfu, tokens_per_s_per_gpu=speed.tokens_per_s_per_gpu,
                         step_seconds=speed.step_seconds, microbatches=speed.microbatches, breakdown=speed.breakdown)
@@ -136,9 +155,10 @@ def _check(gpus: int, seq_len: int, batch_tokens: int) -> None:
         raise PlannerError(f"the global batch ({batch_tokens:,} tokens) is shorter than one sequence ({seq_len:,})")
 
 
-def search_layouts(model: str | ModelConfig, gpus: int, gpu: str = "H100-SXM", seq_len: int = 4096,
+def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator = "H100-SXM", seq_len: int = 4096,
                    global_batch_tokens: int | None = None) -> ParallelPlan:
-    """The fastest layout that fits, and the others ranked (fitting ones by speed, then the ones that don't)."""
+    """The fastest layout that fits, and the others ranked (fitting ones by speed, then the ones that don't).
+    `gpu` may be an Accelerator with edited bandwidths or efficiency (the Plan page's overrides)."""
     cfg = get_preset(model) if isinstance(model, str) else model
     batch_tokens = DEFAULT_BATCH_TOKENS if global_batch_tokens is None else global_batch_tokens
     _check(gpus, seq_len, batch_tokens)
@@ -150,7 +170,7 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str = "H100-SXM", s
         raise PlannerError(f"a global batch of {global_batch} sequence(s) cannot keep {gpus} GPUs busy with "
                            f"{cfg.n_layers} layers and {cfg.n_heads} heads: give more tokens per step "
                            "(--global-batch-tokens) or use fewer GPUs")
-    results = [evaluate(cfg, acc.name, seq_len, global_batch, lay) for lay in layouts]
+    results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in layouts]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
     if not fitting:
         smallest = min(results, key=lambda r: r.peak_gb)
@@ -165,7 +185,8 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str = "H100-SXM", s
                         gpu_memory_gb=acc.memory_gb, alternatives=alternatives, layouts_searched=len(results),
                         layouts_fitting=len(fitting), assumptions=[
                             "mixed-precision Adam (16 bytes/param before sharding), bf16 activations, flash attention",
-                            "1F1B pipeline schedule without interleaving; tensor parallel with sequence parallelism",
+                            "1F1B pipeline schedule (interleaved when `interleave` > 1); tensor parallel with "
+                            "sequence parallelism",
                             f"memory fits when tensors x 1.05 + 1 GiB runtime <= {acc.memory_gb:g} GiB "
                             f"({capacity:.1f} GB)",
                             "MFU model: calibrated on data/published_runs.csv; held-out error in RESULTS.md"])

@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 
 from planner.core.architecture import ModelConfig
 from planner.core.hardware import get_accelerator
+from planner.core.memory import GB, GIB, peak_bytes
 from planner.core.settings import DATA_TABLES
+from planner.systems.layout import layout_memory_gb
 from planner.systems.throughput import Layout, step_time
 
 RUNS_CSV = DATA_TABLES / "published_runs.csv"
@@ -97,3 +99,58 @@ def summarise(checks: list[RunCheck], split: str) -> CheckSummary:
     return CheckSummary(split=split, runs=len(errors), mean_abs_points=mean(errors),
                         median_abs_points=median(errors), max_abs_points=max(errors),
                         within_5_points=sum(e <= 5 for e in errors))
+
+
+# --- pretraining memory measurements (data/published_memory.csv) ------------------------------------------
+MEMORY_CSV = DATA_TABLES / "published_memory.csv"
+
+
+class MemoryMeasurement(BaseModel):
+    id: str
+    family: Literal["gpt2", "llama"]
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int | None = None
+    d_ff: int
+    vocab_size: int
+    seq_len: int
+    gpus: int
+    tp: int
+    pp: int
+    sharding: str
+    micro_batch: int
+    recompute: Literal["none", "selective", "full"]
+    measured_gib: float = Field(description="peak reserved memory per GPU as published, GiB")
+    comparable: bool = Field(description="False where the run's setting differs from what the model assumes "
+                                         "(the note says how); such rows are shown, not scored")
+    source: str
+    note: str = ""
+
+    def config(self) -> ModelConfig:
+        return ModelConfig(name=self.id, family=self.family, vocab_size=self.vocab_size, d_model=self.d_model,
+                           n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
+                           d_ff=self.d_ff, max_seq_len=self.seq_len, tie_embeddings=self.family == "gpt2")
+
+
+class MemoryCheck(BaseModel):
+    id: str
+    comparable: bool
+    measured_gib: float
+    predicted_gib: float = Field(description="tensors + fragmentation + runtime (memory.peak_bytes), GiB")
+    error: float = Field(description="predicted / measured - 1")
+
+
+@lru_cache(maxsize=1)
+def published_memory() -> tuple[MemoryMeasurement, ...]:
+    with MEMORY_CSV.open(newline="") as f:
+        return tuple(MemoryMeasurement(**{k: (v if v != "" else None) for k, v in row.items()})
+                     for row in csv.DictReader(f))
+
+
+def check_memory(row: MemoryMeasurement) -> MemoryCheck:
+    lay = Layout(tp=row.tp, pp=row.pp, dp=row.gpus // (row.tp * row.pp), zero_stage=ZERO_STAGE[row.sharding],
+                 micro_batch=row.micro_batch, recompute=row.recompute)
+    predicted = peak_bytes(layout_memory_gb(row.config(), row.seq_len, lay, microbatches=row.pp) * GB) / GIB
+    return MemoryCheck(id=row.id, comparable=row.comparable, measured_gib=row.measured_gib,
+                       predicted_gib=predicted, error=predicted / row.measured_gib - 1)

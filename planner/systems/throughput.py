@@ -7,6 +7,8 @@ Per micro-batch on the slowest pipeline stage the time is
   NVLink (Megatron: 4 all-reduce-sized collectives per layer, 6 with full recomputation; Narayanan et al.
   2021 §3.2, Korthikanti et al. 2022 §4.2), expert all-to-alls and pipeline sends.
 A step runs m + p - 1 micro-batch slots on p stages (1F1B: bubble share (p-1)/(m+p-1), Narayanan 2021 §2.2);
+the interleaved schedule with v model chunks per stage cuts the bubble to (p-1)/v slots for v times the
+pipeline sends (Narayanan 2021 §2.2.2; it needs m to be a multiple of p, else the plain schedule runs);
 data-parallel gradient collectives (ZeRO-3/FSDP: parameter all-gathers too, every micro-batch) run over the
 inter-node fabric and hide behind compute where they can. Full recomputation costs one extra forward pass
 (x4/3 of the matmuls), selective recomputation one extra attention-core forward (Korthikanti 2022 §5).
@@ -49,6 +51,7 @@ class Layout:
     zero_stage: int = 1
     micro_batch: int = 1
     recompute: str = "none"
+    interleave: int = 1  # model chunks per pipeline stage (interleaved 1F1B); 1 = plain 1F1B
 
     @property
     def gpus(self) -> int:
@@ -117,7 +120,7 @@ def _micro_times(cfg: ModelConfig, acc: Accelerator, seq_len: int, lay: Layout) 
         comm += 4 * layers * _ring(lay.ep) * activation * cfg.experts_per_token / lay.tp \
             / _bandwidth(acc, lay.tp * lay.ep)
     if lay.pp > 1:
-        comm += 2 * activation / lay.tp / _bandwidth(acc, lay.tp * lay.pp)
+        comm += 2 * lay.interleave * activation / lay.tp / _bandwidth(acc, lay.tp * lay.pp)
     return {"compute": compute, "memory": memory, "communication": comm}
 
 
@@ -152,7 +155,8 @@ def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: in
     exposed = max(0.0, dp - m * t["compute"]) if lay.zero_stage == 3 else max(0.0, dp - t["compute"])
     shard = lay.dp if lay.zero_stage >= 1 else 1
     optimizer = local_params(cfg, lay) / shard * OPTIMIZER_BYTES_PER_PARAM / (acc.bandwidth_tbs * 1e12)
-    bubble = (lay.pp - 1) * micro
+    interleaved = lay.interleave if m % lay.pp == 0 else 1
+    bubble = (lay.pp - 1) / interleaved * micro
     busy = m * micro + bubble + exposed + optimizer
     overhead = OVERHEAD * busy
     step = busy + overhead

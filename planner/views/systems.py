@@ -18,7 +18,8 @@ CALIBRATION = "fitted on the calibration rows of data/published_runs.csv (benchm
 
 def layout_label(r: LayoutResult) -> str:
     ep = f" EP{r.ep}" if r.ep > 1 else ""
-    return f"TP{r.tp} PP{r.pp} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {r.recompute}"
+    chunks = f" v{r.interleave}" if r.interleave > 1 else ""
+    return f"TP{r.tp} PP{r.pp}{chunks} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {r.recompute}"
 
 
 def time_figure(plan: ParallelPlan, others: int = 4) -> go.Figure:

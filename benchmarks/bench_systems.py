@@ -1,0 +1,104 @@
+"""Systems estimates vs published measurements (issue 12).
+
+1. Predicted vs published MFU for every run of data/published_runs.csv at its published layout, calibration
+   and held-out rows separately (planner.systems.published).
+2. GPU-hours of the catalog's published runs with `--mfu auto` (best layout's predicted MFU) and the default
+   goodput (0.9, Llama 3 §3.3.4), and the goodput each run implies (planner.systems.goodput).
+3. Pretraining memory per GPU vs published peaks (data/published_memory.csv).
+4. How long a layout search takes.
+
+Run: .venv/bin/python benchmarks/bench_systems.py [--calibrate]
+(--calibrate: grid-search the four constants of planner/systems/throughput.py on the calibration rows and print
+the best; the module's constants are the result of this search.)
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from planner.systems import throughput  # noqa: E402
+from planner.systems.goodput import DEFAULT_GOODPUT, median_abs_error, published_goodputs  # noqa: E402
+from planner.systems.layout import search_layouts  # noqa: E402
+from planner.systems.published import (check_all, check_memory, check_run, published_memory,  # noqa: E402
+                                       published_runs, summarise)
+
+GRID = {"SIZE_KNEE": [0, 32, 64, 128, 192, 256, 320, 384, 512],
+        "ATTENTION_EFFICIENCY": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        "ELEMENTWISE_BYTES": [0, 20, 40, 80, 100, 120, 140, 160, 240],
+        "OVERHEAD": [0.0, 0.04, 0.08, 0.10, 0.12, 0.14, 0.2]}
+
+
+def calibrate() -> None:
+    runs = [r for r in published_runs() if r.split == "calibration"]
+    best = None
+    for values in itertools.product(*GRID.values()):
+        for name, value in zip(GRID, values):
+            setattr(throughput, name, value)
+        err = sum(abs(check_run(r).error_points) for r in runs) / len(runs)
+        if best is None or err < best[0]:
+            best = (err, values)
+    print(f"best constants (mean |error| {best[0]:.2f} points on {len(runs)} calibration runs):")
+    for name, value in zip(GRID, best[1]):
+        print(f"  {name} = {value}")
+
+
+def mfu_section() -> None:
+    checks = check_all()
+    print("## MFU: predicted at the published layout vs published")
+    print(f"{'run':32s} {'split':11s} {'GPUs':>6s} {'gpu':10s} {'published':>9s} {'predicted':>9s} {'error':>7s}")
+    for c in sorted(checks, key=lambda c: (c.split, c.id)):
+        print(f"{c.id:32s} {c.split:11s} {c.gpus:6d} {c.gpu:10s} {c.published_mfu:9.3f} {c.predicted_mfu:9.3f} "
+              f"{c.error_points:+6.1f}")
+    for split in ("calibration", "held-out"):
+        s = summarise(checks, split)
+        print(f"{split}: {s.runs} runs, |error| mean {s.mean_abs_points:.1f} / median {s.median_abs_points:.1f} / "
+              f"max {s.max_abs_points:.1f} points; {s.within_5_points} of {s.runs} within 5 points")
+
+
+def gpu_hours_section() -> None:
+    runs = published_goodputs()
+    print(f"\n## GPU-hours of published runs: --mfu auto and goodput {DEFAULT_GOODPUT}")
+    print(f"{'model':16s} {'GPUs':>6s} {'reported':>10s} {'predicted':>10s} {'error':>6s} {'pred MFU':>8s} "
+          f"{'implied goodput':>15s}  layout")
+    for r in runs:
+        print(f"{r.model:16s} {r.gpus:6d} {r.reported_gpu_hours:10.3g} {r.predicted_gpu_hours:10.3g} "
+              f"{r.error:+6.0%} {r.predicted_mfu:8.3f} {r.implied_goodput:15.2f}  {r.layout}")
+    print(f"median |error| {median_abs_error(runs):.0%}; within 10%: {sum(abs(r.error) <= 0.1 for r in runs)} "
+          f"of {len(runs)}; median implied goodput {median(r.implied_goodput for r in runs):.2f}")
+
+
+def memory_section() -> None:
+    print("\n## Pretraining memory per GPU: predicted peak vs published")
+    checks = [check_memory(row) for row in published_memory()]
+    for c in checks:
+        flag = "" if c.comparable else "  (not comparable: see the row's note)"
+        print(f"{c.id:32s} measured {c.measured_gib:6.1f} GiB  predicted {c.predicted_gib:6.1f} GiB  "
+              f"{c.error:+5.0%}{flag}")
+    scored = [abs(c.error) for c in checks if c.comparable]
+    print(f"comparable rows: mean |error| {sum(scored) / len(scored):.0%}, max {max(scored):.0%}")
+
+
+def speed_section() -> None:
+    print("\n## Layout search time")
+    for preset, gpus in (("llama-2-7b", 8), ("llama-2-70b", 512), ("mixtral-8x7b", 64)):
+        start = time.perf_counter()
+        plan = search_layouts(preset, gpus, "H100", 4096)
+        took = time.perf_counter() - start
+        print(f"{preset:14s} on {gpus:4d} H100: {plan.layouts_searched:5d} layouts in {took:.2f} s -> TP{plan.tp} "
+              f"PP{plan.pp} DP{plan.dp} EP{plan.ep} ZeRO-{plan.zero_stage} mb{plan.micro_batch} {plan.recompute}, "
+              f"MFU {plan.mfu:.3f}")
+
+
+if __name__ == "__main__":
+    if "--calibrate" in sys.argv:
+        calibrate()
+    else:
+        mfu_section()
+        gpu_hours_section()
+        memory_section()
+        speed_section()
