@@ -163,3 +163,42 @@ def test_figures_are_built_from_the_report_alone(gpu):
     assert holdout.layout.yaxis.range[0] == 0  # the bars compare honestly; the error is written on them
     assert all("%" in t for t in holdout.data[0].text[:-1])
     assert len(plots.design_table(design)) == len(design.runs)
+
+
+def test_wsd_is_a_design_choice_with_its_own_runs_and_estimate():
+    at = page().run()
+    choice = next(r for r in at.radio if r.label == "Design")
+    assert choice.options == ["IsoFLOP (every run from scratch)", "WSD (one run per size + cooldown branches)"]
+    choice.set_value("wsd").run()
+    assert not at.exception
+    wsd = ladder.design_ladder(ladder.LadderRequest(preset="tiny", design="wsd"))
+    iso = ladder.design_ladder(ladder.LadderRequest(preset="tiny"))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == str(len(wsd.runs)) and wsd.est_seconds < iso.est_seconds
+    table = at.dataframe[0].value
+    assert set(table["role"]) == {"stable", "cooldown", "holdout"}
+    assert set(table.loc[table["role"] == "cooldown", "starts from"]) == {r.name for r in wsd.runs if r.role == "stable"}
+
+
+def test_a_finished_wsd_ladder_shows_its_approach3_fit_and_holdout(gpu):
+    from planner.views import verify as plots
+
+    law = get_law(DEFAULT_LAW)
+    design = ladder.design_ladder(ladder.LadderRequest(preset="gpu", device="cuda", design="wsd"))
+    ladder_id = ladder.launch_ladder(design)
+    store = JobStore()
+    for job, run in zip(store.list_jobs(group=ladder_id), design.runs):
+        store.finish(job.id, "done", result=fake_result(run, float(law.loss(run.params, run.tokens)),
+                                                        first_step=run.start_step))
+    report = ladder.analyze_ladder(ladder_id)
+    assert report.design == "wsd" and report.fit.method == "approach3" and report.fit.approach2 is None
+    assert report.fit.approach3.alpha == pytest.approx(law.alpha, rel=0.1)
+    assert abs(report.holdout.error_pct["approach3"]) < 1.0  # the law the losses came from predicts the held-out run
+    figure = plots.fit_figure(report)
+    assert "Cooldown losses per size" in figure.layout.title.text
+    assert sum(t.mode == "lines" for t in figure.data) == len({r.parent for r in report.runs if r.parent})
+    at = page().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert abs(float(metrics["Fitted a (N_opt ∝ C^a, Approach 3)"]) - law.a) < 0.08
+    assert metrics["Held-out prediction error (Approach 3)"].endswith("%")

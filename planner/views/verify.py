@@ -57,7 +57,7 @@ def design_table(design: LadderDesign) -> pd.DataFrame:
     return pd.DataFrame([{"run": r.name, "role": r.role, "budget (FLOPs)": f"{r.budget_flops:.2g}",
                           "params": int(r.params), "layers": r.model.n_layers, "width": r.model.d_model,
                           "tokens": r.tokens, "tokens/param": round(r.tokens / r.params, 1), "steps": r.steps,
-                          "from step": r.start_step or "", "starts from": r.parent or "",
+                          "from step": f"{r.start_step:,}" if r.parent else "", "starts from": r.parent or "",
                           "est. seconds": round(r.est_seconds, 1)} for r in design.runs])
 
 

@@ -58,3 +58,14 @@ def test_cuda_without_a_gpu_is_refused_before_anything_is_queued(page_at):
     assert page.get_by_text("Launched ladder-").count() == 0
     assert page.get_by_role("combobox", name="Ladder").count() == ladders_before  # no new ladder in the store
     screenshot(page, "verify-cuda-refused")
+
+
+def test_choosing_the_wsd_design_shows_its_runs_and_a_lower_estimate(page_at):
+    page = page_at("verify")
+    minutes = page.get_by_test_id("stMetric").filter(has_text="Estimated time").inner_text()
+    page.get_by_text("WSD (one run per size + cooldown branches)").click()
+    wait_for_app(page)
+    page.get_by_text("WSD design: one stable run per size").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_test_id("stMetric").filter(has_text="Estimated time").inner_text() != minutes
+    screenshot(page, "verify-wsd-design")
