@@ -112,9 +112,19 @@ def test_quoted_compute_far_from_6nd_is_flagged():
 
 
 def test_models_without_published_tokens_have_no_compute_or_cost():
-    for name in ["GPT-2", "Mixtral 8x7B", "CLIP ViT-L/14"]:
+    for name in ["GPT-2", "Mixtral 8x7B"]:
         row = model_row(get_model(name))
         assert row.compute_flops is None and row.cost is None and row.implied_mfu is None
+
+
+def test_vision_rows_take_compute_from_samples_seen():
+    """CLIP ViT-L/14: 12.8B pairs x (257 image + 77 text tokens) through their towers (Radford et al. 2021 §2.5),
+    6.7e21 FLOPs; on the published 12 days x 256 V100 (73,728 GPU-hours) that is ~20% MFU of the FP16 peak."""
+    row = model_row(get_model("CLIP ViT-L/14"))
+    assert row.params == 427_616_513
+    assert row.compute_flops == pytest.approx(6 * (303_179_776 * 257 + 123_060_480 * 77) * 12.8e9)
+    assert row.implied_mfu == pytest.approx(row.compute_flops / (73_728 * 3600 * 125e12))
+    assert row.cost.flops == pytest.approx(row.compute_flops)
 
 
 def test_model_table_prices_every_run_on_the_chosen_accelerator():
