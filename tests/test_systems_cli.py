@@ -49,3 +49,11 @@ def test_plan_with_mfu_auto_attaches_the_layout(run_cli):
     assert law["layout"]["tp"] * law["layout"]["pp"] * law["layout"]["dp"] == 512
     assert law["cost"]["mfu"] == law["layout"]["mfu"] and law["cost"]["goodput"] == 0.9
     assert data["budget"]["mfu"] < law["layout"]["mfu"]  # the budget uses MFU x goodput
+
+
+def test_goodput_lists_every_published_run(run_cli):
+    out = run_cli("goodput", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {"LLaMA-65B", "Llama-3.1-405B", "OPT-175B"} <= {r["model"] for r in rows}
+    assert all({"implied_goodput", "predicted_gpu_hours", "reported_gpu_hours", "layout"} <= set(r) for r in rows)

@@ -1,4 +1,4 @@
-"""Subcommands for systems estimates: parallel (layout search with predicted MFU)."""
+"""Subcommands for systems estimates: parallel (layout search with predicted MFU), goodput."""
 from __future__ import annotations
 
 from typing import Callable
@@ -20,4 +20,15 @@ def parallel_command(sub) -> Callable:
     return handle
 
 
-COMMANDS = [parallel_command]
+def goodput_command(sub) -> Callable:
+    sub.add_parser("goodput", help="published runs' GPU-hours vs --mfu auto, and the goodput each implies")
+
+    def handle(args):
+        from planner.systems.goodput import published_goodputs
+
+        return published_goodputs()
+
+    return handle
+
+
+COMMANDS = [parallel_command, goodput_command]
