@@ -209,8 +209,6 @@ class Trainer:
         return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                  ids[:, 1:].reshape(-1))
 
-    _loss = loss  # the old private name, until planner/adapt/measure.py calls loss()
-
     def train_step(self, step: int):
         """One optimizer step on the batch of `step` (with the LR of that step); returns the loss tensor
         (not synced, so a caller timing steps decides when to wait for the device)."""
