@@ -2,7 +2,7 @@
 # Issue 13, Part 2: the GPU path measured in one go (~8 minutes on one H100/H200), every figure printed
 # and written to the results folder given as $1 (at most 8 files, so a device tool can bring them back):
 #   throughput.json + profile.txt   planner loop vs plain transformers loop, ~125M and ~350M, seq 2048,
-#                                   torch.compile on both: tokens/s and MFU (benchmarks/gpu_throughput.py)
+#                                   torch.compile on both: tokens/s and MFU (bench_train_throughput.py)
 #   ladder_isoflop.json, ladder_wsd.json   the GPU ladder preset and the WSD ladder on the same budgets,
 #                                   through the job system (a worker on cuda:0): wall time, MFU per run, fit
 #   adapt.json                      measured adaptation comparison on gpt2 (124M), every method incl. QLoRA
@@ -77,7 +77,8 @@ PYEOF
 H=${LADDER_HOURS:-0.02}
 if [ "$DRY" = "--dry-run" ]; then  # the same python parts on CPU with tiny stand-ins; designs and estimates only
     step throughput "${T_THROUGHPUT:-120}" "$RESULTS/throughput.log" \
-        "$PY" benchmarks/gpu_throughput.py --dry-run --out "$RESULTS/throughput.json" --profile "$RESULTS/profile.txt"
+        "$PY" benchmarks/bench_train_throughput.py --device cpu --model tiny --steps 4 --warmup 2 \
+        --out "$RESULTS/throughput.json" --profile "$RESULTS/profile.txt"
     step memory "${T_MEMORY:-120}" "$RESULTS/memory.log" "$PY" benchmarks/gpu_memory.py --dry-run --out "$RESULTS/memory.json"
     step ladder-design 60 "$RESULTS/ladder_wsd.json" \
         "$PY" -m planner ladder --device cuda --preset gpu --design wsd --gpu-hours "$H" --design-only --json
@@ -87,7 +88,8 @@ if [ "$DRY" = "--dry-run" ]; then  # the same python parts on CPU with tiny stan
 fi
 
 step throughput "${T_THROUGHPUT:-240}" "$RESULTS/throughput.log" \
-    "$PY" benchmarks/gpu_throughput.py --out "$RESULTS/throughput.json" --profile "$RESULTS/profile.txt"
+    "$PY" benchmarks/bench_train_throughput.py --device cuda --sizes 125e6 350e6 --seq-len 2048 --batch 16 \
+    --steps 20 --warmup 5 --out "$RESULTS/throughput.json" --profile "$RESULTS/profile.txt"
 step ladder-isoflop "${T_LADDER:-150}" "$RESULTS/ladder_isoflop.json" \
     "$PY" -m planner ladder --device cuda --preset gpu --design isoflop --gpu-hours "$H" --json --timeout "${T_LADDER:-150}"
 step ladder-wsd "${T_LADDER:-150}" "$RESULTS/ladder_wsd.json" \
