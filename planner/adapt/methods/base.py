@@ -165,7 +165,6 @@ class AdaptMethod:
     learning_rate: ClassVar[float] = 1e-2  # peak LR of measured runs on the small bases (see measure.py)
     Knobs: ClassVar[type[BaseModel]] = NoKnobs
     trains_base: ClassVar[bool] = False    # trained parameters are base weights (their dtype), not adapters
-    backprop_body: ClassVar[bool] = True   # gradients flow back through the whole frozen body
     trains: ClassVar[bool] = True          # False: no optimizer at all (zero-shot)
     is_reference: ClassVar[bool] = False   # the method others' measured throughput is compared with
 

@@ -31,6 +31,6 @@ class IA3(PeftMethod):
         return act_bytes * req.seq_len * req.micro_batch * sum(self._scaled_widths(cfg))
 
     def peft_config(self, cfg, req):
-        from peft import IA3Config, TaskType
+        from peft import IA3Config, TaskType  # heavy import, only for measured runs
 
         return IA3Config(task_type=TaskType.CAUSAL_LM)

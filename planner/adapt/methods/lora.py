@@ -50,7 +50,7 @@ class LoRA(PeftMethod):
                 *super().notes(cfg, req)]
 
     def peft_config(self, cfg, req):
-        from peft import LoraConfig, TaskType
+        from peft import LoraConfig, TaskType  # heavy import, only for measured runs
 
         targets = self.targets(cfg, req)
         return LoraConfig(task_type=TaskType.CAUSAL_LM, r=req.rank, lora_alpha=req.alpha, lora_dropout=0.0,

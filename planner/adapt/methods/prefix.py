@@ -22,6 +22,6 @@ class PrefixTuning(PeftMethod):
         return [*super().notes(cfg, req), f"{req.virtual_tokens} virtual tokens"]
 
     def peft_config(self, cfg, req):
-        from peft import PrefixTuningConfig, TaskType
+        from peft import PrefixTuningConfig, TaskType  # heavy import, only for measured runs
 
         return PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=req.virtual_tokens)

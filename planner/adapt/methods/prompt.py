@@ -28,7 +28,7 @@ class PromptTuning(PeftMethod):
         return [*super().notes(cfg, req), f"{req.virtual_tokens} virtual tokens"]
 
     def peft_config(self, cfg, req):
-        from peft import PromptTuningConfig, TaskType
+        from peft import PromptTuningConfig, TaskType  # heavy import, only for measured runs
 
         return PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=req.virtual_tokens)
 

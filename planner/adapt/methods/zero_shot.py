@@ -11,7 +11,7 @@ class ZeroShot(AdaptMethod):
     summary = "no training: the base model as is, prompted (cost = inference over the data)"
     colour = "rgb(136, 34, 85)"
     learning_rate = 0.0
-    trains_base, backprop_body, trains = True, False, False
+    trains_base, trains = True, False
 
     def trainable_params(self, cfg, req):
         return 0
