@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.fitting import uploads as io
+from planner.fitting import files, uploads as io
 from planner.errors import PlannerError
 from planner.core.settings import DATA_TABLES
 
@@ -170,8 +170,8 @@ def test_unusable_files(data, match):
 
 
 def test_huge_file_is_refused(monkeypatch):
-    monkeypatch.setattr(io, "MAX_FILE_BYTES", 50)
-    with pytest.raises(PlannerError, match="over the 0 MB limit"):
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 50)  # the one limit lives in planner.fitting.files
+    with pytest.raises(PlannerError, match="over the 100 MB upload limit"):
         load(TIDY)
 
 

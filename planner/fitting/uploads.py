@@ -10,19 +10,18 @@ raises PlannerError saying what is wrong and what to do.
 """
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from planner.errors import PlannerError
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN
-
-MAX_FILE_BYTES = 100_000_000  # beyond this an upload is almost surely the wrong file
-MAX_ROWS = 2_000_000
+from planner.core.numbers import parse_number
+from planner.errors import PlannerError
+from planner.fitting import runs
+from planner.fitting.files import MAX_FILE_BYTES, MAX_ROWS, MAX_UPLOAD_MB, read_table  # noqa: F401 (re-exported)
 FIELDS = ("run", "params", "tokens", "flops", "loss", "step", "unique_tokens")
 ALIASES = {  # lower-cased column names recognised without a mapping, most specific first
     "run": ["run", "run_name", "name", "experiment", "model", "id"],
@@ -35,12 +34,6 @@ ALIASES = {  # lower-cased column names recognised without a mapping, most speci
 }
 _SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*([kmbt])(?![a-z])", re.IGNORECASE)
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
-# A number as spreadsheets and people write it: 190000000, 1.9e8, "190,000,000" (groups of three,
-# one separator: ',', '_', space, apostrophe or a non-breaking space), optionally with a k/M/B/T suffix.
-# A lone comma that is not a thousands separator ("3,25") stays "not a number": it may be a decimal comma.
-_NUMBER = re.compile(r"([+-]?(?:\d{1,3}(?P<sep>[,_ '\u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*|\d+)(?:\.\d*)?"
-                     r"(?:e[+-]?\d+)?|[+-]?\.\d+(?:e[+-]?\d+)?)\s*([kmbt])?", re.IGNORECASE)
-EMPTY_CELLS = {"", "nan", "none", "null", "na", "n/a", "-"}
 COUNT_FIELDS = ("params", "tokens", "flops", "step", "unique_tokens")  # where a k/M/B/T suffix makes sense
 
 
@@ -106,67 +99,7 @@ class RunTable(BaseModel):
         return cls(**data, **extra)
 
 
-# --- reading -----------------------------------------------------------------------------------------
-
-
-def read_table(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
-    """Parse one uploaded file into a DataFrame of strings/numbers; returns it and notes on how it was read."""
-    if len(data) == 0 or not data.strip():
-        raise PlannerError(f"{name} is empty: upload a CSV, Parquet or JSON-lines file with a header row and data")
-    if len(data) > MAX_FILE_BYTES:
-        raise PlannerError(f"{name} is {len(data) / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit: "
-                           "keep one row per evaluation (e.g. every 100th step) and upload again")
-    suffix = Path(name).suffix.lower()
-    if suffix == ".parquet" or data[:4] == b"PAR1":
-        return _read_parquet(name, data), []
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return _read_json_lines(name, data), []
-    return _read_csv(name, data)
-
-
-def _read_parquet(name: str, data: bytes) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(io.BytesIO(data))
-    except Exception as err:  # pyarrow raises many types for a corrupt file
-        raise PlannerError(f"{name} is not a readable Parquet file ({type(err).__name__}): export it again") from None
-
-
-def _read_json_lines(name: str, data: bytes) -> pd.DataFrame:
-    try:
-        return pd.read_json(io.BytesIO(data), lines=True)
-    except ValueError:
-        raise PlannerError(f"{name} is not valid JSON lines: put one JSON object per line, "
-                           '{"run": ..., "params": ..., "tokens": ..., "loss": ...}') from None
-
-
-def _decode(name: str, data: bytes) -> tuple[str, list[str]]:
-    if b"\x00" in data[:4096]:
-        raise PlannerError(f"{name} looks like a binary file (a spreadsheet?): save it as CSV and upload again")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        try:
-            return data.decode(encoding), []
-        except UnicodeDecodeError:
-            pass
-    return data.decode("latin-1"), [f"{name} is not UTF-8; read it as Latin-1 (check the run names)"]
-
-
-def _read_csv(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
-    text, notes = _decode(name, data)
-    first = text.splitlines()[0] if text.splitlines() else ""
-    # The delimiter that splits the header into the most columns wins: ',', ';', tab or '|'.
-    sep = max([",", ";", "\t", "|"], key=first.count)
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as err:
-        raise PlannerError(f"{name} could not be parsed as CSV ({str(err).splitlines()[0]}): check that every "
-                           "row has as many fields as the header") from None
-    if df.shape[1] < 2:
-        raise PlannerError(f"{name} has a single column ('{first[:60]}'): separate the fields with commas, "
-                           "semicolons or tabs")
-    if sep != ",":
-        notes.append(f"{name}: fields separated by {'tab' if sep == chr(9) else repr(sep)}")
-    df.columns = [str(c).strip() for c in df.columns]
-    return df, notes
+# --- reading: planner.fitting.files (formats, encodings, limits) --------------------------------------
 
 
 # --- recognising the layout ---------------------------------------------------------------------------
@@ -189,35 +122,26 @@ def parse_size(text) -> float | None:
     return float(match.group(1)) * _SCALE[match.group(2).lower()] if match else None
 
 
-def parse_cell(value, suffixes: bool = True) -> float | None:
-    """One cell as a float: NaN for an empty cell, None when it is not a number.
+parse_cell = parse_number  # one cell: NaN when empty, None when not a number (booleans included)
 
-    '1.9e8', '190,000,000' and (when `suffixes`) '190M', '1.4T' are numbers; 'inf' is a float that the
-    validation then drops as infinite; 'oops' and '3,25' are not numbers."""
-    if value is None or isinstance(value, bool):
-        return float("nan") if value is None else None
-    if isinstance(value, (int, float, np.number)):
-        return float(value)
-    text = str(value).strip()
-    if text.lower() in EMPTY_CELLS:
-        return float("nan")
-    try:
-        return float(text)  # also 'inf', '-inf', '1e400'
-    except ValueError:
-        pass
-    match = _NUMBER.fullmatch(text)
-    if not match or (match.group(3) and not suffixes):
-        return None
-    number = float(re.sub(r"[,_ '\u00a0\u202f]", "", match.group(1)))
-    return number * _SCALE[match.group(3).lower()] if match.group(3) else number
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
 
 
 def coerce_numbers(column: pd.Series, suffixes: bool = True) -> tuple[pd.Series, np.ndarray]:
     """(floats, not_a_number mask): plain numbers in bulk, every other cell parsed on its own, so one bad
-    cell costs its own row only."""
-    values = pd.to_numeric(column, errors="coerce").astype(float)
+    cell costs its own row only. Booleans are not numbers; integers too big for a float are infinite."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return pd.Series(np.nan, index=column.index), column.notna().to_numpy()
+    try:
+        values = pd.to_numeric(column, errors="coerce").astype(float)
+    except (OverflowError, TypeError, ValueError):  # an integer beyond float range: parse cell by cell
+        values = pd.Series(np.nan, index=column.index)
+    if column.dtype == object:  # pandas reads True as 1.0
+        values[column.map(_is_bool).to_numpy(bool)] = np.nan
     todo = values.isna() & column.notna()
-    parsed = [parse_cell(v, suffixes) for v in column[todo]]
+    parsed = [parse_number(v, suffixes) for v in column[todo]]
     values[todo] = [np.nan if p is None else p for p in parsed]
     bad = np.zeros(len(column), bool)
     bad[np.flatnonzero(todo.to_numpy())] = [p is None for p in parsed]
@@ -301,7 +225,7 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
                            "rename them or map them to the right columns")
     out = pd.DataFrame({f: df[c] for f, c in cols.items() if c is not None})
     if run_cols:
-        out["run"] = df[run_cols].astype(str).agg(" ".join, axis=1) if len(run_cols) > 1 else df[run_cols[0]].astype(str)
+        out["run"] = runs.join_key(df, run_cols)
     elif cols["step"] is not None:  # curves without run names: one run per model size
         out["run"] = df[cols["params"]].astype(str)
     else:  # final losses without run names: every row is its own run
@@ -343,7 +267,7 @@ def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> 
         df["tokens"] = df["step"] * mapping.tokens_per_step
     required = [c for c in ("params", "loss") if c in df] + [("tokens" if "tokens" in df else "flops")]
     for col in required:
-        drop(~np.isfinite(df[col].to_numpy(dtype=float)), f"{col} is empty, NaN or infinite")
+        drop(~np.isfinite(df[col].to_numpy(dtype=float)), f"{col} is empty, NaN, infinite or too large")
     for col in ("params", "tokens", "flops", "loss", "unique_tokens"):
         if col in df:
             drop((df[col] <= 0).to_numpy(), f"{col} must be positive")
@@ -375,7 +299,8 @@ def apply_filters(df: pd.DataFrame, filters: dict[str, str] | None, name: str) -
 
 
 def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: ColumnMapping | None = None,
-              sizes: pd.DataFrame | None = None, filters: dict[str, str] | None = None) -> RunTable:
+              sizes: pd.DataFrame | None = None, filters: dict[str, str] | None = None,
+              split_runs: bool = True) -> RunTable:
     """Read, recognise and validate one or more files into a RunTable (usable rows kept, dropped listed).
 
     `filters` keeps only rows whose columns equal the given values (one configuration of a sweep)."""
@@ -387,16 +312,16 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
         name, data = (item if isinstance(item, tuple) else (Path(item).name, _read_path(item)))
         raw, read_notes = read_table(name, data)
         notes += read_notes
-        if len(raw) > MAX_ROWS:
-            raise PlannerError(f"{name} has {len(raw):,} rows (limit {MAX_ROWS:,}): thin the curves and upload again")
         if len(raw) == 0:
             raise PlannerError(f"{name} has a header but no data rows")
         raw = apply_filters(raw, filters, name)
         if is_wide(raw, mapping):
             tidy = wide_to_tidy(raw, mapping, sizes)
             notes.append(f"{name}: wide export (one loss column per run) read as {tidy['run'].nunique()} run(s)")
-        else:
-            tidy = _tidy_columns(raw, mapping, name)
+        else:  # several curves under one run name are told apart first (fitting/runs.py)
+            raw, file_mapping, split_notes = runs.prepare(raw, mapping, name, split_runs)
+            notes += split_notes
+            tidy = _tidy_columns(raw, file_mapping, name)
         good, bad = clean(tidy, name, mapping)
         frames.append(good)
         dropped += bad
@@ -404,6 +329,8 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
     df = pd.concat(frames, ignore_index=True)
     if df.empty:
         raise PlannerError("no usable rows left after validation: " + "; ".join(d.message() for d in dropped))
+    df, size_notes = split_by_size(df)
+    notes += size_notes
     single = sorted(r for r, n in df.groupby("run").size().items() if n == 1)
     if single and "step" in df and df["step"].notna().any():
         notes.append(f"{len(single)} run(s) have a single point ({', '.join(single[:5])}): fine for Approaches 2 "
@@ -411,6 +338,54 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
     has_unique = "unique_tokens" in df and df["unique_tokens"].notna().all()
     return RunTable.from_frame(df.drop(columns=["unique_tokens"]) if "unique_tokens" in df and not has_unique else df,
                                files=names, dropped=dropped, notes=notes)
+
+
+def split_by_size(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A run name used for several model sizes names several runs: each size becomes its own run
+    ('x (1e+08 params)'), so that no point is lost to another size's 'final' point."""
+    sizes = df.groupby("run")["params"].nunique()
+    shared = sorted(sizes.index[sizes > 1])
+    if not shared:
+        return df, []
+    mask = df["run"].isin(shared).to_numpy()
+    df = df.copy()
+    df.loc[mask, "run"] = [f"{r} ({p:.3g} params)" for r, p in zip(df.loc[mask, "run"], df.loc[mask, "params"])]
+    return df, [f"{runs.SPLIT_PREFIX} {len(shared)} run name(s) ({', '.join(shared[:3])}"
+                f"{', ...' if len(shared) > 3 else ''}) are used for several model sizes: each size is a run of "
+                "its own; give each run its own name"]
+
+
+def cap_points(df: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str | None]:
+    """At most `limit` points for a fit: every run's final point, then evenly spaced points of each curve
+    (or, with more runs than the limit, evenly spaced runs by compute); a note says what was kept."""
+    if len(df) <= limit:
+        return df, None
+    df = df.reset_index(drop=True)
+    final = df.groupby("run")["tokens"].transform("max").to_numpy() == df["tokens"].to_numpy()
+    finals = np.flatnonzero(final)
+    if len(finals) >= limit:
+        compute = (df["params"] * df["tokens"]).to_numpy()[finals]
+        by_compute = finals[np.argsort(compute, kind="stable")]
+        keep = by_compute[np.linspace(0, len(by_compute) - 1, limit).round().astype(int)]
+    else:
+        rest = np.flatnonzero(~final)  # file order: each curve's points together, in order
+        keep = np.concatenate([finals, rest[np.linspace(0, len(rest) - 1, limit - len(finals)).round().astype(int)]])
+    kept = df.loc[np.unique(keep)]
+    return kept, (f"{len(df):,} points is over the fit's ceiling of {limit:,}: fitted {len(kept):,} of them "
+                  "(each run's final point and evenly spaced points of each curve)")
+
+
+def validation_sentence(err: ValidationError) -> str:
+    """A pydantic error as a sentence ('flops, row 1: 'abc' is not a number'), not 'flops.0: Input should...'."""
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    where = loc[0] if loc else "input"
+    row = next((int(p) + 1 for p in loc[1:] if p.isdigit()), None)
+    what = f"{where}{f', row {row}' if row else ''}"
+    got = first.get("input")
+    shown = f" (got {str(got)[:40]!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+    msg = first["msg"].replace("Input should be", "should be").replace("Value error, ", "")
+    return f"{what}{shown}: {msg[0].lower() + msg[1:]}"
 
 
 def _read_path(path) -> bytes:

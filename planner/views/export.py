@@ -1,0 +1,56 @@
+"""Content from files is data, not markup or formulas: the one place that makes it safe to show or download.
+
+- `csv_download`: a table as CSV text for st.download_button, with every text cell that a spreadsheet would run
+  as a formula (starting with =, +, -, @, a tab or a carriage return) prefixed with a single quote, per OWASP's
+  CSV-injection guidance (owasp.org/www-community/attacks/CSV_Injection). Numbers stay numbers: a negative
+  number is a number column (or a text cell that is exactly a number), not a formula.
+- `plain`: text from an upload (run names, cell values, file names) escaped for Streamlit's Markdown
+  (st.error, st.warning, st.caption, widget labels), so a cell cannot become a link, an image the browser
+  fetches, or HTML; `plotly_text` does the same for plotly labels and hover text (plotly.js renders a subset
+  of HTML, <a href> included, and %{...} templates in them).
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.IGNORECASE)
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all leaves no
+# link, image, emphasis, HTML tag or Streamlit directive (":red[...]", ":material/...:") in the text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~=$&\"'/;@%^?,])")
+
+
+def neutralise(value):
+    """One cell, safe for a spreadsheet: text starting like a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells and column names cannot run as spreadsheet formulas; number columns untouched."""
+    out = frame.copy()
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col].dtype):
+            out[col] = out[col].map(neutralise)
+    return out
+
+
+def csv_download(frame: pd.DataFrame) -> str:
+    """CSV text for a download button: the one path every page's CSV download goes through."""
+    return safe_frame(frame).to_csv(index=False)
+
+
+def plain(text) -> str:
+    """Upload-derived text for a Markdown-rendering element, shown literally (newlines become spaces)."""
+    flat = " ".join(str(text).split("\n"))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def plotly_text(text) -> str:
+    """Upload-derived text for a plotly trace name, hover template or customdata, shown literally."""
+    return html.escape(str(text), quote=False).replace("%", "&#37;")
