@@ -135,3 +135,11 @@ def test_bad_claims_are_planner_errors():
         claims.check_claim(70e9, 2e12, "lots")
     with pytest.raises(PlannerError):
         claims.check_claim(70e9, 2e12, "6000 PF-days", active_params=80e9)
+
+
+def test_clip_quote_is_the_peak_capacity_of_its_gpu_hours():
+    """CLIP ViT-L/14: 12 days on 256 V100 (Radford et al. 2021 §2.5) at the V100's 125 TFLOP/s FP16 peak is
+    ~384 PF-days, close to the '~300 PF-days' often quoted; the model FLOPs are ~78 PF-days."""
+    claim = claims.check_vision_claim("clip-vit-l-14", "300 PF-days")
+    assert claim.flagged and 70 < claim.flops_pf_days < 85
+    assert "peak capacity" in claim.explanation and "384 PF-days" in claim.explanation

@@ -6,8 +6,10 @@ import math
 
 from pydantic import BaseModel, Field
 
-from planner.catalog import DISAGREEMENT_THRESHOLD
+from planner.catalog import DISAGREEMENT_THRESHOLD, catalog
 from planner.core import budget, laws
+from planner.core.budget import SECONDS_PER_HOUR
+from planner.core.hardware import get_accelerator
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
 from planner.errors import PlannerError
 from planner.recipe import vision
@@ -76,12 +78,25 @@ def _claim(params, active, tokens, flops: float, quoted: str) -> Claim:
                  explanation=_explain(ratio, params, active))
 
 
+def _peak_capacity_flops(preset: str) -> float | None:
+    """Peak FLOPs of the published GPU-hours of the catalog model trained as `preset` (None if none)."""
+    for model in catalog():
+        if model.compute_preset == preset and model.reported_gpu_hours and model.reported_accelerator:
+            return model.reported_gpu_hours * SECONDS_PER_HOUR * get_accelerator(model.reported_accelerator).peak_flops
+    return None
+
+
 def check_vision_claim(preset: str, quoted: str) -> Claim:
     compute = vision.vision_compute(preset)
     claim = _claim(float(vision.vision_params(preset).total), None, None, compute.flops, quoted)
-    if claim.flagged:
-        claim = claim.model_copy(update={"explanation": claim.explanation + f". Computed from {compute.assumption}"})
-    return claim
+    if not claim.flagged:
+        return claim
+    why = claim.explanation
+    peak = _peak_capacity_flops(preset)
+    if peak is not None and abs(claim.quoted_flops / peak - 1) < 0.3:  # a quote near GPU-hours x peak
+        why = (f"the quote is close to the peak capacity of the published GPU-hours ({peak / PF_DAY:,.0f} PF-days "
+               f"at 100% utilisation), not the model FLOPs ({claim.flops_pf_days:,.0f} PF-days)")
+    return claim.model_copy(update={"explanation": f"{why}. Computed from {compute.assumption}"})
 
 
 class QuotedFigure(BaseModel):

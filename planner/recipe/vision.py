@@ -159,9 +159,13 @@ def _clip_preset(name, width, layers, patch, text_width, projection):
 
 def _dino_preset(name, width, layers, swiglu=False):
     mlp = 4096 if swiglu else 4 * width  # SwiGLU hidden = 2/3 of 4 x 1536, rounded to a multiple of 8
+    # Only ViT-g was trained from scratch; ViT-S/B/L were distilled from it (dinov2 MODEL_CARD.md), so their
+    # compute here is the student's alone, an assumption the table states.
+    tokens = DINO_TOKENS if swiglu else DINO_TOKENS + ("; distilled from ViT-g/14 (model card): the ViT-g teacher's "
+                                                       "forward passes are not counted")
     return VisionPreset(name=name, family="dinov2", image=Tower(width=width, layers=layers, mlp=mlp, swiglu=swiglu),
                         image_size=224, config_image_size=518, patch=14, samples_seen=625e3 * 3072,
-                        samples_source=DINO_SAMPLES, tokens_note=DINO_TOKENS, source=f"{DINO_SRC}, Table 17")
+                        samples_source=DINO_SAMPLES, tokens_note=tokens, source=f"{DINO_SRC}, Table 17")
 
 
 def _sam_preset(name, width, layers):
