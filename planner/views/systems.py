@@ -8,7 +8,7 @@ from planner.core.hardware import Accelerator
 from planner.systems import throughput
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.systems.layout import LayoutResult, ParallelPlan
-from planner.systems.published import check_all, summarise
+from planner.systems.published import check_all, check_memory, published_memory, summarise
 
 PARTS = {"compute_s": ("compute", "#4477AA"), "memory_s": ("memory-bound ops", "#CCBB44"),
          "communication_s": ("communication", "#EE6677"), "bubble_s": ("pipeline bubble", "#AA3377"),
@@ -38,8 +38,9 @@ def time_figure(plan: ParallelPlan, others: int = 4) -> go.Figure:
 
 
 def alternatives_table(plan: ParallelPlan) -> pd.DataFrame:
-    return pd.DataFrame([{"layout": layout_label(a), "MFU": round(a.mfu, 3), "tokens/s/GPU": round(a.tokens_per_s_per_gpu),
-                          "GB/GPU (peak)": round(a.peak_gb, 1), "why it lost": a.why_not} for a in plan.alternatives])
+    return pd.DataFrame([{"layout": layout_label(a), "MFU": round(a.mfu, 3),
+                          "tokens/s/GPU": round(a.tokens_per_s_per_gpu), "GB/GPU (peak)": round(a.peak_gb, 1),
+                          "why it lost": a.why_not} for a in plan.alternatives])
 
 
 def constants_table(acc: Accelerator) -> pd.DataFrame:
@@ -72,6 +73,8 @@ def layout_metrics(plan: ParallelPlan) -> list[tuple[str, str]]:
 def accuracy_note() -> str:
     """How far to trust the predicted MFU, from the held-out published runs."""
     held = summarise(check_all(), "held-out")
+    memory = [abs(c.error) for c in map(check_memory, published_memory()) if c.comparable]
     return (f"Predicted MFU vs {held.runs} published runs not used for fitting: median error "
             f"{held.median_abs_points:.1f} points, {held.within_5_points} of {held.runs} within 5 points, worst "
-            f"{held.max_abs_points:.0f} (benchmarks/RESULTS.md).")
+            f"{held.max_abs_points:.0f}. Memory per GPU vs {len(memory)} published pretraining peaks: mean error "
+            f"{sum(memory) / len(memory):.0%}, worst {max(memory):.0%} (benchmarks/RESULTS.md).")
