@@ -45,7 +45,8 @@ def _explain(ratio: float, params: float, active: float | None) -> str:
     if abs(ratio - 1) <= DISAGREEMENT_THRESHOLD:
         return "agrees with 6ND within the threshold"
     known = [(1 / 3, "the quote looks like 2ND: forward pass only (training is 6ND: forward 2ND + backward 4ND)"),
-             (0.5, "the quote is about half of 6ND: perhaps 3ND, or half the tokens"),
+             (0.5, "the quote is about half of 6ND: half the tokens, or about half the (active) parameters "
+                   "assumed here"),
              (2.0, "the quote is about twice 6ND: perhaps 12ND, or attention FLOPs counted at a long context")]
     if active and active < params:
         known.append((params / active, "the quote uses all parameters of the mixture of experts; each token "
@@ -54,8 +55,8 @@ def _explain(ratio: float, params: float, active: float | None) -> str:
         if abs(math.log(ratio / factor)) < math.log(1.15):
             return why
     direction = "larger" if ratio > 1 else "smaller"
-    return (f"the quote is {ratio:.3g}x the computed figure ({direction}); quotes often come from GPU-hours x peak FLOP/s "
-            "(which ignores utilisation) or from a different token or parameter count")
+    return (f"the quote is {ratio:.3g}x the computed figure ({direction}); quotes often come from GPU-hours x "
+            "peak FLOP/s (which ignores utilisation) or from a different token or parameter count")
 
 
 def check_claim(params: float, tokens: float, quoted: str, active_params: float | None = None) -> Claim:

@@ -95,7 +95,8 @@ def hparams(params: float, tokens: float, seq_len: int = 4096) -> Hparams:
     seq_len = int(check_positive("sequence length", seq_len))
     n_ne, m, mapping = _shape_terms(n, seq_len)
     c_deepseek = m * d
-    deepseek = _rule("deepseek2024", DEEPSEEK, *deepseek_rule(c_deepseek), d, seq_len, note=f"C = M x D = {c_deepseek:.3g} (non-embedding FLOPs, their convention)")
+    deepseek = _rule("deepseek2024", DEEPSEEK, *deepseek_rule(c_deepseek), d, seq_len,
+                     note=f"C = M x D = {c_deepseek:.3g} (non-embedding FLOPs, their convention)")
     step = _rule("steplaw2025", STEP_LAW, 1.79 * n_ne**-0.713 * d**0.307, 0.58 * d**0.571, d, seq_len,
                  note="N = non-embedding parameters; the batch depends on D only")
     return Hparams(params=n, tokens=d, flops=FLOPS_PER_PARAM_TOKEN * n * d, seq_len=seq_len,
