@@ -117,8 +117,9 @@ def make_plan(request: PlanRequest) -> Plan:
 
 
 def plan_table(plan: Plan) -> pd.DataFrame:
-    """One row per law: the numbers a team lead compares, ready for a table or a CSV download."""
-    gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
+    """One row per law: the numbers a team lead compares, ready for a table or a CSV download. Memory columns are
+    1e9-byte GB, the card's capacity included (an "80 GB" H100 holds 85.9 of them)."""
+    gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_bytes / 1e9
     rows = []
     for p in plan.plans:
         m, shape = p.memory, p.shape

@@ -3,6 +3,8 @@ from statistics import median
 
 import pytest
 
+from planner import plan
+from planner.core import budget
 from planner.core.architecture import get_preset
 from planner.core.hardware import get_accelerator
 from planner.core.memory import training_memory
@@ -137,3 +139,9 @@ def test_pretraining_memory_against_published_peaks():
     scored = [c for c in checks if c.comparable]
     assert len(scored) >= 2
     assert all(abs(c.error) <= 0.2 for c in scored), [(c.id, round(c.error, 2)) for c in scored]
+
+
+def test_plan_table_states_the_card_in_the_same_gb_as_the_estimates():
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=64, days=10, accelerator="H100")))
+    assert plan.plan_table(result)["gpu_memory_gb"].iloc[0] == pytest.approx(85.899, rel=1e-4)  # 80 GiB
+    assert result.plans[0].layout is not None and result.plans[0].layout.gpus == 64
