@@ -84,6 +84,13 @@ def test_an_adapt_job_is_not_a_base():
         load_base_weights(job_id)
 
 
+def test_weights_of_another_model_are_a_clear_error():
+    job_id = _finished_train_job()
+    _plant(job_id, {"model": build_model(get_preset("tiny-gpt2")).state_dict()})
+    with pytest.raises(PlannerError, match="does not fit the tiny model"):
+        run_adaptation(AdaptRunSpec(base_job=job_id, methods=["zero-shot"], steps=1, corpus_bytes=60_000))
+
+
 def test_missing_checkpoint_and_unknown_job_are_clear():
     job_id = _finished_train_job()
     with pytest.raises(PlannerError, match="no checkpoint left"):

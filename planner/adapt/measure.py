@@ -69,7 +69,11 @@ def base_model(cfg: ModelConfig, seed: int = 0, weights: dict | None = None):
     """A transformers model of this shape (TRAIN's builder), with a verification run's weights if given."""
     model = build_model(cfg, seed=seed)
     if weights is not None:
-        model.load_state_dict(weights)
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as err:  # missing/unexpected keys or shapes: not this model's weights
+            raise PlannerError(f"the base checkpoint does not fit the {cfg.name} model: "
+                               f"{str(err).splitlines()[0][:200]}") from None
     return model
 
 
