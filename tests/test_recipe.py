@@ -54,7 +54,7 @@ def test_allocation_only_laws_are_refused():
 
 
 def test_overtraining_penalty_grows_with_ratio():
-    """Gadre et al. 2024 (Fig. 1, eq. 4): loss rises slowly and predictably with the token multiplier M;
+    """Gadre et al. 2024 (Fig. 1, §2): loss rises slowly and predictably with the token multiplier M;
     at M ~ 20 (the compute-optimal ratio) there is no penalty."""
     table = overtrain.overtrain_table("besiroglu2024", 5.76e23)
     penalties = [r.loss_penalty for r in table.rows]

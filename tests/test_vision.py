@@ -7,7 +7,7 @@ import transformers
 from planner.recipe import vision
 
 CLIP_TEXT = dict(num_hidden_layers=12, max_position_embeddings=77, vocab_size=49408)
-HF_CONFIGS = {  # the published hyperparameters (Radford 2021 Table 20; Oquab 2023 Table 17; Kirillov 2023 App. A)
+HF_CONFIGS = {  # the published hyperparameters (Radford 2021, Oquab 2023 and Kirillov 2023 appendices; the released configs)
     "clip-vit-b-16": lambda: transformers.CLIPConfig(
         text_config=dict(hidden_size=512, intermediate_size=2048, num_attention_heads=8, **CLIP_TEXT),
         vision_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,

@@ -6,7 +6,7 @@
   non-embedding parameters of a standard block, so we map M = 6 N_non-embedding + 6 n_layer d_model l_seq on the
   suggested shape (which may be SwiGLU/GQA: its exact non-embedding count is used). Without a shape (a model
   too small for the searched widths) M falls back to 6 N.
-- Step Law (Li et al. 2025, 'Predictable Scale: Part I', arXiv 2503.04715, §3 eq. 4-5): eta_opt =
+- Step Law (Li et al. 2025, 'Predictable Scale: Part I', arXiv 2503.04715, §3, the Step Law formulas): eta_opt =
   1.79 N^-0.713 D^0.307 and B_opt = 0.58 D^0.571 tokens, N non-embedding parameters, D training tokens
   (fitted with a fixed final LR of 1e-5 after cosine decay).
 """
@@ -20,7 +20,7 @@ from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 from planner.errors import PlannerError
 
 DEEPSEEK = "Bi et al. 2024, 'DeepSeek LLM' (arXiv 2401.02954), §3.1 eq. 1-2"
-STEP_LAW = "Li et al. 2025, 'Predictable Scale: Part I, Step Law' (arXiv 2503.04715), eq. 4-5"
+STEP_LAW = "Li et al. 2025, 'Predictable Scale: Part I, Step Law' (arXiv 2503.04715), §3"
 CRITICAL_BATCH = (
     "Batch sizes past the critical batch buy no fewer steps, only more tokens per step: Kaplan et al. 2020 "
     "(§5.1, eq. 5.3) find it grows as the loss falls (B_crit ~ 2e8 tokens / L^4.8 on WebText2), and Zhang "

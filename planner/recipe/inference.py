@@ -1,7 +1,7 @@
 """Inference-aware sizing: Sardana et al. 2024, 'Beyond Chinchilla-Optimal: Accounting for Inference in
 Language Model Scaling Laws' (ICML 2024, arXiv 2401.00448), §2-3.
 
-A model that will serve T tokens in its lifetime costs 6ND to train plus 2N per served token (their eq. 2-3:
+A model that will serve T tokens in its lifetime costs 6ND to train plus 2N per served token (their §2:
 inference FLOPs 2 N D_inf). Holding the loss of the training-only (Chinchilla) optimum at the budget C fixed,
 the cheapest model for training + inference is smaller and trained on more tokens. Prompt (prefill) and
 generated tokens run at very different utilisation on real hardware (prefill is compute-bound, decoding is
@@ -19,7 +19,7 @@ from planner.core.laws import FLOPS_PER_PARAM_TOKEN, check_flops
 from planner.errors import PlannerError
 from planner.recipe._solve import golden_min_log, parametric, smallest_params_for_loss, tokens_for_loss
 
-SARDANA = "Sardana et al. 2024, 'Beyond Chinchilla-Optimal' (arXiv 2401.00448), eq. 2-3"
+SARDANA = "Sardana et al. 2024, 'Beyond Chinchilla-Optimal' (arXiv 2401.00448), §2"
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # a forward pass: one multiply-add per parameter per token
 
 

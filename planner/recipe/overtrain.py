@@ -2,7 +2,7 @@
 downstream tasks' (arXiv 2403.08540), §2.
 
 Gadre et al. write the loss at a token multiplier M = D/N as L(C, M) = E + (a M^eta + b M^-eta) C^-eta (their
-eq. 4, the Chinchilla form with alpha = beta = eta, C = 6ND) and show that runs far past the compute-optimal
+§2, the Chinchilla form with alpha = beta = eta, C = 6ND) and show that runs far past the compute-optimal
 M ~ 20 (up to M = 640 in their Fig. 1) follow it. Here the same question is asked of the planner's own L(N, D):
 at a budget C, what does training at M tokens per parameter cost in loss, how much more compute reaches the
 compute-optimal loss at that M, and how much smaller (cheaper to serve) is the model that does.
@@ -18,7 +18,7 @@ from planner.core.laws import FLOPS_PER_PARAM_TOKEN, check_flops
 from planner.errors import PlannerError
 from planner.recipe._solve import bisect_log, compute_for_optimal_loss, loss as point_loss, parametric
 
-GADRE = "Gadre et al. 2024, 'Language models scale reliably with over-training' (arXiv 2403.08540), eq. 4"
+GADRE = "Gadre et al. 2024, 'Language models scale reliably with over-training' (arXiv 2403.08540), §2"
 RATIOS = (20, 50, 100, 200, 500, 1000, 2000)  # tokens per parameter, Chinchilla's 20 to Llama-3-8B-like 2,000
 
 

@@ -138,7 +138,7 @@ CLIP_TOKENS = ("image patches + class token through the image tower and 77 text 
                "forward and backward (6 FLOPs per parameter per token); the extra 336 px epoch of ViT-L/14@336 "
                "is not counted")
 DINO_SRC = "Oquab et al. 2023, 'DINOv2: Learning Robust Visual Features without Supervision'"
-DINO_SAMPLES = "625k iterations x 3,072 images = 1.92B images (Oquab et al. 2023, App. B, Table 16)"
+DINO_SAMPLES = "625k iterations x 3,072 images = 1.92B images (Oquab et al. 2023, implementation details)"
 DINO_TOKENS = ("per image 2 global crops of 224 px and 8 local crops of 98 px (multi-crop), student forward and "
                "backward on all, the EMA teacher forward on the global crops; heads and the short high-resolution "
                "phase are not counted")
@@ -154,7 +154,7 @@ def _clip_preset(name, width, layers, patch, text_width, projection):
                         image_size=224, config_image_size=224, patch=patch,
                         text=Tower(width=text_width, layers=12, mlp=4 * text_width), projection=projection,
                         samples_seen=12.8e9, samples_source=CLIP_SAMPLES, tokens_note=CLIP_TOKENS,
-                        source=f"{CLIP_SRC}, Table 20 (hyperparameters)")
+                        source=f"{CLIP_SRC}, appendix hyperparameter tables")
 
 
 def _dino_preset(name, width, layers, swiglu=False):
@@ -165,7 +165,7 @@ def _dino_preset(name, width, layers, swiglu=False):
                                                        "forward passes are not counted")
     return VisionPreset(name=name, family="dinov2", image=Tower(width=width, layers=layers, mlp=mlp, swiglu=swiglu),
                         image_size=224, config_image_size=518, patch=14, samples_seen=625e3 * 3072,
-                        samples_source=DINO_SAMPLES, tokens_note=tokens, source=f"{DINO_SRC}, Table 17")
+                        samples_source=DINO_SAMPLES, tokens_note=tokens, source=f"{DINO_SRC}, appendix architecture table")
 
 
 def _sam_preset(name, width, layers):
