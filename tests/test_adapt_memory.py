@@ -9,7 +9,7 @@ from planner.adapt.validation import validate_memory
 from planner.core.architecture import get_preset
 from planner.core.hardware import get_accelerator
 
-# achieved (benchmarks/RESULTS.md, ADAPT section): held-out mean 5.1%, worst 13.7% (Mixtral QLoRA, 2024);
+# achieved (benchmarks/RESULTS.md, ADAPT section): held-out mean 3.6%, worst 13.8% (Mixtral QLoRA, 2024);
 # calibration mean 3.3%, worst 6.2%
 HELD_OUT_WORST, HELD_OUT_MEAN, CALIBRATION_WORST = 0.15, 0.08, 0.07
 

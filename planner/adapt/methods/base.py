@@ -50,9 +50,9 @@ class MemoryBreakdown(BaseModel):
     adapter_gb: float = Field(description="new adapter weights (fp32)")
     grads_gb: float = Field(description="gradients of trained parameters only")
     optimizer_gb: float = Field(description="AdamW moments (and fp32 master) of trained parameters only")
-    activations_gb: float = Field(description="saved activations, logits and loss buffers, autocast weight copies "
-                                              "for one micro-batch, or the optimizer step's temporaries when "
-                                              "those are larger")
+    activations_gb: float = Field(description="what the peak holds on top of weights, grads and optimizer states: "
+                                              "saved activations, logits and loss buffers, autocast weight copies "
+                                              "of one micro-batch, or the optimizer step's temporaries if larger")
     total_gb: float
 
 
@@ -216,11 +216,16 @@ class AdaptMethod:
         fp32 = core_memory.DTYPE_BYTES["fp32"]  # peft keeps adapters in fp32 (autocast_adapter_dtype=True)
         activations = (self.activation_bytes(cfg, req) + self.dequantised_bytes(cfg)
                        + self.autocast_copy_bytes(cfg, req, trainable))
+        grads = base_trained * g + adapter * fp32
+        if req.gradient_checkpointing:
+            # the activation peak is at the loss, before any gradient exists (zero_grad(set_to_none=True));
+            # the gradients fill up while the backward pass releases the checkpoints
+            activations = max(activations - grads, 0.0)
         # the other peak: AdamW's step (torch's foreach implementation allocates one temporary per trained
         # tensor, `_foreach_sqrt(exp_avg_sqs)`, torch/optim/adamw.py) while weights, grads and states are alive
         activations = max(activations, base_trained * w + adapter * fp32)
         parts = dict(weights_gb=self.weights_bytes(cfg, req, w) / GB, adapter_gb=adapter * fp32 / GB,
-                     grads_gb=(base_trained * g + adapter * fp32) / GB,
+                     grads_gb=grads / GB,
                      optimizer_gb=(base_trained * o + adapter * 2 * fp32) / GB,  # AdamW m and v
                      activations_gb=activations / GB)
         return MemoryBreakdown(**parts, total_gb=sum(parts.values()))
