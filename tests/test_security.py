@@ -252,6 +252,13 @@ def test_utf16_with_a_byte_order_mark_is_kept_as_utf8():
     assert path.read_text(encoding="utf-8") == "naïve text\n"
 
 
+def test_one_upload_limit_for_corpora_run_files_and_streamlit():
+    from planner.fitting.files import MAX_FILE_BYTES
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert corpus.MAX_UPLOAD_BYTES == MAX_FILE_BYTES == config["server"]["maxUploadSize"] * 1024 * 1024
+
+
 def test_the_size_limit_is_checked_before_anything_else(monkeypatch):
     monkeypatch.setattr(corpus, "MAX_UPLOAD_BYTES", 10)
     with pytest.raises(PlannerError, match="over the .* upload limit"):

@@ -123,7 +123,9 @@ def estimated_bytes(spec: CorpusSpec) -> int:
 # user, and ends in .txt/.jsonl, so it can never be mistaken for a checkpoint (those are checkpoint.pt
 # files in a finished run's folder, loaded with weights_only=True).
 UPLOAD_SUFFIXES = (".txt", ".jsonl")
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # Streamlit's server.maxUploadSize (200 MB, .streamlit/config.toml)
+# The one upload limit (100 MB): Streamlit's server.maxUploadSize and planner.fitting.files.MAX_UPLOAD_MB
+# (not imported: that would load the whole fitting package here); tests/test_security.py keeps them equal.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 # Leading bytes of files that are not text: pickle protocols 2-5, zip (torch.save's format), gzip, ELF.
 BINARY_MAGIC = {b"\x80\x02": "a pickle", b"\x80\x03": "a pickle", b"\x80\x04": "a pickle",
                 b"\x80\x05": "a pickle", b"PK\x03\x04": "a zip archive (e.g. a torch checkpoint)",
