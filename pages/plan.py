@@ -161,7 +161,8 @@ else:
 
 # --- Run recipe (issue 11): serving demand (Sardana 2024), over-training (Gadre 2024), hyperparameters ---------
 st.subheader("Beyond the compute-optimal run")
-st.caption(f"Trade-offs under {law_for_recipe}, the first chosen law with a loss surface L(N, D).")
+st.caption(f"Trade-offs under {law_for_recipe}, " + ("the first chosen law with a loss surface L(N, D)."
+           if law_for_recipe in [p.law for p in result.plans] else "the default: no chosen law has a loss surface."))
 serving, overtraining, hyper = st.tabs(["Serving demand", "Over-training", "Learning rate & batch"])
 with serving:
     s1, s2, s3 = st.columns(3)

@@ -70,3 +70,10 @@ def test_models_page_bad_figure_is_a_message():
     assert any("figure" in t.value.columns for t in at.table)  # the quoted-figures table still there
     _text_input(at, "claim_quoted").set_value("9722 PF-days").run()
     assert any("agrees" in s.value for s in at.success)
+
+
+def test_plan_page_recipe_falls_back_to_the_default_law():
+    at = AppTest.from_file(str(PAGES / "plan.py"), default_timeout=90).run()
+    at.multiselect[0].set_value(["kaplan2020"]).run()
+    assert not at.exception and not at.error
+    assert any("the default: no chosen law has a loss surface" in c.value for c in at.caption)
