@@ -179,7 +179,7 @@ with serving:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Serving-aware N", fmt.count(served.params))
         m2.metric("Serving-aware D", fmt.count(served.tokens))
-        m3.metric("Tokens per parameter", f"{served.tokens_per_param:.0f}")
+        m3.metric("Serving-aware tokens/param", f"{served.tokens_per_param:.0f}")
         m4.metric("Total cost saved", f"{served.total_saving:.0%}", help="training + serving, vs the "
                   "training-only optimum serving the same tokens")
         st.table(recipe_views.inference_frame(served))
