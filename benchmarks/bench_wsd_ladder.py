@@ -24,10 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_ladder(design: str, preset: str, seed: int, env: dict) -> dict:
+def run_ladder(design: str, preset: str, seed: int, env: dict, extra: list[str]) -> dict:
     start = time.time()
+    extra = extra if design == "wsd" else []
     out = subprocess.run([sys.executable, "-m", "planner", "ladder", "--preset", preset, "--design", design,
-                          "--seed", str(seed), "--json", "--timeout", "3600"], cwd=REPO, env=env,
+                          "--seed", str(seed), "--json", "--timeout", "3600", *extra], cwd=REPO, env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{design} seed {seed} failed: {out.stderr.strip()}")
@@ -47,7 +48,7 @@ def summary(rows: list[dict]) -> None:
     print(f"\n{'design':8s} {'ladder device s':>16s} {'incl. held-out':>15s} {'A3 error %':>14s} "
           f"{'|A3 error| %':>13s} {'A2 error %':>14s}")
     means = {}
-    for design in ("isoflop", "wsd"):
+    for design in sorted({r["design"] for r in rows}):
         mine = [r for r in rows if r["design"] == design]
         dev, total = stats([r["ladder_device_s"] for r in mine]), stats([r["device_s"] for r in mine])
         a3 = stats([r["error_pct"].get("approach3", float("nan")) for r in mine])
@@ -57,6 +58,8 @@ def summary(rows: list[dict]) -> None:
         means[design] = dev[0], total[0]
         print(f"{design:8s} {dev[0]:9.1f} ± {dev[1]:4.1f} {total[0]:8.1f} ± {total[1]:4.1f} "
               f"{a3[0]:+6.2f} ± {a3[1]:.2f} {abs3[0]:6.2f} ± {abs3[1]:.2f} {a2s:>14s}")
+    if len(means) < 2:
+        return
     print(f"\nWSD / IsoFLOP device time: {means['wsd'][0] / means['isoflop'][0]:.2f} (ladder runs), "
           f"{means['wsd'][1] / means['isoflop'][1]:.2f} (incl. the shared held-out run)")
 
@@ -65,13 +68,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--designs", nargs="+", default=["isoflop", "wsd"])
+    ap.add_argument("--wsd-args", default="", help="extra `ladder` options for the WSD ladders, e.g. "
+                    "'--horizons 2,4,8,16,32 --cooldown-share 0.1'")
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
     args = ap.parse_args()
     env = {**os.environ, "SCALEPLAN_HOME": os.environ.get("SCALEPLAN_HOME") or tempfile.mkdtemp(prefix="wsd-bench-")}
     rows = []
     for seed in args.seeds:
-        for design in ("isoflop", "wsd"):
-            row = run_ladder(design, args.preset, seed, env)
+        for design in args.designs:
+            row = run_ladder(design, args.preset, seed, env, args.wsd_args.split())
             rows.append(row)
             print(f"{design:8s} seed {seed}: {row['runs']} runs ({row['failed']} not done), device "
                   f"{row['ladder_device_s']:.1f} s (+ held-out {row['device_s'] - row['ladder_device_s']:.1f} s), "

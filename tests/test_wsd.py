@@ -106,3 +106,19 @@ def test_a_branch_waits_for_its_parents_checkpoint_and_fails_if_it_never_comes()
     store.finish(parent, "failed", error="boom")
     with pytest.raises(PlannerError, match="without a checkpoint at step 24"):
         parent_checkpoint(_spec(parent, 24), lambda: False, store)
+
+
+def test_horizons_are_a_choice_and_every_branch_lands_on_one():
+    wsd = design_ladder(LadderRequest(preset="tiny", design="wsd", horizons=[16, 2, 4, 8, 32]))
+    per_step = wsd.train.tokens_per_step
+    for c in (r for r in wsd.runs if r.role == "cooldown"):
+        ratio = c.steps * per_step / c.params
+        assert min(abs(ratio / h - 1) for h in (2, 4, 8, 16, 32)) < 0.25  # steps round the horizon's tokens
+    for bad in ([8.0], [4.0, -1.0]):
+        with pytest.raises(ValueError, match="2 to 10 positive WSD horizons"):  # pydantic wraps it
+            LadderRequest(design="wsd", horizons=bad)
+
+
+def test_cli_horizons_must_be_numbers(run_cli):
+    out = run_cli("ladder", "--design", "wsd", "--horizons", "2,x", "--design-only")
+    assert out.returncode == 2 and "--horizons must be numbers" in out.stderr and "Traceback" not in out.stderr

@@ -24,6 +24,8 @@ def ladder_command(sub) -> Callable:
                    help="isoflop: every run from scratch; wsd: one run per size + cooldown branches (cheaper)")
     p.add_argument("--cooldown-share", type=float, default=None,
                    help="wsd: cooldown length as a share of each horizon (default 0.2, Hägele et al. 2024)")
+    p.add_argument("--horizons", default=None,
+                   help="wsd: comma-separated branch points in tokens per parameter, e.g. 5,10,20,40,80")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--budgets", default=None, help="comma-separated FLOP budgets, e.g. 1e15,3e15,1e16")
     p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (3-7)")
@@ -54,6 +56,11 @@ def ladder_command(sub) -> Callable:
         except ValueError:
             raise PlannerError(f"--budgets must be numbers separated by commas (got {args.budgets!r})") from None
         extra = {"cooldown_share": args.cooldown_share} if args.cooldown_share is not None else {}
+        if args.horizons:
+            try:
+                extra["horizons"] = [float(h) for h in args.horizons.split(",")]
+            except ValueError:
+                raise PlannerError(f"--horizons must be numbers separated by commas (got {args.horizons!r})") from None
         request = LadderRequest(
             preset=args.preset, design=args.design, device=args.device, seed=args.seed, budgets_flops=budgets, sizes_per_budget=args.sizes,
             gpu_hours=args.gpu_hours, accelerator=args.accelerator,

@@ -89,8 +89,17 @@ class LadderRequest(BaseModel):
     holdout_factor: float | None = Field(default=None, gt=1, description="held-out run compute / largest budget")
     cooldown_share: float = Field(default=WSD_COOLDOWN_SHARE, gt=0, lt=1,
                                   description="WSD: cooldown length as a share of each branch's horizon")
+    horizons: list[float] | None = Field(default=None, description="WSD: branch points in tokens per "
+                                         "parameter (default: the preset's)")
     corpus: CorpusSpec | None = None
     seed: int = 0
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons(cls, v):
+        if v is not None and not (2 <= len(v) <= 10 and all(math.isfinite(h) and h > 0 for h in v)):
+            raise PlannerError("give 2 to 10 positive WSD horizons (tokens per parameter)")
+        return sorted(v) if v else v
 
     @field_validator("budgets_flops")
     @classmethod

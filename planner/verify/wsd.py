@@ -24,11 +24,15 @@ from planner.verify.shapes import compute_params
 MIN_BRANCHES = 2  # a size with fewer horizons adds no information on D
 
 
+def horizons_of(g: Grid) -> list[float]:
+    return sorted(g.req.horizons or g.preset.wsd_horizons)
+
+
 def _branch_steps(cfg, g: Grid) -> list[int]:
     """Steps of each horizon this size reaches within the largest budget (at least MIN_STEPS each)."""
     fpt = flops_per_token(cfg, seq_len=g.train.seq_len).total
     n, per_step = compute_params(cfg), g.train.tokens_per_step
-    steps = sorted({round(r * n / per_step) for r in g.preset.wsd_horizons})
+    steps = sorted({round(r * n / per_step) for r in horizons_of(g)})
     return [s for s in steps if s >= MIN_STEPS and s * per_step * fpt <= 1.1 * max(g.budgets)]
 
 
@@ -56,7 +60,7 @@ def _size_runs(cfg, g: Grid) -> list[LadderRun]:
 
 def wsd_runs(g: Grid, smallest_params: float) -> tuple[list[LadderRun], list[str]]:
     """Stable runs first (so parallel workers start them together), then every cooldown branch."""
-    horizons = sorted(g.preset.wsd_horizons)
+    horizons = horizons_of(g)
     middle = float(np.median(horizons))
     largest = math.sqrt(max(g.budgets) / (6 * middle))
     targets = np.geomspace(smallest_params, max(largest, smallest_params * 1.5), g.sizes)
