@@ -68,6 +68,7 @@ class _State:
         self.features = np.stack([np.ones_like(log_n), log_n, log_d, log_n**2, log_d**2, log_n * log_d], axis=1)
         h = huber(self.r, delta)
         self.f = (h if weights is None else h * weights).sum(axis=1)
+        self._p = None  # softmax weights, computed once when the derivatives need them
 
     def take(self, idx) -> "_State":
         """The same state for a subset of the starts."""
@@ -76,11 +77,14 @@ class _State:
         out.weights = None if self.weights is None else self.weights[idx]
         for name in ("e1", "e2", "e3", "total", "r", "f"):
             setattr(out, name, getattr(self, name)[idx])
+        out._p = None if self._p is None else tuple(p[idx] for p in self._p)
         return out
 
     def _softmax(self):
-        inv = 1.0 / self.total
-        return self.e1 * inv, self.e2 * inv, self.e3 * inv
+        if self._p is None:
+            inv = 1.0 / self.total
+            self._p = (self.e1 * inv, self.e2 * inv, self.e3 * inv)
+        return self._p
 
     def _w(self, x):
         return x if self.weights is None else x * self.weights
@@ -97,7 +101,7 @@ class _State:
         """sum_n w_n J_n J_n^T with IRLS weights w = min(1, delta/|r|): the Huber loss's majoriser."""
         ar = np.abs(self.r)
         with np.errstate(divide="ignore", over="ignore"):
-            w = self._w(np.where(ar > self.delta, self.delta / ar, 1.0))
+            w = self._w(np.minimum(self.delta / ar, 1.0))
         p1, p2, p3 = self._softmax()
         F = self.features
         wp1, wp2 = w * p1, w * p2
