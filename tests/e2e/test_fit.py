@@ -74,3 +74,32 @@ def test_semicolon_file_with_a_bad_cell(page_at, tmp_path):
     expect(warning).to_have_count(1)
     assert "params is not a number ('oops')" in warning.inner_text()
     screenshot(page, "fit-semicolon-bad-cell")
+
+
+def test_merged_log_is_split_and_the_trust_panel_explains(page_at, tmp_path):
+    """Issue 10: one `model` column holding two learning-rate sweeps per model is split, and the trust panel
+    (verdict, reasons, hover explanations) and the method comparison sit with the numbers."""
+    rows = ["model,params,lr,tokens,loss"]
+    for n in (5e7, 1e8, 2e8, 4e8, 8e8, 1.6e9):
+        for lr, multiple, off in ((1e-3, 20, 1.02), (3e-4, 60, 1.0)):
+            for f in (0.25, 0.5, 0.75, 1.0):
+                d = f * multiple * n
+                rows.append(f"m{n:.0e},{n},{lr},{d},{off * (1.69 + 406.4 / n**0.34 + 410.7 / d**0.28):.5f}")
+    merged = tmp_path / "merged_sweeps.csv"
+    merged.write_text("\n".join(rows) + "\n")
+    page = page_at("fit")
+    _upload(page, merged)
+    expect(page.get_by_text("lr change inside them", exact=False)).to_have_count(1, timeout=30_000)
+    expect(page.get_by_text("Trust:", exact=False)).to_have_count(1)
+    expect(page.get_by_text("Method comparison", exact=False)).to_have_count(1)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "fit-merged-split")
+
+    page.get_by_text("all", exact=True).first.click()  # points: every point, intermediate checkpoints included
+    wait_for_app(page)
+    expect(page.get_by_text("intermediate checkpoints are fitted as if they were final points", exact=False)
+           ).to_have_count(1, timeout=30_000)
+    panel = page.locator(".st-key-trust")
+    assert "caution" in panel.inner_text()
+    assert panel.locator('[data-testid="stTooltipIcon"]').count() >= 1  # the explanation on hover
+    screenshot(page, "fit-trust-caution")
