@@ -25,9 +25,12 @@ def test_plain_leaves_no_live_markdown():
     for text in ["[click](http://e.example)", "![x](http://e.example/t.png)", "<img src=x>", "**b** _i_",
                  ":red[x]", "$x^2$", "`code`", "# heading"]:
         escaped = plain(text)
-        assert escaped.replace("\\", "") == text  # shown literally once Markdown removes the escapes
+        # shown literally once Markdown removes the escapes (and the invisible word joiners that stop autolinks)
+        assert escaped.replace("\\", "").replace("\u2060", "") == text
         assert all(escaped[i - 1] == "\\" for i, ch in enumerate(escaped) if ch in "[]()<>*_:$`#!" and i)
-    assert plain("a\nb") == "a b"
+    assert plain("a\nb") == "a b" and plain("3:2") == "3\\:2"
+    for url in ("http://e.example", "www.e.example", "a@e.example"):  # GFM autolink literals are broken up
+        assert "\u2060" in plain(url)
 
 
 def test_plotly_text_is_not_html_or_a_template():

@@ -20,6 +20,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.IGNORECASE)
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all leaves no
 # link, image, emphasis, HTML tag or Streamlit directive (":red[...]", ":material/...:") in the text.
+_AUTOLINK = re.compile(r"(:(?=//)|www(?=\.)|@(?=\w))", re.IGNORECASE)  # where a word joiner breaks a bare URL
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~=$&\"'/;@%^?,])")
 
 
@@ -46,8 +47,12 @@ def csv_download(frame: pd.DataFrame) -> str:
 
 
 def plain(text) -> str:
-    """Upload-derived text for a Markdown-rendering element, shown literally (newlines become spaces)."""
-    flat = " ".join(str(text).split("\n"))
+    """Upload-derived text for a Markdown-rendering element, shown literally (newlines become spaces).
+
+    Backslash escapes stop links, images and HTML; GFM's bare-URL autolinks ("http://...", "www.x",
+    "a@b.c") are found in the text after escapes are resolved, so a word joiner (U+2060, invisible)
+    is put inside each of those patterns instead."""
+    flat = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).split("\n")))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
