@@ -122,3 +122,17 @@ def test_horizons_are_a_choice_and_every_branch_lands_on_one():
 def test_cli_horizons_must_be_numbers(run_cli):
     out = run_cli("ladder", "--design", "wsd", "--horizons", "2,x", "--design-only")
     assert out.returncode == 2 and "--horizons must be numbers" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_result_this_version_cannot_read_shows_as_no_loss_rather_than_an_error():
+    from planner.verify import control
+    from planner.verify.analysis import analyze_ladder
+
+    design = design_ladder(LadderRequest(preset="tiny", design="wsd"))
+    ladder_id = control.launch_ladder(design)
+    store = JobStore()
+    first = store.list_jobs(group=ladder_id)[0]
+    store.finish(first.id, "done", result={"final_loss": 3.25})  # e.g. written by hand or another version
+    report = analyze_ladder(ladder_id)
+    assert report.runs[0].status == "done" and report.runs[0].final_loss is None
+    assert design_ladder(LadderRequest(preset="tiny")).throughput_source.startswith("assumed")

@@ -18,7 +18,7 @@ from planner.fitting import AllocationFit, FitOptions, ParametricFit, fit_runs
 from planner.jobs.store import JobStore
 from planner.verify.design import LadderDesign, get_design, load_design
 from planner.verify.grid import FIT_ROLES, LadderRun, Role
-from planner.verify.job import RunResult, TrainSpec
+from planner.verify.job import TrainSpec, read_result
 
 MIN_FIT_RUNS = 6
 ETA_EVIDENCE = 0.1  # share of the estimated work after which measured pace and design estimate weigh equally
@@ -93,7 +93,7 @@ class LadderReport(BaseModel):
 
 
 def _status(job, run: LadderRun, tail: dict | None) -> LadderRunStatus:
-    res = RunResult.model_validate(job.result) if job.status == "done" and job.result else None
+    res = read_result(job)
     tail = tail or {}
     return LadderRunStatus(job_id=job.id, name=run.name, role=run.role, budget_flops=run.budget_flops,
                            params=run.params, tokens=res.tokens if res else run.tokens,

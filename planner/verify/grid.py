@@ -20,7 +20,7 @@ from planner.errors import PlannerError
 from planner.jobs.store import JobStore
 from planner.train.corpus import CorpusSpec
 from planner.train.loop import WSD_COOLDOWN_SHARE, TrainConfig
-from planner.verify.job import RunResult
+from planner.verify.job import read_result
 from planner.verify.shapes import compute_params, ladder_shape, smallest_params
 
 MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
@@ -190,11 +190,9 @@ def measured_throughput(device: str, accelerator: str | None = None) -> tuple[fl
         jobs = [j for kind in RUN_KINDS for j in JobStore().list_jobs(kind=kind)]
     except PlannerError:  # an unreadable job store (its pages say so): design with the assumption
         jobs = []
-    for job in jobs:
-        if job.status == "done" and job.result:
-            res = RunResult.model_validate(job.result)
-            if res.device.startswith(device) and res.seconds > 0:
-                rates.append(res.tokens_per_s * res.flops_per_token)
+    for res in map(read_result, jobs):
+        if res is not None and res.device.startswith(device) and res.seconds > 0:
+            rates.append(res.tokens_per_s * res.flops_per_token)
     if rates:
         return float(np.median(rates)), f"measured: median of {len(rates)} finished runs on {device}"
     if device == "cpu":

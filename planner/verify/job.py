@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.core.architecture import ModelConfig, flops_per_token, param_counts
 from planner.errors import PlannerError
@@ -45,6 +45,17 @@ class RunResult(TrainResult):
     model: str
     flops_per_token: float
     corpus_manifest_sha256: str
+
+
+def read_result(job) -> RunResult | None:
+    """A finished run's result as stored, or None if it has none or one this version cannot read
+    (written by another version, or by hand): the run then shows without a loss instead of failing."""
+    if job.status != "done" or not job.result:
+        return None
+    try:
+        return RunResult.model_validate(job.result)
+    except ValidationError:
+        return None
 
 
 def run_training(spec: TrainSpec, callbacks: Callbacks | None = None, checkpoint_dir=None,
