@@ -210,3 +210,14 @@ def test_bimodality():
     rng = np.random.default_rng(0)
     assert is_bimodal(np.concatenate([rng.normal(0.3, 0.01, 300), rng.normal(0.6, 0.01, 200)]))
     assert not is_bimodal(rng.normal(0.5, 0.03, 500))
+
+
+def test_envelope_points_with_an_overestimate_penalty():
+    """Curves whose intermediate points sit above the law: the envelope keeps each size's best points and,
+    with the penalty, the law stays under them; no intermediate-checkpoint warning (that is for `all`)."""
+    runs = pd.concat([curves(multiple=m, bump=0.05, points=12).assign(run=lambda d, m=m: d["run"] + f"-x{m}")
+                      for m in (10, 30, 90)])
+    r = fit_runs(load_csv(runs), FitOptions(points="envelope", overestimate_penalty=10))
+    assert r.n_points < len(runs) and not any("intermediate" in w for w in r.warnings)
+    above = [p for p in r.diagnostics.residuals if p.residual_log > 1e-3]
+    assert len(above) < 0.2 * r.n_points
