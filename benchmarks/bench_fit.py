@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.core import laws  # noqa: E402
 from planner.fitting import parametric, varpro  # noqa: E402
+from planner.fitting.core import BOOTSTRAP_STEPS  # noqa: E402
 from planner.fitting.uncertainty import bootstrap_weights  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def bootstrap(x, y, z, warm, resamples: int, seed: int = 0, full: bool = False):
     resample run to the tight default stop in float64 (the previous scheme), to check the fast one."""
     weights = bootstrap_weights(np.arange(len(x)), len(x), resamples, seed)
     k, s = len(weights), len(warm)
-    fast = {} if full else dict(max_iter=40, tol=1e-7, coarse_iters=10)
+    fast = {} if full else BOOTSTRAP_STEPS
     theta, f = parametric.batched_minimize(np.tile(warm, (k, 1)), x, y, z, np.repeat(weights, s, axis=0), prune={},
                                            **fast)
     return theta.reshape(k, s, 5)[np.arange(k), np.argmin(f.reshape(k, s), axis=1)]
@@ -107,7 +108,7 @@ def main() -> None:
         f"| scipy L-BFGS-B per start, {len(ref_starts)} starts{' (every 10th)' if args.quick else ''} | "
         f"{t_ref:.1f} s{f' (x10 = {t_ref_full:.0f} s for 4,500)' if args.quick else ''} | {f_ref:.10g} | "
         + ", ".join(f"{v:.5f}" for v in theta_ref) + " |",
-        f"| bootstrap, 1,000 resamples (batched, warm-started, float32 for 10 steps, stop 1e-7, <= 40 steps; default) "
+        f"| bootstrap, 1,000 resamples (batched, warm-started; default: {BOOTSTRAP_STEPS}) "
         f"| {t_boot:.3f} s (CPU {CPU['boot']:.3f} s) | | a: 95% [{np.percentile(a_boot, 2.5):.4f}, {np.percentile(a_boot, 97.5):.4f}] |",
         f"| bootstrap, 1,000 resamples, float64 to the 1e-9 stop (previous scheme) "
         f"| {t_full:.3f} s (CPU {CPU['full']:.3f} s) | | a: 95% [{np.percentile(a_full, 2.5):.4f}, {np.percentile(a_full, 97.5):.4f}] |",

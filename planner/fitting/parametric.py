@@ -126,7 +126,7 @@ def _lm_steps(hess: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> np.ndarray
 
 def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, delta: float = HUBER_DELTA,
                      max_iter: int = 100, tol: float = 1e-9, prune: dict[int, float] | None = None,
-                     coarse_iters: int = 0):
+                     coarse_iters: int = 0, damping: float = 1e-2):
     """Minimise the Huber-LSE objective from every start at once; returns (theta (S, 5), objective (S,)).
 
     Levenberg-Marquardt on the IRLS majoriser of the Huber loss: weights min(1, delta/|r|) make each
@@ -138,7 +138,8 @@ def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, d
     start to the end (exhaustive, several times slower, same optimum in our benchmark).
     `weights` (n,) or (S, n) multiply each point's loss (bootstrap resamples are integer weights).
     `coarse_iters`: without pruning, the first iterations run in float32 (3x faster; warm-started
-    bootstrap resamples only need the last few steps in float64).
+    bootstrap resamples only need the last few steps in float64). `damping`: the initial LM damping
+    (smaller for warm starts, whose Gauss-Newton steps are good from the first).
     """
     prune = PRUNE if prune is None else prune
     theta = np.array(starts, dtype=float)
@@ -155,7 +156,7 @@ def batched_minimize(starts: np.ndarray, log_n, log_d, log_loss, weights=None, d
 
     active = np.arange(n_starts)
     state = evaluate(theta, active)
-    f, lam = state.f.astype(float), np.full(n_starts, 1e-2)
+    f, lam = state.f.astype(float), np.full(n_starts, damping)
     hess, grad = state.gauss_newton(), state.gradient().astype(float)
     for it in range(max_iter):
         if active.size == 0:
