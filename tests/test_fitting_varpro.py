@@ -95,3 +95,11 @@ def test_metric_columns_are_not_taken_for_settings(shared_dataset):
 def test_reset_segments_split_where_tokens_restart():
     raw = pd.DataFrame({"run": ["a"] * 6, "tokens": [1, 2, 3, 1, 2, 3]})
     assert runs.reset_segments(raw, raw["run"], "tokens").tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_runs_stopped_before_their_total_steps_are_named():
+    rows = [("a", 1e8, s, 400, s * 1e6, 4 - s / 1000) for s in (100, 200, 300, 400)]
+    rows += [("b", 2e8, s, 400, s * 1e6, 3.8 - s / 1000) for s in (100, 200)]  # stopped at step 200 of 400
+    frame = pd.DataFrame(rows, columns=["run", "params", "step", "total_steps", "tokens", "loss"])
+    table = io.load_runs([("short.csv", frame.to_csv(index=False).encode())])
+    assert any("1 run(s) stopped before their total_steps (b)" in n for n in table.notes)

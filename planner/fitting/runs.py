@@ -123,6 +123,21 @@ def keep_marked(raw: pd.DataFrame, run_cols: list[str], marker: str) -> tuple[pd
     return out, run_cols + ["_point"], [note]
 
 
+TOTAL_STEPS_NAMES = ("total_steps", "max_steps", "train_steps", "planned_steps")
+
+
+def unfinished_runs(raw: pd.DataFrame, key: pd.Series, step_col: str | None) -> list[str]:
+    """Runs whose last logged step is short of their planned total (a `total_steps` column): their last point
+    is an intermediate checkpoint of a schedule decayed for a longer run."""
+    lower = _lower(raw.columns)
+    total_col = next((lower[n] for n in TOTAL_STEPS_NAMES if n in lower), None)
+    if total_col is None or step_col is None:
+        return []
+    step, total = pd.to_numeric(raw[step_col], errors="coerce"), pd.to_numeric(raw[total_col], errors="coerce")
+    last = pd.DataFrame({"step": step, "total": total}).groupby(key).max()
+    return sorted(map(str, last.index[last["step"] < 0.98 * last["total"]]))
+
+
 def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
     """uploads.load_runs' hook for a tidy file: (raw, mapping with the run key, notes)."""
     from planner.fitting.uploads import FIELDS, find_column  # uploads imports this module
@@ -145,6 +160,11 @@ def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
     raw, run_cols, split_notes = identify(raw, run_cols, used, x_col, by_columns=not explicit_key)
     if run_cols:
         mapping = mapping.model_copy(update={"run": run_cols})
+        short = unfinished_runs(raw, join_key(raw, run_cols), cols["step"])
+        if short:
+            split_notes.append(f"{len(short)} run(s) stopped before their total_steps ({', '.join(short[:3])}"
+                               f"{', ...' if len(short) > 3 else ''}): their last point is an intermediate "
+                               "checkpoint that overstates the loss; leave them out (--filter) or use the envelope")
     return raw, mapping, [f"{name}: {n}" for n in notes + split_notes]
 
 
