@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from planner.core.settings import DATA_TABLES
 from planner.errors import PlannerError
 from planner.fitting import FitOptions, files, fit_runs, uploads
-from planner.fitting.results import FitOptions as Options
 from tests.conftest import REPO
 
 HEADER = "run,params,tokens,loss"
@@ -140,7 +139,7 @@ def test_validation_errors_read_as_sentences():
         uploads.RunTable(run=["a"], params=[1.0], tokens=[1.0], flops=["abc"], loss=[1.0], step=[None])
     assert uploads.validation_sentence(err.value) == "flops, row 1 (got 'abc'): should be a valid number, unable to parse string as a number"
     with pytest.raises(ValidationError) as err:
-        Options(bootstrap=-1)
+        FitOptions(bootstrap=-1)
     assert uploads.validation_sentence(err.value).startswith("bootstrap (got '-1'): should be greater")
 
 

@@ -182,6 +182,7 @@ CASES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "val_long_names": ("runs.csv", lambda: csv_text(rows(lambda i, n: f"{i}" + "x" * 20_000)).encode()),
     "val_control_chars": ("runs.csv", lambda: csv_text(rows(lambda i, n: f"r\x07\x1b[31m{i}")).encode()),
     "val_constant_loss": ("runs.csv", column_of("loss", [3.0])),
+    "val_near_constant_loss": ("runs.csv", lambda: csv_text([r[:4] + [3.0 + 1e-7 * (i % 3)] for i, r in enumerate(rows())]).encode()),
     "val_same_name_sizes": ("runs.csv", lambda: csv_text(rows(lambda i, n: "run")).encode()),
     "val_suffixes": ("runs.csv", column_of("params", ["70M", "160M", "410M", "1B"] * 4)),
     "val_thousands": ("runs.csv", lambda: csv_text(rows(), sep=";").replace("70000000.0", "70,000,000").encode()),
