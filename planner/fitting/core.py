@@ -15,7 +15,9 @@ from planner.fitting.uncertainty import bootstrap_weights, intervals, prediction
 from planner.fitting.uploads import RunTable, cap_points
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, PowerLawAllocation
 
-BOOTSTRAP_STEPS = dict(max_iter=30, tol=1e-7, coarse_iters=20, damping=1e-4)  # warm-started resamples
+# Warm-started resamples: light damping, float32 throughout, at most 30 steps, stop at 1e-6 relative gain
+# (benchmarks/bench_fit.py: 95% interval ends within ~3e-4 of running every resample to the 1e-9 stop).
+BOOTSTRAP_STEPS = dict(max_iter=30, tol=1e-6, coarse_iters=30, damping=1e-4)
 MIN_POINTS_PARAMETRIC = 6  # five parameters; fewer points leave nothing to check the fit against
 # The most points one fit sees (Approach 3's multi-start fit takes ~1.5 s per 1,000 points on a 2-core CPU;
 # benchmarks/RESULTS.md "Upload fuzz"); beyond it each curve is thinned evenly, with a note.
@@ -202,8 +204,6 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
     best = []
     for i in range(0, k, per_batch):
         w = weights[i:i + per_batch]
-        # Warm starts are near each resample's optimum: light damping, float32 for the first steps, at most
-        # 30 steps (benchmarks/bench_fit.py: 95% interval ends within 3e-4 of a run to full convergence).
         theta, f = parametric.batched_minimize(np.tile(warm, (len(w), 1)), x, y, t, np.repeat(w, s, axis=0), delta,
                                                prune={}, **BOOTSTRAP_STEPS)
         best.append(theta.reshape(len(w), s, 5)[np.arange(len(w)), np.argmin(f.reshape(len(w), s), axis=1)])
