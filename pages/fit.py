@@ -147,9 +147,9 @@ with right:
         st.success(result.optimum.summary())
     st.dataframe(plots.readable_parameter_table(result), hide_index=True, width="stretch")
     if caption := plots.heldout_caption(result):
-        st.caption(plain(caption))  # names runs from the upload
+        st.caption(caption)
     if caption := plots.prediction_caption(result):
-        st.caption(plain(caption))  # names runs from the upload
+        st.caption(caption)
     if result.comparison:
         st.markdown("**Method comparison** (every applicable approach on the same runs)",
                     help="a, b and the optimum at the target from each approach; when they disagree, the trust "

@@ -18,10 +18,12 @@ import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.IGNORECASE)
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all leaves no
-# link, image, emphasis, HTML tag or Streamlit directive (":red[...]", ":material/...:") in the text.
+# Characters that can open Markdown, HTML or a Streamlit directive anywhere in a line (links, images, emphasis,
+# code, tags, entities, math, ":red[...]"/":emoji:"), escaped with a backslash (CommonMark allows it for any
+# ASCII punctuation); '-', '+', '.', '=' only matter at the start of a line (lists, headings), see `plain`.
 _AUTOLINK = re.compile(r"(:(?=//)|www(?=\.)|@(?=\w))", re.IGNORECASE)  # where a word joiner breaks a bare URL
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~=$&\"'/;@%^?,])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~$&:])")
+_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")
 
 
 def neutralise(value):
@@ -52,8 +54,8 @@ def plain(text) -> str:
     Backslash escapes stop links, images and HTML; GFM's bare-URL autolinks ("http://...", "www.x",
     "a@b.c") are found in the text after escapes are resolved, so a word joiner (U+2060, invisible)
     is put inside each of those patterns instead."""
-    flat = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).split("\n")))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    flat = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).splitlines()))
+    return _LINE_START.sub(lambda m: m[1] + m[2][:-1] + "\\" + m[2][-1], _MARKDOWN_SPECIAL.sub(r"\\\1", flat))
 
 
 def plotly_text(text) -> str:

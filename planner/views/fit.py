@@ -195,7 +195,7 @@ def heldout_caption(result: FitResult, shown: int = 4) -> str | None:
     if result.method == "approach2":  # the held-out item is the largest budget's optimum
         return (f"Held-out check: refitted without the largest {', '.join(runs)} FLOPs, the predicted N_opt there "
                 f"is off by {diag.heldout_rmse_log:.4f} in ln (a factor {math.exp(diag.heldout_rmse_log):.2f}).")
-    names = ", ".join(runs[:shown]) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+    names = ", ".join(map(plain, runs[:shown])) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
     return (f"Held-out check: refitted without {names}, the RMSE of ln loss on {'it' if len(runs) == 1 else 'them'} "
             f"is {diag.heldout_rmse_log:.4f}.")
 
