@@ -99,6 +99,16 @@ def test_parquet_limits_are_checked_from_metadata_before_decoding(monkeypatch):
     assert not decoded
 
 
+def test_a_parquet_string_bomb_is_refused_before_its_strings_are_expanded():
+    """A repeated string is stored once (dictionary page); 900k rows x 2 kB would be 1.7 GB in memory."""
+    from tests.fuzz.cases import parquet, string_bomb
+
+    data = parquet(string_bomb(900_000, 2000))
+    assert len(data) < 1_000_000
+    with pytest.raises(PlannerError, match="expands to 1,7\\d\\d MB when decoded \\(limit 512 MB\\)"):
+        files.read_table("bomb.parquet", data)
+
+
 def test_text_limits_are_checked_before_parsing(monkeypatch):
     monkeypatch.setattr(files, "MAX_COLUMNS", 10)
     with pytest.raises(PlannerError, match="11 columns \\(limit 10\\)"):

@@ -127,22 +127,51 @@ def _read_parquet(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
     except Exception as err:  # pyarrow raises many types for a corrupt footer
         raise PlannerError(f"{name} is not a readable Parquet file ({type(err).__name__}): export it again") from None
     _check_shape(name, meta.num_rows, len(schema.names))
-    decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if decoded > MAX_DECODED_BYTES:
-        raise PlannerError(f"{name} expands to {decoded / 2**20:,.0f} MB when decoded (limit "
-                           f"{MAX_DECODED_BYTES / 2**20:,.0f} MB): keep one row per evaluation and export again")
+    _check_decoded(name, sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)))
     nested = [f.name for f in schema if pa.types.is_nested(f.type)]
     flat = [f.name for f in schema if f.name not in nested]
     if not flat:
         raise PlannerError(f"{name} has only nested columns ({', '.join(map(str, nested[:5]))}): export plain "
                            "columns run, params, tokens, loss")
+    # Text stays dictionary-encoded until its expanded size is known: the footer counts a repeated string once.
+    text = [f.name for f in schema if f.name in flat and _is_text(f.type)]
     try:
-        df = pf.read(columns=flat).to_pandas()
+        table = pq.ParquetFile(io.BytesIO(data), read_dictionary=text).read(columns=flat)
+        _check_decoded(name, table.nbytes + sum(_expanded_bytes(table.column(c)) for c in text))
+        df = table.to_pandas()
+    except PlannerError:
+        raise
     except Exception as err:  # a corrupt page, an unsupported type
         raise PlannerError(f"{name} is not a readable Parquet file ({type(err).__name__}): export it again") from None
     notes = [f"{name}: nested column(s) {', '.join(map(str, nested[:5]))} ignored (lists and structs are not "
              "numbers)"] if nested else []
     return df, notes
+
+
+def _check_decoded(name: str, size: int) -> None:
+    if size > MAX_DECODED_BYTES:
+        raise PlannerError(f"{name} expands to {size / 2**20:,.0f} MB when decoded (limit "
+                           f"{MAX_DECODED_BYTES / 2**20:,.0f} MB): keep one row per evaluation and export again")
+
+
+def _is_text(arrow_type) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_binary(arrow_type) \
+        or pa.types.is_large_binary(arrow_type)
+
+
+def _expanded_bytes(column) -> int:
+    """Bytes of a dictionary-encoded text column once every cell holds its own copy of its string."""
+    import pyarrow.compute as pc
+
+    total = 0
+    for chunk in column.chunks:
+        lengths = pc.binary_length(chunk.dictionary)
+        total += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+    return total
 
 
 def _read_json_lines(name: str, text: str) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -73,6 +74,12 @@ def base_arrow(**extra) -> pa.Table:
     body = rows()
     cols = {h: [r[i] for r in body] for i, h in enumerate(HEADER)}
     return pa.table(cols | {k: v(len(body)) for k, v in extra.items()})
+
+
+def string_bomb(rows: int, length: int) -> pa.Table:
+    """~200 KB on disk, rows x length bytes decoded (issue 8: 'a 0.5 MB file expands to 1.9 GB')."""
+    run = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array(["x" * length]))
+    return pa.table({"run": run, "params": np.full(rows, 1e8), "tokens": np.full(rows, 1e9), "loss": np.full(rows, 3.0)})
 
 
 def wide(names: list[str], with_bands: bool = False) -> Callable[[], bytes]:
@@ -203,6 +210,7 @@ CASES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "pq_truncated": ("runs.parquet", lambda: parquet(base_arrow())[:-20]),
     "pq_many_rows": ("runs.parquet", lambda: parquet(pa.table({"run": pa.array(["a"] * 1_200_000).dictionary_encode(),
                                                                "loss": pa.array([3.0] * 1_200_000)}))),
+    "pq_string_bomb": ("runs.parquet", lambda: parquet(string_bomb(900_000, 2000))),
     "pq_many_columns": ("runs.parquet", lambda: parquet(pa.table({f"c{i}": [1.0] for i in range(3000)}))),
     "pq_int_column_names": ("runs.parquet", lambda: parquet(pa.table({"0": [1.0, 2.0], "1": [3.0, 4.0]}))),
     # --- JSON lines

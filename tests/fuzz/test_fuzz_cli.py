@@ -22,7 +22,7 @@ EXPECT = {
     "val_same_name_sizes": ("fit", "4 points"), "val_formula_cells": ("fit", "1 rows dropped"),
     "pq_nested_list": ("fit", "0 rows dropped"), "pq_struct": ("fit", "0 rows dropped"),
     "pq_bool_loss": ("error", "loss is not a number"), "pq_many_rows": ("error", "rows (limit 1,000,000)"),
-    "pq_many_columns": ("error", "columns (limit 2,000)"), "shape_10k_columns": ("error", "columns (limit 2,000)"),
+    "pq_many_columns": ("error", "columns (limit 2,000)"), "pq_string_bomb": ("error", "when decoded (limit 512 MB)"), "shape_10k_columns": ("error", "columns (limit 2,000)"),
     "jl_huge_ints": ("fit", "1 rows dropped"), "jl_big_ints_valid": ("fit", "0 rows dropped"),
     "jl_booleans": ("fit", "6 rows dropped"), "jl_nested": ("fit", "0 rows dropped"),
     "jl_broken_line": ("error", "line 17"), "size_over_limit": ("error", "over the 100 MB upload limit"),
