@@ -18,11 +18,13 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.core import laws  # noqa: E402
 from planner.fitting import parametric, varpro  # noqa: E402
+from planner.fitting import FitOptions, fit_runs  # noqa: E402
 from planner.fitting.core import BOOTSTRAP_STEPS  # noqa: E402
 from planner.fitting.uncertainty import bootstrap_weights  # noqa: E402
 
@@ -72,6 +74,11 @@ def main() -> None:
     varpro.fit(x, y, z)
     t_vp, (theta_vp, f_vp, alt_vp) = best_of(lambda: varpro.fit(x, y, z), repeats=7, label="varpro")
     t_ours, (theta, f_ours, alt) = best_of(lambda: parametric.fit_parametric(x, y, z))
+    table = pd.DataFrame({"run": [f"r{i}" for i in range(len(x))], "params": np.exp(x), "tokens": np.exp(y),
+                          "flops": 6 * np.exp(x + y), "loss": np.exp(z)})
+    fit_runs(table, FitOptions(compare=False))
+    t_page, one = best_of(lambda: fit_runs(table, FitOptions(compare=False, target_flops=1e22)), repeats=5, label="page")
+    t_judged, judged = best_of(lambda: fit_runs(table, FitOptions(target_flops=1e22)), repeats=3, label="judged")
     t_exh, (theta_exh, f_exh, _) = best_of(lambda: parametric.fit_parametric(x, y, z, prune={}), repeats=1)
 
     ref_starts = starts[::10] if args.quick else starts
@@ -101,6 +108,10 @@ def main() -> None:
         "|---|---|---|---|",
         f"| variable projection (default solver: 50x50 (alpha, beta) profile, {varpro.N_STARTS} starts) | "
         f"{t_vp * 1000:.0f} ms (CPU {CPU['varpro'] * 1000:.0f} ms) | {f_vp:.10g} | " + ", ".join(f"{v:.5f}" for v in theta_vp) + " |",
+        f"| fit_runs Approach 3 in-process (selection, varpro fit, held-out refit, optimum; `seconds` = "
+        f"{one.seconds * 1000:.0f} ms) | {t_page * 1000:.0f} ms (CPU {CPU['page'] * 1000:.0f} ms) | {one.objective:.10g} | |",
+        f"| the same with the trust verdict (the other applicable approaches fitted beside it; verdict {judged.verdict}) "
+        f"| {t_judged * 1000:.0f} ms (CPU {CPU['judged'] * 1000:.0f} ms) | | |",
         f"| vectorised 4,500-start fit, successive halving (--solver hoffmann) | {t_ours:.3f} s | {f_ours:.10g} | "
         + ", ".join(f"{v:.5f}" for v in theta) + " |",
         f"| vectorised fit, every start to the end | {t_exh:.3f} s | {f_exh:.10g} | "
