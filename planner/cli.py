@@ -10,7 +10,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, validation_sentence
 
 EXIT_USAGE = 2
 
@@ -63,9 +63,7 @@ def _readable(value) -> str:
 
 
 def _validation_message(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "input"
-    return f"{where}: {first['msg']}"
+    return validation_sentence(err)  # "flops, row 1 (got 'abc'): should be ...", not "flops.0: Input should be"
 
 
 # Each feature module in planner/commands/ exposes COMMANDS: functions that add a subparser and return

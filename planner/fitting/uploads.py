@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 from planner.core.numbers import parse_number
-from planner.errors import PlannerError
+from planner.errors import PlannerError, validation_sentence  # noqa: F401 (re-exported for the page)
 from planner.fitting import runs
 from planner.fitting.files import MAX_FILE_BYTES, MAX_ROWS, MAX_UPLOAD_MB, read_table  # noqa: F401 (re-exported)
 FIELDS = ("run", "params", "tokens", "flops", "loss", "step", "unique_tokens")
@@ -373,19 +373,6 @@ def cap_points(df: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str | None]:
     kept = df.loc[np.unique(keep)]
     return kept, (f"{len(df):,} points is over the fit's ceiling of {limit:,}: fitted {len(kept):,} of them "
                   "(each run's final point and evenly spaced points of each curve)")
-
-
-def validation_sentence(err: ValidationError) -> str:
-    """A pydantic error as a sentence ('flops, row 1: 'abc' is not a number'), not 'flops.0: Input should...'."""
-    first = err.errors()[0]
-    loc = [str(p) for p in first["loc"]]
-    where = loc[0] if loc else "input"
-    row = next((int(p) + 1 for p in loc[1:] if p.isdigit()), None)
-    what = f"{where}{f', row {row}' if row else ''}"
-    got = first.get("input")
-    shown = f" (got {str(got)[:40]!r})" if got is not None and not isinstance(got, (dict, list)) else ""
-    msg = first["msg"].replace("Input should be", "should be").replace("Value error, ", "")
-    return f"{what}{shown}: {msg[0].lower() + msg[1:]}"
 
 
 def _read_path(path) -> bytes:
