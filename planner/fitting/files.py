@@ -30,6 +30,7 @@ MAX_DECODED_BYTES = 512 * 1024 * 1024  # Parquet's uncompressed size: compressio
 DELIMITERS = [",", ";", "\t", "|"]
 _BOMS = [(b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")]
+_LOOKS_LIKE_JSON = re.compile(r"\s*(\{|\[\s*[\[{])")  # an object, or an array of objects/arrays
 _DECIMAL_COMMA_CELL = re.compile(r"\s*[+-]?[\d. '\u00a0]*\d,\d+(e[+-]?\d+)?\s*", re.IGNORECASE)
 
 
@@ -50,7 +51,7 @@ def read_table(name: str, data: bytes) -> tuple[pd.DataFrame, list[str]]:
         df, notes = _read_parquet(name, data)
     else:
         text, notes = decode(name, data)
-        if suffix in (".jsonl", ".ndjson", ".json") or text.lstrip()[:1] in ("{", "["):
+        if suffix in (".jsonl", ".ndjson", ".json") or _LOOKS_LIKE_JSON.match(text):
             df = _read_json_lines(name, text)
         else:
             df, csv_notes = _read_csv(name, text)
