@@ -145,7 +145,7 @@ def _merged_log(tmp_path):
     rows = ["model,params,lr,tokens,loss"]
     for n in (5e7, 1e8, 2e8, 4e8, 8e8, 1.6e9):
         for lr, multiple in ((1e-3, 20), (3e-4, 60)):
-            for f in (0.25, 0.5, 0.75, 1.0):
+            for f in (0.1, 0.4, 0.7, 1.0):
                 d = f * multiple * n
                 off = 1.02 if lr == 1e-3 else 1.0  # the higher learning rate is a little worse
                 rows.append(f"m{n:.0e},{n},{lr},{d},{off * (1.69 + 406.4 / n**0.34 + 410.7 / d**0.28):.5f}")

@@ -117,13 +117,13 @@ def test_merged_sweeps_are_split_and_unsplit_ones_are_unreliable():
     assert r.verdict == "ok" and r.n_points == 12
     unsplit = fit_runs(load_csv(merged, split_runs=False), FitOptions())
     assert unsplit.verdict == "unreliable"
-    assert any("hold several curves (tokens go back or repeat" in w for w in unsplit.warnings)
+    assert any("hold several curves (tokens go back inside" in w for w in unsplit.warnings)
 
 
 def test_steps_restarting_without_a_column_are_split_by_position():
     pasted = pd.concat([curves(multiple=20, points=8), curves(multiple=60, points=8)])
     table = load_csv(pasted)
-    assert table.n_runs == 12 and any("goes back or repeats inside 6 run(s)" in n for n in table.notes)
+    assert table.n_runs == 12 and any("goes back inside 6 run(s)" in n for n in table.notes)
 
 
 def test_intermediate_checkpoints_warn_and_final_points_do_not():

@@ -93,8 +93,12 @@ def test_metric_columns_are_not_taken_for_settings(shared_dataset):
 
 
 def test_reset_segments_split_where_tokens_restart():
-    raw = pd.DataFrame({"run": ["a"] * 6, "tokens": [1, 2, 3, 1, 2, 3]})
-    assert runs.reset_segments(raw, raw["run"], "tokens").tolist() == [0, 0, 0, 1, 1, 1]
+    raw = pd.DataFrame({"run": ["a"] * 9, "tokens": [1, 2, 3, 1, 2, 3, 4, 1, 5]})
+    assert runs.reset_segments(raw, raw["run"], "tokens").tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2]
+    resumed = pd.DataFrame({"run": ["a"] * 5, "tokens": [10, 20, 30, 20, 40]})  # re-logs from a checkpoint
+    seeds = pd.DataFrame({"run": ["a"] * 2, "tokens": [4e9, 4e9]})  # the same run twice
+    for frame in (resumed, seeds):
+        assert runs.reset_segments(frame, frame["run"], "tokens").max() == 0
 
 
 def test_runs_stopped_before_their_total_steps_are_named():

@@ -61,11 +61,21 @@ def config_columns(raw: pd.DataFrame, run_cols: list[str], used: set[str]) -> li
     return out
 
 
+RESTART_FRACTION = 0.5  # tokens falling below half the run's furthest point: a new curve, not a resume
+
+
+def restarts(x: pd.Series, key: pd.Series) -> pd.Series:
+    """True where a run's tokens (or step) go back to below half of the furthest it had reached: another
+    curve starts there. A resumed run re-logs a few steps (back to more than half), seeds repeat the same
+    tokens: neither counts."""
+    x = pd.to_numeric(x, errors="coerce")
+    furthest = x.groupby(key).cummax().groupby(key).shift()
+    return ((x.groupby(key).diff() < 0) & (x < RESTART_FRACTION * furthest)).fillna(False)
+
+
 def reset_segments(raw: pd.DataFrame, key: pd.Series, x_col: str) -> pd.Series:
-    """0, 1, 2... per run: a new segment starts where x (tokens or step) does not increase."""
-    x = pd.to_numeric(raw[x_col], errors="coerce")
-    back = x.groupby(key).diff() <= 0  # NaN (first row of a run, unreadable cell) counts as no reset
-    return back.astype(int).groupby(key).cumsum()
+    """0, 1, 2... per run: a new segment starts at each restart."""
+    return restarts(raw[x_col], key).astype(int).groupby(key).cumsum()
 
 
 def identify(raw: pd.DataFrame, run_cols: list[str], used: set[str], x_col: str | None,
@@ -92,9 +102,10 @@ def identify(raw: pd.DataFrame, run_cols: list[str], used: set[str], x_col: str 
             split_runs = sorted(set(key[seg > 0]))
             raw = raw.assign(_segment=seg)
             run_cols = run_cols + ["_segment"]
-            notes.append(f"{SPLIT_PREFIX} {x_col} goes back or repeats inside {len(split_runs)} run(s) "
+            notes.append(f"{SPLIT_PREFIX} {x_col} goes back inside {len(split_runs)} run(s) "
                          f"({', '.join(split_runs[:3])}{', ...' if len(split_runs) > 3 else ''}): several curves "
-                         f"under one name, split where {x_col} restarts ({int(seg.max()) + 1} pieces at most); "
+                         f"under one name, split where {x_col} falls back below half of what the run had reached "
+                         f"({int(seg.max()) + 1} pieces at most); "
                          "add the column that tells them apart to run= if there is one")
     return raw, run_cols, notes
 

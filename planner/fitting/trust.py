@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planner.fitting.results import AllocationFit, FitResult, KaplanFit, MethodRow, ParametricFit, TrustWarning
+from planner.fitting.runs import restarts
 
 E_ZERO = 0.05  # E below 5% of the lowest loss: the fit has put (almost) all the loss into the power laws
 E_AT_LOSS = 0.999  # E within 0.1% of the lowest observed loss: nothing is left for N and D to explain
@@ -61,7 +62,7 @@ HELP = {
     "intermediate": "With a cosine schedule set for the full run, a checkpoint in the middle has not decayed "
                     "its learning rate: its loss is higher than a run of that length would reach (Hoffmann "
                     "et al. 2022 §3.1; Porian et al. 2024), which biases the law toward more tokens.",
-    "merged": "Tokens go back or repeat inside one run: several runs (sweeps, restarts) share a name. Their "
+    "merged": "Tokens go back inside one run: several runs (sweeps, restarts) share a name. Their "
               "'final point' and curve are wrong until they are told apart.",
     "repeated": "Repeating data gives less than fresh data (Muennighoff et al. 2023): a law for single-epoch "
                 "runs, fitted to repeated ones, underestimates what fresh data would give.",
@@ -230,10 +231,11 @@ def data_checks(result: FitResult, df: pd.DataFrame, pts: pd.DataFrame, points: 
                 warmup_dropped: int) -> list[TrustWarning]:
     """What the runs themselves say, whatever the law: too few sizes, flat losses, mixed or unfinished runs."""
     out = []
-    merged = [r for r, grp in df.groupby("run", sort=False) if (np.diff(grp["tokens"].to_numpy()) <= 0).any()]
+    back = restarts(df["tokens"], df["run"].astype(str))
+    merged = list(dict.fromkeys(df.loc[back, "run"].astype(str)))
     if merged:
-        out.append(_warn("merged", "unreliable", f"{len(merged)} run(s) hold several curves (tokens go back or "
-                         f"repeat inside {', '.join(map(str, merged[:3]))})", "map run= to the columns that tell "
+        out.append(_warn("merged", "unreliable", f"{len(merged)} run(s) hold several curves (tokens go back "
+                         f"inside {', '.join(merged[:3])})", "map run= to the columns that tell "
                          "the runs apart (e.g. run=model+sweep+lr), or let the file be split automatically"))
     if float(pts["loss"].max()) < (1 + CONSTANT_LOSS) * float(pts["loss"].min()):
         out.append(_warn("constant", "unreliable", f"the losses barely vary ({pts['loss'].min():.4g} to "
