@@ -69,7 +69,7 @@ def test_semicolon_file_with_a_bad_cell(page_at, tmp_path):
     _upload(page, upload)
     expect(page.get_by_text("RMSE (log loss)")).to_have_count(1, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.get_by_text("fields separated by ';'").count() == 1
+    expect(page.get_by_text("fields separated by ';'")).to_have_count(1, timeout=30_000)
     warning = page.locator('[data-testid="stAlert"]').filter(has_text="dropped 1 row(s) (5)")
     expect(warning).to_have_count(1)
     assert "params is not a number ('oops')" in warning.inner_text()
