@@ -54,16 +54,21 @@ class LadderPreset(BaseModel):
     note: str
 
 
+# WSD horizons of the CPU presets: x2 apart around their prior of 10 tokens/param (the gpu preset's 5-80
+# sit around Chinchilla's 20). Measured on the tiny preset (benchmarks/RESULTS.md): 0.32x the IsoFLOP
+# ladder's device time at the same held-out error, where 5-80 took 0.51x.
+TINY_HORIZONS = [2, 4, 8, 16, 32]
+
 PRESETS: dict[str, LadderPreset] = {
     # Tiny CPU ladders: runs this short prefer many tokens per parameter, and below ~5k parameters no
     # shape is left, so the prior and spread are set for sizes of 5k-100k parameters.
     "tiny": LadderPreset(budgets_flops=[8e9, 2.4e10, 7.2e10], sizes_per_budget=4, vocab_size=512, seq_len=64,
                          batch_size=16, lr=1e-2, corpus_max_bytes=2_000_000, holdout_factor=2, checkpoint_every_s=2,
-                         tokens_per_param_prior=10, size_spread=3,
+                         tokens_per_param_prior=10, size_spread=3, wsd_horizons=TINY_HORIZONS,
                          note="CPU ladder for CI: 3 budgets x 4 sizes of 5k-100k params, ~2 minutes on 2 cores"),
     "micro": LadderPreset(budgets_flops=[3e9, 1e10, 3e10], sizes_per_budget=4, vocab_size=512, seq_len=64,
                           batch_size=16, lr=1e-2, corpus_max_bytes=1_000_000, holdout_factor=2, checkpoint_every_s=2,
-                          tokens_per_param_prior=10, size_spread=3,
+                          tokens_per_param_prior=10, size_spread=3, wsd_horizons=TINY_HORIZONS,
                           note="the smallest CPU ladder (browser test): about a minute on 2 cores"),
     "gpu": LadderPreset(budgets_flops=[1e15, 3e15, 1e16], sizes_per_budget=5, vocab_size=8192, seq_len=1024,
                         batch_size=32, lr=2e-3, corpus_max_bytes=None, holdout_factor=10,
