@@ -84,7 +84,8 @@ def _wsd_design_figure(design: LadderDesign) -> go.Figure:
     for i, stable in enumerate(stables):
         color = PALETTE[i % len(PALETTE)]
         branches = [r for r in design.runs if r.parent == stable.name]
-        fig.add_trace(go.Scatter(x=[stable.params] * 2, y=[stable.tokens / stable.steps, max(b.tokens for b in branches)],
+        # the stable run from its first step to its last checkpoint; each cooldown ends at its dot
+        fig.add_trace(go.Scatter(x=[stable.params] * 2, y=[stable.tokens / stable.steps, stable.tokens],
                                  mode="lines", line=dict(color=color, width=6), opacity=0.3,
                                  name=f"stable run, {stable.params:.3g} params"))
         fig.add_trace(go.Scatter(x=[b.params for b in branches], y=[b.tokens for b in branches], mode="markers",
@@ -94,7 +95,7 @@ def _wsd_design_figure(design: LadderDesign) -> go.Figure:
             fig.add_trace(go.Scatter(x=[r.params], y=[r.tokens], mode="markers", name=f"held-out C = {r.budget_flops:.2g}",
                                      marker=dict(color="black", size=13, symbol="star")))
     fig.update_yaxes(type="log")
-    return _layout(fig, "WSD design: one stable run per size (bar), a cooldown at each horizon (dot)",
+    return _layout(fig, "WSD design: one stable run per size (bar), a cooldown ending at each horizon (dot)",
                    "parameters N", "tokens D")
 
 
