@@ -80,7 +80,7 @@ def test_bad_cells_are_dropped_and_listed():
     by_reason = {d.reason.split(";")[0].split(" (")[0]: d.rows for d in t.dropped}
     assert by_reason["loss is not a number"] == [2]
     assert "('oops')" in t.dropped[0].reason
-    assert by_reason["loss is empty, NaN or infinite"] == [3, 4]
+    assert by_reason["loss is empty, NaN, infinite or too large"] == [3, 4]
     assert by_reason["params must be positive"] == [5, 6]
     assert by_reason["exact duplicate of an earlier row"] == [8]
     assert "dropped 1 row(s) (2)" in t.dropped[0].message()
