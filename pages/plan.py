@@ -11,6 +11,7 @@ from planner.views import systems as systems_views
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.recipe import hparams, inference, overtrain
 from planner.views import recipe as recipe_views
+from planner.views.export import csv_download  # every CSV download: formula-safe cells
 
 st.title("Plan a run")
 st.caption("State a compute budget; get the compute-optimal model size and token count under published "
@@ -207,5 +208,5 @@ with hyper:
 d1, d2 = st.columns(2)
 d1.download_button("Download plan (JSON)", json.dumps(result.model_dump(mode="json"), indent=2),
                    file_name="scaleplan-plan.json", mime="application/json")
-d2.download_button("Download plan (CSV)", table.to_csv(index=False), file_name="scaleplan-plan.csv",
+d2.download_button("Download plan (CSV)", csv_download(table), file_name="scaleplan-plan.csv",
                    mime="text/csv")

@@ -28,12 +28,12 @@ class Exploit:
         return (type(self.marker).touch, (self.marker,))
 
 
-def _finished_train_job(status: str = "done") -> int:
+def _finished_train_job(status: str = "done", kind: str = "train") -> int:
     """A verification job as the worker leaves it: a tiny model, a small corpus, finished."""
     spec = TrainSpec(model=get_preset("tiny"), train=TrainConfig(tokens=64 * 8, batch_size=8, seq_len=32),
                      corpus=CorpusSpec(max_bytes=200_000, heldout_fraction=0.1))
     store = JobStore()
-    job_id = store.submit("train", spec.model_dump(), group="ladder-x", device="cpu")
+    job_id = store.submit(kind, spec.model_dump(), group="ladder-x", device="cpu")
     store.finish(job_id, status, result={"final_loss": 5.0})
     return job_id
 
@@ -59,6 +59,16 @@ def test_planted_pickle_checkpoint_does_not_run(tmp_path, run_cli):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "refused to load" in out.stderr
     assert not marker.exists()  # the planted code never ran, in this process or the CLI's
+
+
+@pytest.mark.parametrize("kind", ["ladder-run", "train"])
+def test_finished_ladder_runs_of_either_kind_name_are_bases(kind):
+    """Ladders queue "ladder-run" jobs; jobs queued before the rename are "train": both are offered."""
+    job_id = _finished_train_job(kind=kind)
+    weights = build_model(get_preset("tiny")).state_dict()
+    _plant(job_id, {"model": weights})
+    assert [j.id for j in adapt_jobs.base_jobs()] == [job_id]
+    assert set(load_base_weights(job_id)) == set(weights)
 
 
 def test_checkpoint_path_flag_is_gone(run_cli):

@@ -4,7 +4,7 @@ Base weights are chosen from this store's finished verification runs (`base_jobs
 someone typed or uploaded; an uploaded corpus is only ever read as text (issue 8)."""
 from __future__ import annotations
 
-from planner.adapt.measure import BASE_KIND, AdaptRunResult, AdaptRunSpec, load_base_weights
+from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, load_base_weights
 from planner.adapt.methods import get_method
 from planner.adapt.estimate import resolve_model
 from planner.errors import PlannerError
@@ -15,13 +15,14 @@ from planner.jobs.store import Job
 from planner.train.corpus import save_upload
 from planner.train.corpus import check_upload, save_upload
 from planner.train.loop import CHECKPOINT
+from planner.verify.grid import RUN_KINDS
 
 JOB_KIND, JOB_GROUP = "adapt", "adapt"
 
 
 def base_jobs() -> list[Job]:
     """This store's finished verification runs that still have their final checkpoint, newest first."""
-    done = [j for j in JobStore().list_jobs(kind=BASE_KIND) if j.status == "done"]
+    done = [j for kind in RUN_KINDS for j in JobStore().list_jobs(kind=kind) if j.status == "done"]
     return sorted((j for j in done if (checkpoint_dir_for(j.id) / CHECKPOINT).is_file()),
                   key=lambda j: j.id, reverse=True)
 

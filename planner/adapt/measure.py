@@ -29,16 +29,16 @@ from planner.train.corpus import CorpusSpec, load_corpus
 from planner.train.loop import CHECKPOINT, Callbacks, TrainConfig, Trainer, batch_at
 from planner.train.model import build_model
 from planner.train.tokenizer import _encode, train_tokenizer  # the runs' own encoding (EOT-joined)
+from planner.verify.grid import RUN_KINDS  # verification runs: the only checkpoints a base may come from
 from planner.verify.job import TrainSpec
 
 PRETRAIN_LR = 1e-3  # the base's brief pretraining on code (a full-model run, like full fine-tuning's rate)
-BASE_KIND = "train"  # verification runs: the only checkpoints an adaptation may start from
 
 
 # ---------------------------------------------------------------------------------------------- base weights
 def _finished_base_job(job_id: int) -> Job:
     job = JobStore().get(job_id)
-    if job.kind != BASE_KIND or job.status != "done":
+    if job.kind not in RUN_KINDS or job.status != "done":
         raise PlannerError(f"job {job_id} is a {job.kind} job that is {job.status}; the base must be a finished "
                            "verification run (see `python -m planner jobs`)")
     return job
