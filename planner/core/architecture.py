@@ -10,9 +10,10 @@ meta device). Conventions:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.errors import PlannerError
 
@@ -21,6 +22,9 @@ Family = Literal["gpt2", "llama", "mistral", "mixtral"]
 
 class ModelConfig(BaseModel):
     """A decoder-only transformer in the shape transformers instantiates it."""
+
+    # Frozen, so hashable: the layout search asks for the same counts thousands of times (cached below).
+    model_config = ConfigDict(frozen=True)
 
     name: str = "custom"
     family: Family = "llama"
@@ -148,6 +152,7 @@ def _norm_params(cfg: ModelConfig) -> int:
     return 2 * cfg.d_model if cfg.family == "gpt2" else cfg.d_model  # LayerNorm has a bias, RMSNorm not
 
 
+@lru_cache(maxsize=256)
 def param_counts(cfg: ModelConfig) -> ParamCounts:
     router = cfg.d_model * cfg.n_experts if cfg.n_experts > 1 else 0  # Mixtral's gate, no bias
     shared = _attention_params(cfg) + router + 2 * _norm_params(cfg)
@@ -175,6 +180,7 @@ class FlopsPerToken(BaseModel):
     seq_len: int
 
 
+@lru_cache(maxsize=1024)
 def flops_per_token(cfg: ModelConfig, seq_len: int | None = None, training: bool = True) -> FlopsPerToken:
     """FLOPs per token: training = 6N + 12·L·d·T, inference = 2N + 2·L·d·T.
 

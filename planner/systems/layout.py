@@ -18,7 +18,8 @@ from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, fits_on,
                                  layer_activation_bytes, peak_bytes)
 from planner.errors import PlannerError
-from planner.systems.throughput import RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time
+from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time,
+                                        tokens_per_s_per_gpu)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -170,7 +171,16 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
         raise PlannerError(f"a global batch of {global_batch} sequence(s) cannot keep {gpus} GPUs busy with "
                            f"{cfg.n_layers} layers and {cfg.n_heads} heads: give more tokens per step "
                            "(--global-batch-tokens) or use fewer GPUs")
-    results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in layouts]
+    # Memory first (cheap arithmetic); the speed model runs only for layouts that fit, plus the few smallest
+    # that do not (shown as alternatives): a 512-GPU search then costs tens of ms, not hundreds.
+    capacity = acc.memory_gb
+    memory = {lay: layout_memory_gb(cfg, seq_len, lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
+              for lay in layouts}
+    fit_layouts = [lay for lay in layouts if fits_on(memory[lay], capacity)]
+    too_big = sorted((lay for lay in layouts if not fits_on(memory[lay], capacity)), key=memory.get)[:3]
+    speed = {lay: tokens_per_s_per_gpu(cfg, acc, seq_len, global_batch, lay) for lay in fit_layouts}
+    fastest = sorted(fit_layouts, key=lambda lay: (-round(speed[lay], 3), memory[lay]))[:SHOWN_ALTERNATIVES]
+    results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in fastest + too_big]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
     if not fitting:
         smallest = min(results, key=lambda r: r.peak_gb)
@@ -182,8 +192,8 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
     alternatives = [r.model_copy(update={"why_not": why_it_lost(r, best, capacity)}) for r in losers]
     return ParallelPlan(**best.model_dump(), model=cfg.name, gpu=acc.name, gpus=gpus, seq_len=seq_len,
                         global_batch_tokens=best.microbatches * best.dp * best.micro_batch * seq_len,
-                        gpu_memory_gb=acc.memory_gb, alternatives=alternatives, layouts_searched=len(results),
-                        layouts_fitting=len(fitting), assumptions=[
+                        gpu_memory_gb=acc.memory_gb, alternatives=alternatives, layouts_searched=len(layouts),
+                        layouts_fitting=len(fit_layouts), assumptions=[
                             "mixed-precision Adam (16 bytes/param before sharding), bf16 activations, flash attention",
                             "1F1B pipeline schedule (interleaved when `interleave` > 1); tensor parallel with "
                             "sequence parallelism",

@@ -143,8 +143,14 @@ def _dp_seconds(cfg: ModelConfig, acc: Accelerator, lay: Layout, microbatches: i
     return collectives * _ring(lay.dp) * grad_bytes / _bandwidth(acc, lay.gpus)
 
 
-def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> Throughput:
-    """Predicted step time and MFU of `lay` for a global batch of `global_batch` sequences."""
+def tokens_per_s_per_gpu(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> float:
+    """Predicted throughput alone, without building the typed result: the layout search ranks thousands."""
+    m, step, parts = _step(cfg, acc, seq_len, global_batch, lay)
+    return m * lay.dp * lay.micro_batch * seq_len / step / lay.gpus
+
+
+def _step(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout):
+    """(micro-batches, step seconds, the parts of the step) of `lay`."""
     if lay.recompute not in RECOMPUTE_KINDS:
         raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
     m = max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch)))
@@ -159,7 +165,12 @@ def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: in
     bubble = (lay.pp - 1) / interleaved * micro
     busy = m * micro + bubble + exposed + optimizer
     overhead = OVERHEAD * busy
-    step = busy + overhead
+    return m, busy + overhead, (t, exposed, optimizer, bubble, overhead)
+
+
+def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> Throughput:
+    """Predicted step time and MFU of `lay` for a global batch of `global_batch` sequences."""
+    m, step, (t, exposed, optimizer, bubble, overhead) = _step(cfg, acc, seq_len, global_batch, lay)
     tokens = m * lay.dp * lay.micro_batch * seq_len
     model_flops = flops_per_token(cfg, seq_len).total * tokens
     return Throughput(
