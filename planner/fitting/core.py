@@ -13,7 +13,7 @@ from planner.fitting.results import (AllocationFit, DataConstrainedFit, Diagnost
                                      KaplanFit, MethodRow, Optimum, ParametricFit, Residual)
 from planner.fitting.uncertainty import bootstrap_weights, intervals, prediction_intervals
 from planner.fitting.uploads import RunTable, cap_points
-from planner.core.laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, PowerLawAllocation
+from planner.core.laws import DEFAULT_LAW, FLOPS_PER_PARAM_TOKEN, PRESETS, ChinchillaLaw, PowerLawAllocation
 
 # Warm-started resamples: light damping, float32 throughout, at most 30 steps, stop at 1e-6 relative gain
 # (benchmarks/bench_fit.py: 95% interval ends within ~3e-4 of running every resample to the 1e-9 stop).
@@ -357,8 +357,6 @@ def to_law(result: FitResult, name: str, citation: str = "fitted by scaleplan fr
         return ChinchillaLaw(name=name, citation=citation, E=result.E, A=result.A, B=result.B,
                              alpha=result.alpha, beta=result.beta)
     if isinstance(result, AllocationFit):
-        from planner.core.laws import PRESETS, DEFAULT_LAW
-
         return PowerLawAllocation(name=name, citation=citation, k_params=result.k_params, a=result.a,
                                   loss_law=PRESETS[DEFAULT_LAW],
                                   note=f"{result.method}: the loss shown is {DEFAULT_LAW}'s, these fits give no loss")

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from planner.core import format as fmt
 from planner.errors import PlannerError
+from planner.core.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
+from planner.core.laws import PF_DAY
 from planner.fitting.parametric import HUBER_DELTA
 from planner.fitting.uploads import DroppedRows
 
@@ -57,9 +59,6 @@ def check_target_flops(flops: float) -> float:
 
 def parse_target_flops(text: str | None) -> float | None:
     """'1e21', '1e21 FLOPs', '3.2e22', '1,000T', '5e3 PF-days' -> FLOPs; '' -> None (no target)."""
-    from planner.core.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
-    from planner.core.laws import PF_DAY
-
     s = (text or "").strip()
     if not s:
         return None

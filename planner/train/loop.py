@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
+from planner.core.hardware import get_accelerator
 
 CHECKPOINT = "checkpoint.pt"
 WSD_COOLDOWN_SHARE = 0.2  # Hägele et al. 2024 (arXiv 2405.18392), §3 and Fig. 5: 20% matches cosine
@@ -130,8 +131,6 @@ def peak_flops_per_s(cfg: TrainConfig) -> float | None:
 
     name = accelerator_name(torch.cuda.get_device_name())
     try:
-        from planner.core.hardware import get_accelerator
-
         return get_accelerator(name).peak_flops
     except (ImportError, PlannerError, AttributeError):
         return None  # hardware table not available or GPU unknown: report tokens/s only

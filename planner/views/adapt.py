@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -13,7 +12,7 @@ from planner.adapt.validation import expected_error, validate_memory
 from planner.core import format as fmt
 from planner.core.hardware import get_accelerator
 
-PALETTE = px.colors.qualitative.Safe  # the memory parts' colours; each method has its own (its class)
+from planner.views.style import PALETTE  # the memory parts' colours; each method has its own (its class)
 MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
                 ("optimizer_gb", "optimizer states"), ("activations_gb", "activations")]
 

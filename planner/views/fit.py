@@ -15,17 +15,12 @@ from planner.fitting.core import to_law
 from planner.core.laws import PRESETS
 from planner.views.export import plain, plotly_text  # run names come from uploads: text, not HTML or Markdown
 
-PALETTE = px.colors.qualitative.Safe
+from planner.views.style import PALETTE, layout
 COMPARE = ("hoffmann2022", "besiroglu2024")  # published laws drawn for comparison
 
 
 def _log_layout(fig: go.Figure, title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=430,
-                      legend=dict(font=dict(size=10)), margin=dict(t=50, l=60, r=20, b=50))
-    fig.update_xaxes(type="log")
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+    return layout(fig, title, x, y, log_x=True, log_y=log_y)
 
 
 def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ...] = COMPARE) -> pd.DataFrame:

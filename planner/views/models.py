@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from planner.core import format as fmt
@@ -11,7 +10,7 @@ from planner.core.budget import training_flops
 from planner.core.hardware import Accelerator
 from planner.catalog import PLAUSIBLE_MFU, ModelRow
 
-PALETTE = px.colors.qualitative.Dark24
+from planner.views.style import WIDE_PALETTE as PALETTE
 CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022: compute-optimal models see ~20 tokens per parameter
 
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-PALETTE = px.colors.qualitative.Safe
+from planner.views.style import PALETTE
 
 
 def _sci(x: float) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -15,7 +14,7 @@ from planner.recipe.hparams import Hparams
 from planner.recipe.inference import InferenceAwarePlan
 from planner.recipe.overtrain import OvertrainTable
 
-PALETTE = px.colors.qualitative.Safe
+from planner.views.style import PALETTE
 
 
 def inference_figure(curve: pd.DataFrame, result: InferenceAwarePlan) -> go.Figure:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 # Colour-blind safe (Paul Tol's "Safe" scheme as shipped with plotly); wide charts cycle through it.
 PALETTE = px.colors.qualitative.Safe
+WIDE_PALETTE = px.colors.qualitative.Dark24  # for charts with more series than PALETTE has colours
 MUTED = "lightgrey"  # points or runs that were not used
 
 

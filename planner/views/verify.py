@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from planner.core.format import duration
 from planner.verify.analysis import HoldoutCheck, LadderFit, LadderReport
 from planner.verify.design import LadderDesign
 
-PALETTE = px.colors.qualitative.Safe
+from planner.views.style import PALETTE, layout
 BLANK = "—"  # a value not known (yet): tables show this rather than "None"
 
 
@@ -42,11 +41,7 @@ def best_holdout_error(check: HoldoutCheck | None) -> tuple[str, float] | None:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = True, height: int = 400) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=height,
-                      legend=dict(font=dict(size=10)), margin=dict(t=50, l=60, r=20, b=50))
-    if log_x:
-        fig.update_xaxes(type="log")
-    return fig
+    return layout(fig, title, x, y, height=height, log_x=log_x)
 
 
 def _budget_colors(budgets) -> dict[float, str]:
