@@ -59,7 +59,7 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Runs", len(design.runs))
 c2.metric("Total compute (FLOPs)", f"{design.total_flops:.3g}")
 c3.metric("Estimated time", fmt.duration(design.est_seconds), help="on one device slot")
-c4.metric("Estimated cost", plots.format_usd(design.est_usd) if design.device != "cpu" else "— (CPU)",
+c4.metric("Estimated cost", fmt.usd(design.est_usd) if design.device != "cpu" else "— (CPU)",
           help=f"on-demand price of {accelerator}" if design.device != "cpu" else None)
 st.caption(f"Throughput {design.throughput_flops_per_s:.3g} FLOP/s, {design.throughput_source}.")
 if runner_name == "local":

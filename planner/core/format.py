@@ -18,7 +18,12 @@ def flops(x: float) -> str:
     return f"{x:.3g} FLOPs"
 
 
-def usd(x: float) -> str:
+def usd(x: float | None) -> str:
+    """$2.1M, $950.00, < $0.01 (a tiny CPU run), — when unknown: every dollar figure in the app."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    if 0 < x < 0.01:
+        return "< $0.01"
     return "$" + count(x, 3) if x >= 1e3 else f"${x:,.2f}"
 
 

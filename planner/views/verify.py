@@ -13,12 +13,6 @@ from planner.views.style import PALETTE, layout
 BLANK = "—"  # a value not known (yet): tables show this rather than "None"
 
 
-def format_usd(usd: float | None) -> str:
-    if usd is None:
-        return BLANK
-    return "< $0.01" if usd < 0.01 else f"${usd:,.2f}"
-
-
 def format_eta(seconds: float | None) -> str:
     return BLANK if seconds is None else duration(seconds)
 
