@@ -62,14 +62,26 @@ def mfu_section() -> None:
 
 def gpu_hours_section() -> None:
     runs = published_goodputs()
-    print(f"\n## GPU-hours of published runs: --mfu auto and goodput {DEFAULT_GOODPUT}")
-    print(f"{'model':16s} {'GPUs':>6s} {'reported':>10s} {'predicted':>10s} {'error':>6s} {'pred MFU':>8s} "
-          f"{'implied goodput':>15s}  layout")
-    for r in runs:
-        print(f"{r.model:16s} {r.gpus:6d} {r.reported_gpu_hours:10.3g} {r.predicted_gpu_hours:10.3g} "
-              f"{r.error:+6.0%} {r.predicted_mfu:8.3f} {r.implied_goodput:15.2f}  {r.layout}")
-    print(f"median |error| {median_abs_error(runs):.0%}; within 10%: {sum(abs(r.error) <= 0.1 for r in runs)} "
-          f"of {len(runs)}; median implied goodput {median(r.implied_goodput for r in runs):.2f}")
+    print(f"\n## GPU-hours of published runs: --mfu auto and goodput {DEFAULT_GOODPUT} (1 where the published hours "
+          "are throughput-derived)")
+    print(f"{'model':16s} {'basis':14s} {'reported':>10s} {'predicted':>10s} {'error':>6s} {'pred MFU':>8s} "
+          f"{'pub MFU':>7s} {'err at pub':>10s} {'implied goodput':>15s}  layout")
+    for comparable in (True, False):
+        print("-- comparable (scored)" if comparable else "-- not comparable (shown, not scored: see the notes)")
+        for r in (r for r in runs if r.comparable == comparable):
+            pub = f"{r.published_mfu:7.3f}" if r.published_mfu else f"{'-':>7s}"
+            at_pub = f"{r.error_at_published_mfu:+10.0%}" if r.error_at_published_mfu is not None else f"{'-':>10s}"
+            print(f"{r.model:16s} {r.hours_basis:14s} {r.reported_gpu_hours:10.3g} {r.predicted_gpu_hours:10.3g} "
+                  f"{r.error:+6.0%} {r.predicted_mfu:8.3f} {pub} {at_pub} {r.implied_goodput:15.2f}  {r.layout}")
+    scored = [r for r in runs if r.comparable]
+    with_pub = [r for r in scored if r.error_at_published_mfu is not None]
+    print(f"comparable: median |error| {median_abs_error(runs):.0%}; within 10%: "
+          f"{sum(abs(r.error) <= 0.1 for r in scored)} of {len(scored)}; median implied goodput "
+          f"{median(r.implied_goodput for r in scored):.2f}")
+    print(f"comparable runs with a published MFU: |error| at that MFU "
+          f"{', '.join(f'{r.model} {r.error_at_published_mfu:+.0%}' for r in with_pub)}; "
+          f"at --mfu auto {', '.join(f'{r.model} {r.error:+.0%}' for r in with_pub)}")
+    print(f"all {len(runs)} runs: median |error| {median(abs(r.error) for r in runs):.0%}")
 
 
 def memory_section() -> None:

@@ -7,6 +7,7 @@ by planner.systems.throughput); goodput turns it into the hours a run really boo
 from __future__ import annotations
 
 from statistics import median
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -29,21 +30,71 @@ def _gpt(layers: int, d: int, heads: int, vocab: int) -> ModelConfig:
 
 LLAMA_405B = ModelConfig(name="llama-3.1-405b", vocab_size=128256, d_model=16384, n_layers=126, n_heads=128,
                          n_kv_heads=8, d_ff=53248, max_seq_len=8192)  # HF config.json of Llama-3.1-405B
-# How each catalog run was trained: (shape, GPUs, sequence length, batch tokens, what is assumed).
-RUN_SETUPS: dict[str, tuple] = {
-    "LLaMA-7B": ("llama-2-7b", 2048, 2048, 4e6, "GPU count assumed as for 65B; Llama-2-7B shape"),
-    "LLaMA-13B": ("llama-2-13b", 2048, 2048, 4e6, "GPU count assumed as for 65B; Llama-2-13B shape"),
-    "LLaMA-33B": (None, 2048, 2048, 4e6, "GPU count assumed as for 65B; suggested shape"),
-    "LLaMA-65B": (None, 2048, 2048, 4e6, "2048 A100 (Touvron et al. 2023 §2.4); suggested shape"),
-    "Llama-2-7B": ("llama-2-7b", 2048, 4096, 4e6, "GPU count not published: 2048 assumed"),
-    "Llama-2-13B": ("llama-2-13b", 2048, 4096, 4e6, "GPU count not published: 2048 assumed"),
-    "Llama-2-70B": ("llama-2-70b", 2048, 4096, 4e6, "GPU count not published: 2048 assumed"),
-    "Llama-3-8B": ("llama-3-8b", 2048, 8192, 16e6, "GPU count not published: 2048 assumed"),
-    "Llama-3-70B": ("llama-3-70b", 8192, 8192, 16e6, "GPU count not published: 8192 assumed"),
-    "Llama-3.1-405B": (LLAMA_405B, 16384, 8192, 16e6, "16K H100, 16M-token batches (Dubey et al. 2024 §3.3)"),
-    "BLOOM 176B": (_gpt(70, 14336, 112, 250880), 384, 2048, 4.2e6, "384 A100 (BLOOM paper §3.4)"),
-    "OPT-175B": (_gpt(96, 12288, 96, 50272), 992, 2048, 2e6, "992 A100 (Zhang et al. 2022 §2.4)"),
-    "Phi-2": (None, 96, 2048, 4e6, "96 A100 (Microsoft blog); batch and shape assumed"),
+
+
+def _llama1(d: int, layers: int, heads: int, d_ff: int) -> ModelConfig:
+    """LLaMA (Touvron et al. 2023a, Table 2: width, heads, layers; d_ff as in the released config.json)."""
+    return ModelConfig(vocab_size=32000, d_model=d, n_layers=layers, n_heads=heads, d_ff=d_ff, max_seq_len=2048)
+
+
+# microsoft/phi-2 config.json: 32 layers, width 2560, 32 heads, MLP 10240, vocab 51200, 2048 context, untied head.
+PHI_2 = ModelConfig(family="gpt2", vocab_size=51200, d_model=2560, n_layers=32, n_heads=32, d_ff=10240,
+                    max_seq_len=2048, tie_embeddings=False)
+
+HoursBasis = Literal["wall-clock", "throughput", "not comparable"]
+# What a run's published GPU-hours count, and so what to compare them with:
+#   wall-clock: GPUs x days of the run: predicted hours at the default goodput;
+#   throughput: tokens / steady-state throughput (no failures counted): predicted hours at goodput 1;
+#   not comparable: the hours cover more than one clean pass (reruns, rollbacks, unstated extras): shown, not scored.
+LLAMA1_BASIS = ("LLaMA Table 15 hours are throughput-derived: 65B's 1,022,362 = 1.4T tokens / 380 tokens/s/GPU "
+                "(Touvron et al. 2023a §2.4) / 3600 within 0.1%; the same table's other rows taken alike")
+
+
+class RunSetup(NamedTuple):
+    shape: ModelConfig | str | None  # a ModelConfig, a preset name, or None (suggested from the catalog params)
+    gpus: int
+    seq_len: int
+    batch_tokens: float
+    basis: HoursBasis
+    published_mfu: float | None  # steady-state MFU the run's own paper reports, if any
+    note: str
+
+
+# How each catalog run was trained, with sources; GPU counts not published are assumed (said so in the note).
+RUN_SETUPS: dict[str, RunSetup] = {
+    "LLaMA-7B": RunSetup(_llama1(4096, 32, 32, 11008), 2048, 2048, 4e6, "throughput", None,
+                         "GPU count assumed as for 65B. " + LLAMA1_BASIS),
+    "LLaMA-13B": RunSetup(_llama1(5120, 40, 40, 13824), 2048, 2048, 4e6, "throughput", None,
+                          "GPU count assumed as for 65B. " + LLAMA1_BASIS),
+    "LLaMA-33B": RunSetup(_llama1(6656, 60, 52, 17920), 2048, 2048, 4e6, "throughput", None,
+                          "GPU count assumed as for 65B. " + LLAMA1_BASIS),
+    "LLaMA-65B": RunSetup(_llama1(8192, 80, 64, 22016), 2048, 2048, 4e6, "throughput", 0.487,
+                          "2048 A100 (Touvron et al. 2023a §2.4); MFU from its 380 tokens/s/GPU. " + LLAMA1_BASIS),
+    "Llama-2-7B": RunSetup("llama-2-7b", 2048, 4096, 4e6, "wall-clock", None, "GPU count not published: 2048 assumed"),
+    "Llama-2-13B": RunSetup("llama-2-13b", 2048, 4096, 4e6, "wall-clock", None,
+                            "GPU count not published: 2048 assumed"),
+    "Llama-2-70B": RunSetup("llama-2-70b", 2048, 4096, 4e6, "wall-clock", None,
+                            "GPU count not published: 2048 assumed"),
+    "Llama-3-8B": RunSetup("llama-3-8b", 2048, 8192, 16e6, "not comparable", None,
+                           "model-card cumulative hours, not broken down: even at goodput 1 they imply 0.16 MFU, "
+                           "well under the 0.38-0.43 Meta reports for 405B on the same H100s (Dubey et al. 2024 "
+                           "Table 4); GPU count not published: 2048 assumed"),
+    "Llama-3-70B": RunSetup("llama-3-70b", 8192, 8192, 16e6, "not comparable", None,
+                            "model-card cumulative hours, not broken down: even at goodput 1 they imply 0.29 MFU, "
+                            "under the 0.38-0.43 reported for 405B (Dubey et al. 2024 Table 4); GPU count not "
+                            "published: 8192 assumed"),
+    "Llama-3.1-405B": RunSetup(LLAMA_405B, 16384, 8192, 16e6, "wall-clock", 0.41,
+                               "16K H100, 16M-token batches, 0.38-0.43 MFU (Dubey et al. 2024 §3.3, Table 4); the "
+                               "model card's hours match that MFU at >90% effective training time (§3.3.4)"),
+    "BLOOM 176B": RunSetup(_gpt(70, 14336, 112, 250880), 384, 2048, 4.2e6, "wall-clock", 0.361,
+                           "384 A100 for ~117 days (BLOOM paper §3.4; hours from Touvron 2023a Table 15); 150 "
+                           "TFLOP/s per GPU with full recomputation = 0.361 MFU"),
+    "OPT-175B": RunSetup(_gpt(96, 12288, 96, 50272), 992, 2048, 2e6, "not comparable", 0.471,
+                         "992 A100; the hours include restarts after hardware failures and rollbacks to earlier "
+                         "checkpoints after loss divergences (Zhang et al. 2022 §2.5 and the OPT-175B logbook): at "
+                         "its own 147 TFLOP/s one pass takes 2.3x fewer hours than reported"),
+    "Phi-2": RunSetup(PHI_2, 96, 2048, 4e6, "wall-clock", None,
+                      "96 A100 for '14 days' (Microsoft blog; rounded); batch not published: 4M tokens assumed"),
 }
 
 
@@ -52,15 +103,21 @@ class RunGoodput(BaseModel):
     accelerator: str
     gpus: int
     reported_gpu_hours: float
+    hours_basis: HoursBasis = Field(description="what the published hours count (see RUN_SETUPS)")
+    comparable: bool = Field(description="False where the hours cover more than one clean run: shown, not scored")
     predicted_mfu: float = Field(description="steady-state MFU of the best layout (planner.systems)")
+    published_mfu: float | None = Field(None, description="steady-state MFU the run's source reports")
     layout: str
     implied_goodput: float = Field(description="hours at predicted MFU and goodput 1 / reported hours")
-    predicted_gpu_hours: float = Field(description="at predicted MFU and DEFAULT_GOODPUT")
+    goodput_applied: float = Field(description="DEFAULT_GOODPUT for wall-clock hours, 1 for throughput-derived")
+    predicted_gpu_hours: float = Field(description="at predicted MFU and goodput_applied")
     error: float = Field(description="predicted / reported - 1")
+    error_at_published_mfu: float | None = Field(None, description="the same at the source's own MFU: the "
+                                                 "goodput part of the error, without the MFU prediction's")
     assumptions: str
 
 
-def _shape(model: str, spec, params: float) -> ModelConfig:
+def _shape(spec, params: float) -> ModelConfig:
     if isinstance(spec, ModelConfig):
         return spec
     return get_preset(spec) if spec else suggest_shape(params)
@@ -69,17 +126,24 @@ def _shape(model: str, spec, params: float) -> ModelConfig:
 def run_goodput(name: str) -> RunGoodput:
     """What the published GPU-hours of catalog run `name` imply, next to the predicted hours."""
     model = next(m for m in catalog() if m.name == name)
-    spec, gpus, seq_len, batch_tokens, assumed = RUN_SETUPS[name]
-    plan = search_layouts(_shape(name, spec, model.training_params), gpus, model.reported_accelerator, seq_len,
-                          int(batch_tokens))
+    setup = RUN_SETUPS[name]
+    plan = search_layouts(_shape(setup.shape, model.training_params), setup.gpus, model.reported_accelerator,
+                          setup.seq_len, int(setup.batch_tokens))
     peak = get_accelerator(model.reported_accelerator).peak_flops
-    ideal_hours = training_flops(model.training_params, model.tokens) / (peak * plan.mfu) / SECONDS_PER_HOUR
-    predicted = ideal_hours / DEFAULT_GOODPUT
-    return RunGoodput(model=name, accelerator=model.reported_accelerator, gpus=gpus,
-                      reported_gpu_hours=model.reported_gpu_hours, predicted_mfu=plan.mfu,
-                      layout=layout_summary(plan),
-                      implied_goodput=ideal_hours / model.reported_gpu_hours, predicted_gpu_hours=predicted,
-                      error=predicted / model.reported_gpu_hours - 1, assumptions=assumed)
+    flops = training_flops(model.training_params, model.tokens)
+    ideal_hours = flops / (peak * plan.mfu) / SECONDS_PER_HOUR
+    goodput = 1.0 if setup.basis == "throughput" else DEFAULT_GOODPUT
+    predicted = ideal_hours / goodput
+    at_published = None
+    if setup.published_mfu:
+        at_published = flops / (peak * setup.published_mfu * goodput) / SECONDS_PER_HOUR / model.reported_gpu_hours - 1
+    return RunGoodput(model=name, accelerator=model.reported_accelerator, gpus=setup.gpus,
+                      reported_gpu_hours=model.reported_gpu_hours, hours_basis=setup.basis,
+                      comparable=setup.basis != "not comparable", predicted_mfu=plan.mfu,
+                      published_mfu=setup.published_mfu, layout=layout_summary(plan),
+                      implied_goodput=ideal_hours / model.reported_gpu_hours, goodput_applied=goodput,
+                      predicted_gpu_hours=predicted, error=predicted / model.reported_gpu_hours - 1,
+                      error_at_published_mfu=at_published, assumptions=setup.note)
 
 
 def published_goodputs() -> list[RunGoodput]:
@@ -87,4 +151,5 @@ def published_goodputs() -> list[RunGoodput]:
 
 
 def median_abs_error(runs: list[RunGoodput]) -> float:
-    return median(abs(r.error) for r in runs)
+    """Median |error| over the comparable runs (the ones whose hours count one clean run)."""
+    return median(abs(r.error) for r in runs if r.comparable)

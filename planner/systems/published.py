@@ -44,6 +44,7 @@ class PublishedRun(BaseModel):
     micro_batch: int
     global_batch: int = Field(description="sequences per step")
     recompute: Literal["none", "selective", "full"]
+    interleave: int = Field(1, description="model chunks per pipeline stage (interleaved 1F1B); 1 = plain 1F1B")
     published_mfu: float
     source: str
     note: str = ""
@@ -55,7 +56,8 @@ class PublishedRun(BaseModel):
 
     def layout(self) -> Layout:
         return Layout(tp=self.tp, pp=self.pp, dp=self.gpus // (self.tp * self.pp),
-                      zero_stage=ZERO_STAGE[self.sharding], micro_batch=self.micro_batch, recompute=self.recompute)
+                      zero_stage=ZERO_STAGE[self.sharding], micro_batch=self.micro_batch, recompute=self.recompute,
+                      interleave=self.interleave)
 
 
 @lru_cache(maxsize=1)

@@ -29,10 +29,10 @@ from planner.errors import PlannerError
 
 # --- calibrated constants (benchmarks/bench_systems.py --calibrate; see RESULTS.md) -----------------------
 # Fitted by grid search (mean |error| 3.7 MFU points on the 18 calibration rows; held-out: RESULTS.md).
-SIZE_KNEE = 256.0           # matmul width (d_model / tp) at which a GEMM runs at half its large-size efficiency
+SIZE_KNEE = 384.0           # matmul width (d_model / tp) at which a GEMM runs at half its large-size efficiency
 ATTENTION_EFFICIENCY = 1.0  # flash attention forward + backward, as a share of the matmul efficiency
 ELEMENTWISE_BYTES = 120.0   # HBM bytes per token, layer and unit of width moved by memory-bound ops (bf16)
-OVERHEAD = 0.12             # launch gaps, data loading, logging: a share of the step not otherwise modelled
+OVERHEAD = 0.08             # launch gaps, data loading, logging: a share of the step not otherwise modelled
 
 BF16_BYTES = 2
 LOSS_BYTES_PER_LOGIT = 12  # the fp32 logits are written, read by the softmax and their gradient written: 3 x 4
@@ -85,6 +85,18 @@ def _ring(n: int) -> float:
 def _bandwidth(acc: Accelerator, span: int) -> float:
     """Bytes/s for a collective over `span` consecutive GPUs: the node fabric if they share a node."""
     return (acc.intra_node_gbs if span <= acc.node_size else acc.inter_node_gbs) * 1e9
+
+
+def _dp_bandwidth(acc: Accelerator, lay: Layout) -> float:
+    """Bytes/s per GPU of a data-parallel ring that spans nodes. Megatron orders ranks tp-dp-pp, so a DP group
+    has node_size / tp members on each node; NCCL runs one ring per NIC and splits each collective over them
+    through NVLink, so the group's rings share those members' NICs (NVIDIA/nccl#601: "we can use NVLink to
+    split the operations in N parts then balance the traffic onto the N NICs"; two HGX H100 nodes reach
+    ~360 GB/s bus bandwidth with 8 x 400 Gb/s, NVIDIA/nccl#1277). With tp >= node_size it is one NIC per GPU."""
+    if lay.gpus <= acc.node_size:
+        return _bandwidth(acc, lay.gpus)
+    members_per_node = max(1, min(lay.dp, acc.node_size // lay.tp))
+    return min(acc.intra_node_gbs, acc.inter_node_gbs * members_per_node) * 1e9
 
 
 def _matmul_rate(acc: Accelerator, width: float) -> float:
@@ -140,7 +152,7 @@ def _dp_seconds(cfg: ModelConfig, acc: Accelerator, lay: Layout, microbatches: i
         return 0.0
     grad_bytes = local_params(cfg, lay) * BF16_BYTES
     collectives = 3 * microbatches if lay.zero_stage == 3 else 2
-    return collectives * _ring(lay.dp) * grad_bytes / _bandwidth(acc, lay.gpus)
+    return collectives * _ring(lay.dp) * grad_bytes / _dp_bandwidth(acc, lay)
 
 
 def tokens_per_s_per_gpu(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> float:
