@@ -6,6 +6,7 @@ import streamlit as st
 from planner.core import budget, format as fmt, hardware, laws
 from planner import plan
 from planner.errors import PlannerError
+from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.views import plan as plots
 from planner.views import systems as systems_views
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
@@ -20,6 +21,59 @@ st.caption("State a compute budget; get the compute-optimal model size and token
 BUDGET_FORMS = ["GPUs × days", "FLOPs", "GPU-hours", "Dollars", "Free text"]
 SHARDING = {"ZeRO-3 / FSDP": "zero3", "ZeRO-2": "zero2", "ZeRO-1": "zero1", "None (DDP)": "none"}
 RECOMPUTE = {"Full recomputation": "full", "Selective": "selective", "None": "none"}
+
+
+# --- page-edge caches: a rerun redraws from these; the planner's functions stay pure ----------------------
+# Keys are JSON of the request plus the chosen laws' definitions (law_key): a law re-saved on the Fit page under
+# the same name is a new key. Figures are cache_resource (shared, not copied: st.plotly_chart only reads them).
+def law_key(names: list[str]) -> str:
+    known = laws.all_laws()
+    return json.dumps({n: known[n].model_dump(mode="json") for n in names if n in known}, sort_keys=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_plan(request_json: str, laws_json: str) -> plan.Plan:
+    return plan.make_plan(plan.PlanRequest.model_validate_json(request_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_table(request_json: str, laws_json: str):
+    return plan.plan_table(cached_plan(request_json, laws_json))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def isoflop_chart(name: str, flops: float, laws_json: str):
+    return plots.isoflop_figure(plan.isoflop_curves(name, plan.budgets_around(flops)), flops)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def frontier_chart(names: tuple[str, ...], flops: float, laws_json: str):
+    return plots.frontier_figure(plan.frontier(list(names), *plan.frontier_range(flops)), flops)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def memory_chart(request_json: str, laws_json: str):
+    return plots.memory_figure(cached_table(request_json, laws_json))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def overtrain_view(law_name: str, flops: float, laws_json: str):
+    over = overtrain.overtrain_table(law_name, flops)
+    return over, recipe_views.overtrain_frame(over), recipe_views.overtrain_figure(over)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def serving_view(law_name: str, flops: float, demand_json: str, accelerator: str, laws_json: str):
+    demand = inference.InferenceDemand.model_validate_json(demand_json)
+    served = inference.inference_aware(law_name, flops, demand, accelerator=accelerator)
+    figure = recipe_views.inference_figure(inference.cost_curve(law_name, flops, demand), served)
+    return served, recipe_views.inference_frame(served), figure
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def layout_chart(request_json: str, laws_json: str):
+    return systems_views.time_figure(cached_plan(request_json, laws_json).plans[0].layout)
+
 
 left, right = st.columns([1, 1], gap="large")
 with left:
@@ -83,25 +137,29 @@ with right:
             "node_size": s1.number_input("GPUs per node", 1, 100000, acc_row.node_size, key="sys_node"),
         }
 
+law_names_used = chosen or [laws.DEFAULT_LAW]
+laws_json = law_key(law_names_used)
 try:
     if request is None:
         request = budget.parse_budget(text, accelerator=accelerator, mfu=mfu, gpus=gpus)
-    result = plan.make_plan(plan.PlanRequest(
-        budget=request, laws=chosen or [laws.DEFAULT_LAW], seq_len=seq_len, micro_batch=micro_batch,
+    plan_request = plan.PlanRequest(
+        budget=request, laws=law_names_used, seq_len=seq_len, micro_batch=micro_batch,
         sharding=SHARDING[sharding], recompute=RECOMPUTE[recompute], mfu_auto=mfu_auto, goodput=goodput,
-        global_batch_tokens=int(batch_tokens), accelerator_overrides=hardware_overrides))
-except PlannerError as err:
-    st.error(str(err))
+        global_batch_tokens=int(batch_tokens), accelerator_overrides=hardware_overrides)
+    request_json = plan_request.model_dump_json()
+    result = cached_plan(request_json, laws_json)  # an unrelated input (serving demand, a tab) keeps this plan
+except INPUT_ERRORS as err:
+    st.error(error_sentence(err))
     st.stop()
 
 b = result.budget
-st.info(plan.budget_summary(b))
+st.info(plots.budget_summary(b))
 
 first = result.plans[0]
 st.subheader(f"Compute-optimal run — {first.law}")
-for column, item in zip(st.columns(5) + st.columns(5), plan.headline(first)):
+for column, item in zip(st.columns(5) + st.columns(5), plots.headline(first)):
     column.metric(item.label, item.value, help=item.help)
-st.markdown(plan.shape_summary(first))
+st.markdown(plots.shape_summary(first))
 # Run recipe (issue 11): learning rate and batch next to the suggested shape; details in the section below.
 law_for_recipe = inference.sizing_law([p.law for p in result.plans])
 try:
@@ -111,36 +169,42 @@ try:
 except PlannerError as err:
     run_hparams = None
     st.caption(f"No learning-rate suggestion: {err}")
-for warning in plan.memory_warnings(result):
+for warning in plots.memory_warnings(result):
     st.warning(warning)
 
 st.subheader("The laws side by side")
-table = plan.plan_table(result)
-st.dataframe(plan.display_table(table), hide_index=True, width="stretch")
+table = cached_table(request_json, laws_json)
+st.dataframe(plots.display_table(table), hide_index=True, width="stretch")
 
-tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"])
-with tabs[0]:
-    budgets = plan.budgets_around(b.flops)
-    for name in chosen or [laws.DEFAULT_LAW]:
-        st.plotly_chart(plots.isoflop_figure(plan.isoflop_curves(name, budgets), b.flops), width="stretch")
-with tabs[1]:
-    low, high = plan.frontier_range(b.flops)
-    st.plotly_chart(plots.frontier_figure(plan.frontier(chosen or [laws.DEFAULT_LAW], low, high), b.flops),
-                    width="stretch")
-with tabs[2]:
-    st.plotly_chart(plots.memory_figure(table), width="stretch")
+# Only the open tab is drawn (on_change="rerun" makes .open known): each chart costs a figure's serialisation.
+tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"], key="plan_charts", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        for name in law_names_used:
+            st.plotly_chart(isoflop_chart(name, b.flops, laws_json), width="stretch")
+if tabs[1].open:
+    tabs[1].plotly_chart(frontier_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
+if tabs[2].open:
+    tabs[2].plotly_chart(memory_chart(request_json, laws_json), width="stretch")
 
-with st.expander("Size or data already fixed? The compute-optimal counterpart under each law"):
+
+@st.fragment
+def fixed_counterpart(names: list[str], resolved: budget.Budget) -> None:
+    """A fragment: its two inputs change only this table, so they rerun only this section."""
     f1, f2 = st.columns([1, 3])
     fixed = f1.radio("Fixed", ["model size (params)", "tokens"])
     amount = f1.text_input("Amount", "7e9" if fixed.startswith("model") else "2e12")
     try:
         value = budget.parse_number(amount)
         by_size = fixed.startswith("model")
-        f2.dataframe(plan.fixed_allocations(chosen or [laws.DEFAULT_LAW], b, params=value if by_size else None,
+        f2.dataframe(plan.fixed_allocations(names, resolved, params=value if by_size else None,
                                             tokens=None if by_size else value), hide_index=True)
-    except PlannerError as err:
-        f2.error(str(err))
+    except INPUT_ERRORS as err:
+        f2.error(error_sentence(err))
+
+
+with st.expander("Size or data already fixed? The compute-optimal counterpart under each law"):
+    fixed_counterpart(law_names_used, b)
 
 # --- Parallel layout (issue 12): the chosen layout, its predicted MFU and where a step's time goes ------------
 st.subheader("Parallel layout and throughput")
@@ -153,7 +217,7 @@ else:
                 f"— {'MFU predicted and used for cost' if mfu_auto else 'predicted MFU shown; cost uses the slider'}")
     for column, (label, value) in zip(st.columns(5) + st.columns(5), systems_views.layout_metrics(chosen_layout)):
         column.metric(label, value)
-    st.plotly_chart(systems_views.time_figure(chosen_layout), width="stretch")
+    st.plotly_chart(layout_chart(request_json, laws_json), width="stretch")
     st.caption(systems_views.accuracy_note())  # how far to trust the MFU and memory above
     with st.expander("Other layouts and why they lost"):
         st.table(systems_views.alternatives_table(chosen_layout))  # static: the ranking is the point
@@ -165,7 +229,11 @@ st.subheader("Beyond the compute-optimal run")
 st.caption(f"Trade-offs under {law_for_recipe}, " + ("the first chosen law with a loss surface L(N, D)."
            if law_for_recipe in [p.law for p in result.plans] else "the default: no chosen law has a loss surface."))
 serving, overtraining, hyper = st.tabs(["Serving demand", "Over-training", "Learning rate & batch"])
-with serving:
+
+
+@st.fragment
+def serving_section(law_name: str, b: budget.Budget, laws_json: str) -> None:
+    """A fragment: the serving inputs change only this tab, so they rerun only this section."""
     s1, s2, s3 = st.columns(3)
     demand_text = s1.text_input("Lifetime inference tokens", "1e13", key="inference_tokens",
                                 help="prompt + generated tokens the model will serve, e.g. 2T or 1e13")
@@ -176,28 +244,31 @@ with serving:
     try:
         demand = inference.InferenceDemand(tokens=budget.parse_number(demand_text), prefill_share=prefill,
                                            mfu_train=b.mfu, mfu_prefill=b.mfu, mfu_generate=decode_mfu)
-        served = inference.inference_aware(law_for_recipe, b.flops, demand, accelerator=b.accelerator)
+        served, frame, figure = serving_view(law_name, b.flops, demand.model_dump_json(), b.accelerator, laws_json)
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Serving-aware N", fmt.count(served.params))
         m2.metric("Serving-aware D", fmt.count(served.tokens))
         m3.metric("Serving-aware tokens/param", f"{served.tokens_per_param:.0f}")
         m4.metric("Total cost saved", f"{served.total_saving:.0%}", help="training + serving, vs the "
                   "training-only optimum serving the same tokens")
-        st.table(recipe_views.inference_frame(served))
-        st.plotly_chart(recipe_views.inference_figure(inference.cost_curve(law_for_recipe, b.flops, demand),
-                                                      served), width="stretch")
+        st.table(frame)
+        st.plotly_chart(figure, width="stretch")
         st.caption(f"Same loss as the training-only optimum; {served.citation}.")
-    except (PlannerError, ValueError) as err:
-        st.error(str(err))
+    except ValueError as err:  # PlannerError, or InferenceDemand refusing a value
+        st.error(error_sentence(err))
+
+
+with serving:
+    serving_section(law_for_recipe, b, law_key([law_for_recipe]))
 with overtraining:
     try:
-        over = overtrain.overtrain_table(law_for_recipe, b.flops)
-        st.table(recipe_views.overtrain_frame(over))
-        st.plotly_chart(recipe_views.overtrain_figure(over), width="stretch")
+        over, over_frame, over_figure = overtrain_view(law_for_recipe, b.flops, law_key([law_for_recipe]))
+        st.table(over_frame)
+        st.plotly_chart(over_figure, width="stretch")
         st.caption(f"{over.citation}. Compute for the optimal loss: training compute at that ratio that reaches "
                    "the compute-optimal loss, relative to the budget.")
     except PlannerError as err:
-        st.error(str(err))
+        st.error(error_sentence(err))
 with hyper:
     if run_hparams is not None:
         st.table(recipe_views.hparams_frame(run_hparams))
@@ -206,7 +277,8 @@ with hyper:
         st.markdown(run_hparams.schedule_advice)
 
 d1, d2 = st.columns(2)
-d1.download_button("Download plan (JSON)", json.dumps(result.model_dump(mode="json"), indent=2),
+# Deferred (a callable): the files are built when a button is pressed, not on every rerun.
+d1.download_button("Download plan (JSON)", lambda: json.dumps(result.model_dump(mode="json"), indent=2),
                    file_name="scaleplan-plan.json", mime="application/json")
-d2.download_button("Download plan (CSV)", csv_download(table), file_name="scaleplan-plan.csv",
+d2.download_button("Download plan (CSV)", lambda: csv_download(table), file_name="scaleplan-plan.csv",
                    mime="text/csv")

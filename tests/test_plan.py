@@ -5,6 +5,7 @@ import pytest
 
 from planner.core import budget, laws
 from planner import plan
+from planner.views import plan as plan_views
 from planner.errors import PlannerError
 
 
@@ -44,7 +45,7 @@ def test_table_and_json_round_trip():
     table = plan.plan_table(result)
     assert list(table["law"]) == ["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"]
     assert json.loads(result.model_dump_json())["budget"]["accelerator"] == "H100-SXM"
-    assert set(plan.display_table(table).columns) >= {"N*", "D*", "cost (USD)"}
+    assert set(plan_views.display_table(table).columns) >= {"N*", "D*", "cost (USD)"}
 
 
 def test_isoflop_curves_have_their_minimum_at_the_optimum():
@@ -103,15 +104,15 @@ def test_budget_beyond_the_shape_search_still_plans_without_a_shape():
     only = result.plans[0]
     assert only.shape is None and "no suggested shape" in only.shape_note
     assert only.cost.usd > 0
-    values = {h.label: h.value for h in plan.headline(only)}
+    values = {h.label: h.value for h in plan_views.headline(only)}
     assert values["Memory / GPU"] == "—" and values["Parameters N*"].endswith("T")
-    assert "—" in plan.shape_summary(only)
+    assert "—" in plan_views.shape_summary(only)
 
 
 def test_memory_warnings_name_every_law_that_does_not_fit():
     result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=8, days=365),
                                              laws=["besiroglu2024", "kaplan2020"], sharding="none"))
-    warnings = plan.memory_warnings(result)
+    warnings = plan_views.memory_warnings(result)
     assert any(w.startswith("kaplan2020") for w in warnings)
 
 

@@ -1,11 +1,87 @@
-"""Figures of the Plan page: pure functions of planner.plan's tables."""
+"""The Plan page's headline numbers, summaries, display table, warnings and figures: pure functions of
+planner.plan's results."""
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from pydantic import BaseModel
 
+from planner.core import budget, format as fmt, hardware
+from planner.core.memory import fits_on
+from planner.plan import LawPlan, Plan
 from planner.views.style import PALETTE
+
+
+
+class Headline(BaseModel):
+    label: str
+    value: str
+    help: str | None = None
+
+
+def headline(p: LawPlan) -> list[Headline]:
+    """The ten numbers of a law's plan as the page shows them (formatted; '—' where there is no shape)."""
+    mem, inf = p.memory, p.inference
+    gpus = "—" if mem is None else ("> 4096" if p.min_gpus is None else f"{p.min_gpus:,}")
+    return [
+        Headline(label="Parameters N*", value=fmt.count(p.allocation.params)),
+        Headline(label="Tokens D*", value=fmt.count(p.allocation.tokens)),
+        Headline(label="Tokens / parameter", value=fmt.ratio(p.allocation.tokens_per_param)),
+        Headline(label="Predicted loss", value=f"{p.allocation.loss:.3f}", help=p.allocation.loss_note or None),
+        Headline(label="Cost", value=fmt.usd(p.cost.usd)),
+        Headline(label="GPU-hours", value=fmt.count(p.cost.gpu_hours)),
+        Headline(label="Wall-clock", value=fmt.days(p.cost.days)),
+        Headline(label="Memory / GPU", value=fmt.gb(mem.total_gb) if mem else "—",
+                 help="; ".join(mem.assumptions) if mem else p.shape_note),
+        Headline(label="GPUs needed (min)", value=gpus),
+        Headline(label="Serving memory (bf16)", value=fmt.gb(inf.total_gb) if inf else "—"),
+    ]
+
+
+def budget_summary(b: budget.Budget) -> str:
+    """One line that states the budget in every unit (markdown)."""
+    assumed = " — GPU count assumed" if b.gpus_assumed else ""
+    return (f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on {b.gpus:,} × "
+            f"{b.accelerator} at {b.mfu:.0%} MFU = {fmt.usd(b.usd)} (${b.usd_per_gpu_hour:.2f}/GPU-h, price of "
+            f"{b.price_date}){assumed}")
+
+
+def shape_summary(p: LawPlan) -> str:
+    """The suggested architecture in one markdown line, with the law it came from."""
+    if p.shape is None:
+        return f"**Suggested architecture:** — ({p.shape_note}). *{p.citation}*"
+    s = p.shape
+    return (f"**Suggested architecture** ({s.family}): {s.n_layers} layers, width {s.d_model}, {s.n_heads} heads "
+            f"({s.kv_heads} KV), MLP {s.d_ff}, vocab {s.vocab_size:,} → {fmt.count(p.shape_params)} parameters. "
+            f"*{p.citation}*")
+
+
+DISPLAY_COLUMNS = {
+    "law": "law", "params": "N*", "tokens": "D*", "tokens_per_param": "tokens/param", "loss": "loss",
+    "gpu_hours": "GPU-hours", "days": "days", "usd": "cost (USD)", "memory_per_gpu_gb": "GB/GPU",
+    "min_gpus": "min GPUs", "layers": "layers", "d_model": "width", "heads": "heads",
+}
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as people read it: counts as 7.0B / 1.4T, money and hours rounded."""
+    shown = table[list(DISPLAY_COLUMNS)].rename(columns=DISPLAY_COLUMNS)
+    for column in ("N*", "D*", "GPU-hours"):
+        shown[column] = shown[column].map(fmt.count)
+    shown["cost (USD)"] = shown["cost (USD)"].map(fmt.usd)
+    shown["tokens/param"] = shown["tokens/param"].map(fmt.ratio)
+    shown["days"] = table["days"].map(fmt.days)
+    return shown.round({"loss": 3, "GB/GPU": 1})
+
+
+def memory_warnings(plan: Plan) -> list[str]:
+    """One line per law whose training state does not fit the accelerator on the budget's GPUs."""
+    gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
+    return [f"{p.law}: the training state needs {fmt.gb(p.memory.peak_gb)} per GPU on {plan.budget.gpus:,} GPUs "
+            f"(with runtime overheads), more than the {plan.budget.accelerator}'s {gpu_memory_gb:g} GiB; use at "
+            f"least {p.min_gpus if p.min_gpus else 'more than 4096'} GPUs, more sharding or recomputation"
+            for p in plan.plans if p.memory and not fits_on(p.memory.total_gb, gpu_memory_gb)]
 
 
 def _sci(x: float) -> str:
