@@ -7,9 +7,11 @@ from planner.adapt import estimate as adaptation
 from planner.adapt import job as adapt_jobs
 from planner.adapt.measure import PROSE, AdaptRunSpec
 from planner.adapt.methods import method_names
-from planner.core import hardware
+from planner.core import budget, hardware
 from planner.errors import PlannerError
 from planner.views import adapt as plots
+from planner.views.errors import INPUT_ERRORS, error_sentence
+from planner.views.runs import job_summary
 
 st.title("Adaptation methods")
 st.caption("Most teams adapt a foundation model rather than train one. For a base model and an accelerator, "
@@ -24,7 +26,7 @@ accels = list(hardware.accelerators())
 c1, c2, c3, c4 = st.columns(4)
 model = c1.selectbox("Base model", models, index=models.index("llama-2-70b"),
                      help="an architecture preset, or a model-table entry (shape suggested from its size)")
-accelerator = c2.selectbox("Accelerator", accels, index=accels.index("H100-SXM"))
+accelerator = c2.selectbox("Accelerator", accels, index=accels.index(budget.DEFAULT_ACCELERATOR))
 tokens = c3.number_input("Dataset tokens", min_value=1e3, value=1e8, format="%.3g",
                          help="tokens in the fine-tuning set (one epoch)")
 epochs = c4.number_input("Epochs", min_value=0.1, value=1.0, step=0.5)
@@ -54,15 +56,15 @@ with st.expander("More knobs (defaults: peft's LoRA targets, bf16 weights, SDPA 
         choices = []
     targets = st.multiselect("LoRA target modules (empty = peft's default)", choices)
 
-request = adaptation.AdaptRequest(rank=int(rank), alpha=alpha, target_modules=targets or None,
-                                  virtual_tokens=int(virtual), micro_batch=int(micro_batch),
-                                  seq_len=int(seq_len), precision=precision, attention=attention,
-                                  gradient_checkpointing=checkpointing, dataset_tokens=tokens, epochs=epochs,
-                                  accelerator=accelerator, mfu=mfu)
 try:
+    request = adaptation.AdaptRequest(rank=int(rank), alpha=alpha, target_modules=targets or None,
+                                      virtual_tokens=int(virtual), micro_batch=int(micro_batch),
+                                      seq_len=int(seq_len), precision=precision, attention=attention,
+                                      gradient_checkpointing=checkpointing, dataset_tokens=tokens, epochs=epochs,
+                                      accelerator=accelerator, mfu=mfu)
     comparison = adaptation.compare(model, request)
-except PlannerError as err:
-    st.error(str(err))
+except INPUT_ERRORS as err:
+    st.error(error_sentence(err))
     comparison = None
 
 if comparison is not None:
@@ -98,7 +100,7 @@ st.caption("Every selected method adapts the same small base model (pretrained b
 try:
     bases = {adapt_jobs.base_job_label(j): j.id for j in adapt_jobs.base_jobs()}
 except PlannerError as err:  # a broken job store (corrupt, unreadable): the estimates above still show
-    st.error(str(err))
+    st.error(error_sentence(err))
     st.stop()
 PRETRAIN = "none: pretrain the preset briefly on Python source"
 with st.form("launch"):
@@ -121,8 +123,8 @@ if launched:
                             methods=run_methods, corpus=PROSE, base_job=bases.get(base_choice))
         st.session_state["adapt_job"] = adapt_jobs.submit(
             spec, upload=(upload.name, upload.getvalue()) if upload else None)
-    except PlannerError as err:
-        st.error(f"Not launched: {err}")
+    except INPUT_ERRORS as err:
+        st.error(f"Not launched: {error_sentence(err)}")
 
 
 pending = any(not j.finished for j in adapt_jobs.jobs())
@@ -134,7 +136,7 @@ def show_runs():
     if not jobs:
         st.info("No measured comparison yet: choose methods above and press Run comparison.")
         return
-    labels = {f"job {j.id} — {j.spec.get('preset')} on {j.device} — {j.status}": j for j in jobs}
+    labels = {f"job {j.id} — {job_summary(j).preset} on {j.device} — {j.status}": j for j in jobs}
     chosen = st.selectbox("Comparison", list(labels), key="adapt_job_choice")
     job = labels[chosen]
     if not job.finished:

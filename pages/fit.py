@@ -3,11 +3,11 @@ import json
 
 import pandas as pd
 import streamlit as st
-from pydantic import ValidationError
 
 from planner.fitting import uploads as io
 from planner.core import laws
 from planner.errors import PlannerError
+from planner.views.errors import error_sentence
 from planner.fitting import METHODS, FitOptions, fit_runs, parse_target_flops, to_law
 from planner.views import fit as plots
 from planner.views.export import csv_download, plain  # upload content is shown as text, downloaded formula-safe
@@ -57,7 +57,7 @@ sizes = (sizes_upload.name, sizes_upload.getvalue()) if sizes_upload else None
 try:
     preview, _ = read_preview(*files[0])  # how it was read is in the loaded table's notes
 except PlannerError as err:
-    st.error(plain(err))
+    st.error(plain(error_sentence(err)))
     st.stop()
 with st.expander(f"Preview of {plain(files[0][0])} ({len(preview):,} row{'s' * (len(preview) != 1)})", expanded=False):
     st.dataframe(preview.head(50), hide_index=True)
@@ -118,12 +118,9 @@ try:
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
                          loss=loss_fn, delta=delta, solver=solver, overestimate_penalty=penalty)
     result = fit(table.model_dump_json(), options.model_dump_json())
-except ValueError as err:  # PlannerError, or pydantic's ValidationError of an option
+except ValueError as err:  # PlannerError, pydantic's ValidationError of an option, or numpy/pandas refusing
     with right:
-        if isinstance(err, ValidationError):
-            st.error(plain(io.validation_sentence(err)))
-        else:
-            st.error(plain(str(err) if isinstance(err, PlannerError) else str(err).splitlines()[0]))
+        st.error(plain(error_sentence(err)))
     st.stop()
 
 # --- results -------------------------------------------------------------------------------------------
@@ -185,7 +182,7 @@ with save_col:
             path = laws.save_law(to_law(result, name))
             st.success(f"Saved '{name}'; pick it on the Plan page or with `python -m planner optimal --law {name}`.")
         except ValueError as err:  # PlannerError (a name that is not allowed, a preset's name)
-            st.error(str(err).splitlines()[0])
+            st.error(error_sentence(err))
         except OSError as err:  # a full disk, a read-only state directory
             st.error(f"Could not save '{name}': {err.strerror}")
 with download_col:
@@ -193,7 +190,7 @@ with download_col:
         law_json = to_law(result, name).model_dump_json(indent=2)
         st.download_button("Download fitted law (JSON)", law_json, file_name=f"{name}.json", mime="application/json")
     except ValueError as err:
-        st.caption(f"This fit cannot be turned into a law: {str(err).splitlines()[0]}")
+        st.caption(f"This fit cannot be turned into a law: {error_sentence(err)}")
     st.download_button("Download full result (JSON)", result.model_dump_json(indent=2), file_name=f"{name}-fit.json",
                        mime="application/json")
     for label, frame in plots.chart_tables(runs, result).items():

@@ -5,6 +5,7 @@ import streamlit as st
 from planner.core import budget, hardware
 from planner import catalog as models
 from planner.errors import PlannerError
+from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.recipe import claims, vision
 from planner.views import models as plots
 from planner.views import recipe as recipe_views
@@ -16,9 +17,9 @@ st.caption("Published training runs next to the 6ND rule (C = 6 × params × tok
 
 names = list(hardware.accelerators())
 left, mid, right = st.columns(3)
-accelerator = left.selectbox("Accelerator", names, index=names.index("H100-SXM"),
+accelerator = left.selectbox("Accelerator", names, index=names.index(budget.DEFAULT_ACCELERATOR),
                              help="prices each model's training run (dense BF16 peak, on-demand price)")
-mfu = mid.number_input("MFU", min_value=0.01, max_value=1.0, value=0.4, step=0.05,
+mfu = mid.number_input("MFU", min_value=0.01, max_value=1.0, value=budget.DEFAULT_MFU, step=0.05,
                        help="model-FLOPs utilisation you expect: 0.35-0.5 is typical of large dense runs")
 gpus = right.number_input("GPUs", min_value=1, value=1024, step=64, help="sets the wall-clock days")
 
@@ -26,8 +27,8 @@ chosen = hardware.get_accelerator(accelerator)
 try:
     rows = models.model_table(accelerator, mfu, int(gpus))
     costed = f"training each model on {int(gpus):,} × {chosen.name} at {mfu:.0%} MFU"
-except PlannerError as err:  # only the cost columns depend on MFU and GPUs: show the rest
-    mid.error(str(err))
+except INPUT_ERRORS as err:  # only the cost columns depend on MFU and GPUs: show the rest
+    mid.error(error_sentence(err))
     rows = models.model_table(accelerator, None, int(gpus))
     costed = "not computed until the MFU is valid (see the message under it)"
 
@@ -76,8 +77,8 @@ try:
                                budget.parse_number(claim_active) if claim_active.strip() else None)
     st.table(recipe_views.claim_frame(claim))
     (st.warning if claim.flagged else st.success)(claim.explanation)
-except PlannerError as err:
-    st.error(str(err))
+except INPUT_ERRORS as err:
+    st.error(error_sentence(err))
 
 st.subheader("Commonly quoted figures")
 st.table(recipe_views.quoted_frame(claims.quoted_figures()))

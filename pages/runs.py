@@ -5,6 +5,8 @@ from planner.errors import PlannerError
 from planner.jobs.runners import retry_job
 from planner.jobs.store import JobStore
 from planner.views import verify as plots
+from planner.views.errors import error_sentence
+from planner.views.runs import job_summary
 from planner.views.paths import file_names_only
 
 st.title("Runs")
@@ -16,7 +18,7 @@ try:
     jobs = store.list_jobs()  # read-only: works on a full disk or a read-only state directory
     workers = store.live_workers()
 except PlannerError as err:  # a corrupt or unreadable store: one clear message, naming the file
-    st.error(file_names_only(str(err)))
+    st.error(file_names_only(error_sentence(err)))
     st.stop()
 if not jobs:
     st.info("No runs yet. Launch a ladder on the Verify page, or an adaptation run on the Adapt page.")
@@ -38,12 +40,13 @@ ids = [j.id for j in shown[::-1]]
 if not ids:
     st.stop()
 by_id = {j.id: j for j in shown}  # one read above serves the picker and the details
-job_id = st.selectbox("Job", ids, format_func=lambda i: f"#{i} {by_id[i].spec.get('meta', {}).get('run', '')}")
+job_id = st.selectbox("Job", ids, format_func=lambda i: f"#{i} {job_summary(by_id[i]).run}")
 job = by_id[job_id]
+summary = job_summary(job)  # typed: run name, budget and final loss, whatever the kind
 a, b, c = st.columns(3)
 a.metric("Status", job.status)
 b.metric("Attempt", job.attempt)
-c.metric("Final loss", plots.runs_table([job])["final loss"][0])
+c.metric("Final loss", summary.final_loss_text())
 if job.error:
     st.error(file_names_only(job.error))  # file names, never the server's absolute paths
 try:
@@ -54,15 +57,14 @@ try:
         retry_job(job_id, store=store)  # checks the device, re-queues, makes sure a worker runs it
         st.rerun()
 except PlannerError as err:
-    st.error(file_names_only(str(err)))  # a refused action changed nothing: the status above is the store's
+    st.error(file_names_only(error_sentence(err)))  # a refused action changed nothing: the status above is the store's
 try:
     metrics = store.metrics(job_id)
 except PlannerError as err:  # e.g. the store turned unreadable since the list above
-    st.error(file_names_only(str(err)))
+    st.error(file_names_only(error_sentence(err)))
     metrics = []
 if metrics and "loss" in metrics[0]:
-    name = job.spec.get("meta", {}).get("run", f"job {job_id}")
-    st.plotly_chart(plots.loss_curves_figure({name: metrics}, {name: job.spec.get("meta", {}).get("budget_flops", 0)}),
-                    width="stretch")
+    name = summary.label(job_id)
+    st.plotly_chart(plots.loss_curves_figure({name: metrics}, {name: summary.budget_flops}), width="stretch")
 with st.expander("Spec and result"):
     st.json(file_names_only({"spec": job.spec, "result": job.result}))

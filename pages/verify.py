@@ -4,10 +4,10 @@ Training never runs inside this script: Launch writes jobs to the store and star
 process per device slot if none is alive (`python -m planner worker`); the live view polls the store.
 """
 import streamlit as st
-from pydantic import ValidationError
 
 from planner.core import format as fmt
 from planner.errors import PlannerError
+from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.core.hardware import accelerators
 from planner.jobs.runners import default_device, get_runner
 from planner.views import verify as plots
@@ -51,8 +51,8 @@ try:
     request = ladder.LadderRequest(preset=preset, design=design_name, device=device, sizes_per_budget=sizes,
                                    gpu_hours=gpu_hours or None, accelerator=accelerator, corpus=corpus)
     design = ladder.design_ladder(request)
-except (PlannerError, ValidationError) as err:
-    st.error(str(err))
+except INPUT_ERRORS as err:
+    st.error(error_sentence(err))
     st.stop()
 
 c1, c2, c3, c4 = st.columns(4)
@@ -82,7 +82,7 @@ if st.button("Launch ladder", type="primary"):
         new_id = ladder.launch_ladder(design, runner)  # checks the device first: a refused launch queues nothing
         started = runner.ensure_workers(design.device)
     except PlannerError as err:
-        st.error(f"Not launched: {err}")
+        st.error(f"Not launched: {error_sentence(err)}")
     else:
         st.session_state["watch"] = new_id
         st.success(f"Launched {new_id}" + (f"; started worker pid {', '.join(map(str, started))}" if started else ""))
@@ -99,7 +99,7 @@ ladder_id = st.selectbox("Ladder", ladders, key="watch")
 try:
     finished = ladder.analyze_ladder(ladder_id).finished
 except PlannerError as err:  # a broken job store (corrupt, unreadable): the design above still works
-    st.error(str(err))
+    st.error(error_sentence(err))
     st.stop()
 
 
@@ -129,7 +129,7 @@ def live_view():
         ladder.keep_workers(ladder_id, get_runner(runner_name))  # e.g. after a server restart
         report = ladder.analyze_ladder(ladder_id)
     except PlannerError as err:
-        st.error(str(err))
+        st.error(error_sentence(err))
         return
     done = sum(r.status == "done" for r in report.runs)
     failed = sum(r.status == "failed" for r in report.runs)
@@ -155,14 +155,14 @@ if b1.button("Cancel unfinished runs"):
     try:
         st.info(f"Cancelled {ladder.cancel_ladder(ladder_id)} run(s).")
     except PlannerError as err:  # e.g. a read-only or full state directory
-        st.error(str(err))
+        st.error(error_sentence(err))
 if b2.button("Retry failed runs (resume from checkpoints)"):
     try:
         runner = get_runner(runner_name)
         count = ladder.retry_failed(ladder_id, runner)  # checks the device first: a refused retry changes nothing
         ladder.keep_workers(ladder_id, runner)
     except PlannerError as err:
-        st.error(str(err))
+        st.error(error_sentence(err))
     else:
         st.info(f"Queued {count} run(s) again.")
 
