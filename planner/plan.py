@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from planner.core import architecture, budget, hardware, laws
+from planner.core import architecture, budget, format as fmt, hardware, laws
 from planner.core.memory import (InferenceMemory, TrainingMemory, inference_memory,
                                  min_gpus_for_training, training_memory)
 from planner.errors import PlannerError
