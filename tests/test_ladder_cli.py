@@ -108,7 +108,11 @@ def test_wsd_design_only_is_cheaper_on_the_same_grid(run_cli):
     assert out.returncode == 0, out.stderr
     wsd = json.loads(out.stdout)
     assert wsd["design"] == "wsd" and {r["role"] for r in wsd["runs"]} == {"stable", "cooldown", "holdout"}
-    assert wsd["est_seconds"] < iso["est_seconds"] and wsd["runs"][-1] == iso["runs"][-1]
+    assert wsd["est_seconds"] < iso["est_seconds"]
+    held, scratch = wsd["runs"][-1], iso["runs"][-1]  # one held-out point: a branch vs a run from scratch
+    assert held["role"] == scratch["role"] == "holdout"
+    assert (held["params"], held["tokens"]) == (scratch["params"], scratch["tokens"])
+    assert held["parent"].startswith("stable-") and held["start_step"] > 0 and scratch["parent"] is None
     bad = run_cli("ladder", "--design", "wsd", "--cooldown-share", "1.5", "--design-only")
     assert bad.returncode == 2 and "cooldown_share" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -124,7 +128,7 @@ def test_a_micro_wsd_ladder_runs_its_branches_through_the_job_system(run_cli):
     for r in report["runs"]:
         job = jobs[r["name"]]
         assert job.kind == "ladder-run"
-        if r["role"] == "cooldown":  # a branch resumed from its parent's stable checkpoint, not from step 0
+        if r["role"] in ("cooldown", "holdout"):  # a branch resumed from its parent's stable checkpoint
             parent = store.get(job.spec["parent_job"])
             assert parent.spec["meta"]["run"] == r["parent"] and job.result["first_step"] == job.spec["start_step"] > 0
             assert job.result["seconds"] < parent.result["seconds"] + 5

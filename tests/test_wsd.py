@@ -76,10 +76,53 @@ def test_wsd_design_one_stable_run_per_size_and_cooldowns_on_the_same_grid():
         assert c.flops <= 1.1 * max(r.budget_flops for r in iso.runs if r.role == "isoflop")
         assert c.device_flops == pytest.approx(c.flops * (c.steps - c.start_step) / c.steps)
         assert c.train_config(wsd.train).warmup_steps == parent.warmup_steps
-    assert max(parent.branch_steps) == parent.steps
-    assert wsd.runs[-1] == iso.runs[-1]  # the same held-out run checks both designs
+    for parent in stables:
+        assert max(parent.branch_steps) == parent.steps
     assert wsd.est_seconds == pytest.approx(sum(r.est_seconds for r in wsd.runs))
-    assert wsd.total_flops < 0.7 * iso.total_flops  # cooldowns reuse the stable phase
+    assert wsd.total_flops < 0.5 * iso.total_flops  # cooldowns, and the held-out branch, reuse the stable phase
+
+
+def test_the_wsd_held_out_point_is_a_branch_of_the_largest_stable_run():
+    iso = design_ladder(LadderRequest(preset="tiny"))
+    wsd = design_ladder(LadderRequest(preset="tiny", design="wsd"))
+    scratch, held = iso.runs[-1], wsd.runs[-1]
+    # the same (N, D) point as the IsoFLOP design's from-scratch cosine run, past the fit's largest budget
+    assert (held.role, held.model, held.tokens, held.flops) == ("holdout", scratch.model, scratch.tokens, scratch.flops)
+    assert scratch.schedule == "cosine" and scratch.parent is None and scratch.device_flops == scratch.flops
+    largest = max((r for r in wsd.runs if r.role == "stable"), key=lambda r: r.params)
+    assert held.parent == largest.name and largest.model == held.model
+    assert held.start_step == largest.steps == max(largest.branch_steps)  # the stable run goes on to it
+    assert held.steps - held.start_step == round(0.2 * held.steps) and held.schedule == "wsd"
+    assert held.flops > 1.5 * max(r.flops for r in wsd.runs if r.role == "cooldown")
+    # it costs only its cooldown, and the stable run's steps past the fit's last branch point
+    fit_start = max(r.start_step for r in wsd.runs if r.parent == largest.name and r.role == "cooldown")
+    extra = (held.steps - fit_start) / held.steps
+    assert held.device_flops + largest.device_flops * (1 - fit_start / largest.steps) == pytest.approx(
+        extra * scratch.flops)
+    assert extra < 0.65
+
+
+def _run(data, steps, seed, checkpoint_dir=None, init_from=None, **schedule):
+    cfg = TrainConfig(tokens=steps * 8 * 32, batch_size=8, seq_len=32, lr=1e-2, evals=1, eval_tokens=4096,
+                      checkpoint_every_s=1e9, seed=seed, **schedule)
+    model = build_model(ladder_shape(2e4, vocab_size=300, seq_len=32), seed=seed)
+    return Trainer(model, data.train, data.heldout, cfg, flops_per_token=1e5, checkpoint_dir=checkpoint_dir,
+                   init_from=init_from).run()
+
+
+def test_a_cooldown_branch_reaches_the_loss_of_a_cosine_run_from_scratch(data, tmp_path):
+    """Hägele et al. 2024 (arXiv 2405.18392, §3, Fig. 3-4): a 20% cooldown from the constant-LR run matches
+    the cosine run of the same length, which is why the WSD ladder's held-out point is a branch. On these
+    120-step runs the branch measured 1.0-3.5% below the cosine run (seeds 0-2; the cosine run decays its LR
+    from the start), and 5-6% below at 60 steps: tiny runs favour the higher mean LR."""
+    for seed in (0, 1):
+        scratch = _run(data, 120, seed).final_loss
+        folder = tmp_path / f"stable-{seed}"
+        _run(data, 96, seed, folder, schedule="wsd", decay_frac=0.0, warmup_steps=6, branch_steps=[96])
+        branch = _run(data, 120, seed, tmp_path / f"branch-{seed}", init_from=folder / branch_checkpoint(96),
+                      schedule="wsd", decay_frac=0.2, warmup_steps=6)
+        assert branch.first_step == 96 and branch.steps == 120
+        assert abs(branch.final_loss - scratch) / scratch < 0.05
 
 
 def test_cooldown_share_is_a_choice_and_unknown_designs_are_refused():

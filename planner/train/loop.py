@@ -86,6 +86,9 @@ class TrainResult(BaseModel):
     resumed_from_step: int = 0
     first_step: int = Field(default=0, description="a cooldown branch: the parent's step it started from")
     seconds: float
+    cpu_seconds: float = Field(default=0.0, description="CPU time of this process while training (evals "
+                               "excluded), over all attempts: on CPU the device time, and unlike `seconds` "
+                               "not inflated by other processes sharing the cores")
     device: str
     compiled: bool
 
@@ -100,6 +103,7 @@ class Callbacks:
 class _State:
     step: int = 0
     seconds: float = 0.0  # training time (evals excluded), over all attempts
+    cpu_seconds: float = 0.0  # process CPU time over the same windows
     first_step: int = 0  # where this run's own training began (a cooldown branch: its parent's step)
     losses: list = field(default_factory=list)
 
@@ -249,7 +253,8 @@ class Trainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_dir / (name + ".tmp")
         self.torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "step": state.step, "seconds": state.seconds, "first_step": state.first_step,
+                         "step": state.step, "seconds": state.seconds, "cpu_seconds": state.cpu_seconds,
+                         "first_step": state.first_step,
                          "config": self.cfg.model_dump(mode="json")}, tmp)
         tmp.replace(self.checkpoint_dir / name)  # a kill mid-save leaves the previous checkpoint
 
@@ -257,7 +262,8 @@ class Trainer:
         own = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
         if own is not None and own.exists():
             saved = self._read(own)
-            return _State(step=saved["step"], seconds=saved["seconds"], first_step=saved.get("first_step", 0))
+            return _State(step=saved["step"], seconds=saved["seconds"], cpu_seconds=saved.get("cpu_seconds", 0.0),
+                          first_step=saved.get("first_step", 0))
         if self.init_from is not None:  # a branch: the parent's weights and optimizer, none of its time
             saved = self._read(Path(self.init_from))
             return _State(step=saved["step"], first_step=saved["step"])
@@ -282,6 +288,7 @@ class Trainer:
         eval_at = {round(steps * (i + 1) / cfg.evals) for i in range(cfg.evals)}
         self.started = last_save = time.time()
         window_t, window_tokens, train_loss, eval_loss = time.time(), 0, float("nan"), float("nan")
+        window_cpu = time.process_time()
         while state.step < steps and not self.callbacks.should_stop():
             state.losses.append(self.train_step(state.step))
             state.step += 1
@@ -291,11 +298,12 @@ class Trainer:
                 state.losses.clear()
                 window_s = max(time.time() - window_t, 1e-9)  # training time only: evals come after
                 state.seconds += window_s
+                state.cpu_seconds += time.process_time() - window_cpu
                 metrics = self._metrics(state, train_loss, window_tokens / window_s)
                 if state.step in eval_at:
                     eval_loss = metrics["eval_loss"] = self.evaluate()
                 self.callbacks.on_log(state.step, metrics)
-                window_t, window_tokens = time.time(), 0
+                window_t, window_tokens, window_cpu = time.time(), 0, time.process_time()
             if state.step in cfg.branch_steps:
                 self._save(state, branch_checkpoint(state.step))
             if time.time() - last_save > cfg.checkpoint_every_s and state.step < steps:
@@ -324,5 +332,5 @@ class Trainer:
                            tokens_per_s=rate, flops=tokens * self.flops_per_token,
                            mfu=rate * self.flops_per_token / self.peak if self.peak else None,
                            resumed_from_step=self.resumed_from, first_step=state.first_step,
-                           seconds=state.seconds, device=self.cfg.device,
+                           seconds=state.seconds, cpu_seconds=state.cpu_seconds, device=self.cfg.device,
                            compiled=self.compiled)

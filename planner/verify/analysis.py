@@ -51,6 +51,8 @@ class LadderRunStatus(BaseModel):
     tokens_per_s: float | None = None
     mfu: float | None = None
     seconds: float | None = Field(default=None, description="device time this run spent training")
+    cpu_seconds: float | None = Field(default=None, description="process CPU time while training (on CPU: the "
+                                      "device time, robust to other processes on the machine)")
     parent: str | None = None
 
 
@@ -87,6 +89,7 @@ class LadderReport(BaseModel):
     est_seconds: float
     elapsed_s: float
     device_seconds: float = Field(default=0.0, description="training time of all runs so far, summed")
+    device_cpu_seconds: float = Field(default=0.0, description="their process CPU time while training, summed")
     progress: float = Field(default=0.0, description="share of the ladder's estimated work done")
     eta_s: float | None = Field(default=None, description="remaining seconds (see estimate_eta)")
     tokens_per_s: float | None = Field(default=None, description="summed over the runs training now")
@@ -101,6 +104,7 @@ def _status(job, run: LadderRun, tail: dict | None) -> LadderRunStatus:
                            status=job.status, error=job.error, progress=job.progress,
                            tokens_per_s=res.tokens_per_s if res else tail.get("tokens_per_s"),
                            mfu=res.mfu if res else tail.get("mfu"), seconds=res.seconds if res else None,
+                           cpu_seconds=res.cpu_seconds if res else None,
                            parent=run.parent)
 
 
@@ -194,7 +198,8 @@ def analyze_ladder(ladder_id: str, store=None) -> LadderReport:
     return LadderReport(ladder_id=ladder_id, design=design.design, device=design.device, finished=finished,
                         runs=runs, fit=fit, holdout=_holdout_check(fit, runs), est_seconds=design.est_seconds,
                         elapsed_s=(ended - started) if started and ended else 0.0,
-                        device_seconds=sum(r.seconds or 0.0 for r in runs), progress=progress,
+                        device_seconds=sum(r.seconds or 0.0 for r in runs),
+                        device_cpu_seconds=sum(r.cpu_seconds or 0.0 for r in runs), progress=progress,
                         eta_s=None if finished else estimate_eta(weights, runs, jobs, now),
                         tokens_per_s=sum(running) if running else None)
 

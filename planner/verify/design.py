@@ -4,7 +4,8 @@ A design family member turns one budget grid into runs. Two members:
 - "isoflop" (Hoffmann et al. 2022, §3.2): for each budget, `sizes_per_budget` models trained from
   scratch on that budget, plus one larger held-out run;
 - "wsd" (planner.verify.wsd): one warmup-stable-decay run per size with cooldown branches at several
-  token horizons, on the same budget grid and with the same held-out run.
+  token horizons, on the same budget grid; the same held-out (N, D) point, as one more cooldown branch
+  of the largest size's stable run rather than a run from scratch.
 Both are checked and scaled to a device-time budget the same way, so they compare on equal terms.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ class DesignFamily:
 
     name: str
     label: str
-    runs: Callable[[Grid, list[LadderRun], list[str]], tuple[list[LadderRun], list[str]]]  # (grid, IsoFLOP runs)
+    # (grid, IsoFLOP runs, notes, held-out run from scratch) -> (the design's runs, held-out last; notes)
+    runs: Callable[[Grid, list[LadderRun], list[str], LadderRun], tuple[list[LadderRun], list[str]]]
     fit_methods: tuple[str, ...]
 
 
@@ -78,9 +80,9 @@ def _thin_budgets(runs: list[LadderRun], g: Grid) -> list[str]:
 
 DESIGNS: dict[str, DesignFamily] = {d.name: d for d in [
     DesignFamily("isoflop", "IsoFLOP (every run from scratch)",
-                 lambda g, iso, notes: (iso, notes + _thin_budgets(iso, g)), ("approach2", "approach3")),
+                 lambda g, iso, notes, held: (iso + [held], notes + _thin_budgets(iso, g)), ("approach2", "approach3")),
     DesignFamily("wsd", "WSD (one run per size + cooldown branches)",
-                 lambda g, iso, notes: wsd_runs(g, min(r.params for r in iso)), ("approach3",)),
+                 lambda g, iso, notes, held: wsd_runs(g, min(r.params for r in iso), held), ("approach3",)),
 ]}
 
 
@@ -165,7 +167,8 @@ def _grid(req: LadderRequest) -> tuple[Grid, str]:
 
 
 def _holdout(g: Grid) -> LadderRun:
-    """One larger run outside the fit, trained from scratch with the cosine schedule in every design."""
+    """One larger run outside the fit, trained from scratch with the cosine schedule (the WSD design
+    obtains the same (N, D) point as a cooldown branch instead)."""
     budget = max(g.budgets) * (g.req.holdout_factor or g.preset.holdout_factor)
     held = sizes_for(budget, g, 1, spread=1.0001)[0]
     return make_run(f"holdout-C{budget:.2g}-{held.name}", "holdout", budget, held, g)
@@ -185,8 +188,7 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
     g, source = _grid(req)
     iso, notes = _isoflop_runs(g)
     _check_budgets(iso, g)
-    runs, warnings = get_design(req.design).runs(g, iso, notes)
-    runs = runs + [_holdout(g)]
+    runs, warnings = get_design(req.design).runs(g, iso, notes, _holdout(g))
     corpus = req.corpus or CorpusSpec(max_bytes=g.preset.corpus_max_bytes)
     warnings = warnings + _epochs_warning(corpus, runs)
     seconds = sum(r.est_seconds for r in runs)
