@@ -39,6 +39,17 @@ def fit(table_json: str, options_json: str):
     return fit_runs(io.RunTable.model_validate_json(table_json), FitOptions.model_validate_json(options_json))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def figures(table_json: str, options_json: str, points: str, _runs: pd.DataFrame, _result) -> dict:
+    """The five charts of one fit, keyed on what the fit was keyed on (_runs and _result follow from the key):
+    a rerun for an unrelated input (the law's name, a tab) reuses them. Shared, not copied: charts only read."""
+    return {"compute": plots.loss_vs_compute(_runs, _result),
+            "parabolas": plots.isoflop_parabolas(_result) if getattr(_result, "budgets", None) else None,
+            "params": plots.loss_vs_params(_runs, _result, points),
+            "residuals": plots.residuals_figure(_result),
+            "bootstrap": plots.bootstrap_figure(_result) if _result.bootstrap_samples else None}
+
+
 # --- input ---------------------------------------------------------------------------------------------
 uploads = st.file_uploader(f"Run files (CSV, Parquet or JSON lines; up to {io.MAX_UPLOAD_MB} MB each)", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
                            accept_multiple_files=True,
@@ -117,7 +128,8 @@ try:
     table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters), split)
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
                          loss=loss_fn, delta=delta, solver=solver, overestimate_penalty=penalty)
-    result = fit(table.model_dump_json(), options.model_dump_json())
+    table_json, options_json = table.model_dump_json(), options.model_dump_json()
+    result = fit(table_json, options_json)
 except ValueError as err:  # PlannerError, pydantic's ValidationError of an option, or numpy/pandas refusing
     with right:
         st.error(plain(error_sentence(err)))
@@ -153,16 +165,17 @@ with right:
                          "panel says so")
         st.dataframe(plots.comparison_table(result), hide_index=True, width="stretch", key="comparison")
 
+charts = figures(table_json, options_json, points, runs, result)
 tabs = st.tabs(["Loss vs compute", "IsoFLOP parabolas", "Loss vs N", "Residuals", "Bootstrap"])
-tabs[0].plotly_chart(plots.loss_vs_compute(runs, result), width="stretch")
-if getattr(result, "budgets", None):
-    tabs[1].plotly_chart(plots.isoflop_parabolas(result), width="stretch")
+tabs[0].plotly_chart(charts["compute"], width="stretch")
+if charts["parabolas"] is not None:
+    tabs[1].plotly_chart(charts["parabolas"], width="stretch")
 else:
     tabs[1].info("Choose Approach 2 to fit IsoFLOP parabolas.")
-tabs[2].plotly_chart(plots.loss_vs_params(runs, result, points), width="stretch")
-tabs[3].plotly_chart(plots.residuals_figure(result), width="stretch")
-if result.bootstrap_samples:
-    tabs[4].plotly_chart(plots.bootstrap_figure(result), width="stretch")
+tabs[2].plotly_chart(charts["params"], width="stretch")
+tabs[3].plotly_chart(charts["residuals"], width="stretch")
+if charts["bootstrap"] is not None:
+    tabs[4].plotly_chart(charts["bootstrap"], width="stretch")
 else:
     tabs[4].info("Set bootstrap resamples above 0 to see the distributions of the exponents.")
 

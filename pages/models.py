@@ -4,11 +4,17 @@ import streamlit as st
 
 from planner.core import budget, hardware
 from planner import catalog as models
-from planner.errors import PlannerError
 from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.recipe import claims, vision
 from planner.views import models as plots
 from planner.views import recipe as recipe_views
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def charts(rows_json: str, _rows) -> tuple:
+    """Both charts, keyed on the rows they draw (_rows follows from the key): reruns with the same rows reuse them."""
+    return plots.compute_figure(_rows), plots.implied_mfu_figure(_rows)
+
 
 st.title("Models & GPUs")
 st.caption("Published training runs next to the 6ND rule (C = 6 × params × tokens; active params for MoE), "
@@ -49,8 +55,9 @@ if implausible:
             "ablations or more than pre-training; see the notes): " + ", ".join(implausible))
 
 chart_left, chart_right = st.columns(2)
-chart_left.plotly_chart(plots.compute_figure(rows), key="compute_chart")
-chart_right.plotly_chart(plots.implied_mfu_figure(rows), key="mfu_chart")
+compute_chart, mfu_chart = charts("\n".join(r.model_dump_json() for r in rows), rows)
+chart_left.plotly_chart(compute_chart, key="compute_chart")
+chart_right.plotly_chart(mfu_chart, key="mfu_chart")
 
 st.subheader("Accelerators")
 st.caption("Dense peaks (vendor pages often quote 2:4-sparse numbers, twice as large). Prices are on-demand "

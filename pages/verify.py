@@ -14,6 +14,13 @@ from planner.views import verify as plots
 from planner.verify import ladder
 from planner.train.corpus import CorpusSpec, check_upload, save_upload
 
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def design_chart(design_json: str, _design):
+    """The design's chart, keyed on the design itself (_design follows from the key): reruns reuse it."""
+    return plots.design_figure(_design)
+
+
 st.title("Verify a scaling law on your GPUs")
 st.caption("A law from a paper is a guess for your data and code. Run a ladder of small training runs "
            "(IsoFLOP: several model sizes per compute budget; or WSD: one run per size with short cooldown "
@@ -69,7 +76,7 @@ if runner_name == "local":
         st.warning(f"{err}. The estimate below holds for a machine with a GPU; here, Launch will refuse.")
 for warning in design.warnings:
     st.warning(warning)
-st.plotly_chart(plots.design_figure(design), width="stretch")
+st.plotly_chart(design_chart(design.model_dump_json(), design), width="stretch")
 with st.expander("Runs of this design"):
     st.dataframe(plots.design_table(design), hide_index=True, width="stretch")
 
