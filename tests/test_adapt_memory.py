@@ -4,19 +4,20 @@ checkpointed adapter inputs, autocast copies, the optimizer step's peak, GiB cap
 import pytest
 
 from planner.adapt.estimate import AdaptRequest, device_bytes, estimate, fits
-from planner.adapt.methods.base import linear_modules
+from planner.adapt.methods.base import autocast_layer_bytes, linear_modules
 from planner.adapt.validation import validate_memory
 from planner.core.architecture import get_preset
 from planner.core.hardware import get_accelerator
 
-# achieved (benchmarks/RESULTS.md, ADAPT section): held-out mean 3.6%, worst 13.8% (Mixtral QLoRA, 2024);
-# calibration mean 3.3%, worst 6.2%
-HELD_OUT_WORST, HELD_OUT_MEAN, CALIBRATION_WORST = 0.15, 0.08, 0.07
+# achieved (benchmarks/RESULTS.md, ADAPT section): held-out mean 4.2%, worst 15.3% (bert-large fp16 amp, batch 4,
+# from nvidia-smi on a V100: allocator cache included); calibration mean 3.3%, worst 6.2%. Issue 12's goal for
+# held-out runs: worst 20%, mean 10%.
+HELD_OUT_WORST, HELD_OUT_MEAN, CALIBRATION_WORST = 0.20, 0.08, 0.07
 
 
 def test_every_published_run_is_within_tolerance():
     v = validate_memory()
-    assert v.held_out.runs >= 16 and v.calibration.runs >= 9
+    assert v.held_out.runs >= 19 and v.calibration.runs >= 9
     for check in v.checks:
         limit = HELD_OUT_WORST if check.split == "held-out" else CALIBRATION_WORST
         assert abs(check.error) < limit, (check.id, check.estimated_gb, check.measured_gb)
@@ -82,3 +83,23 @@ def test_fits_compares_bytes_with_the_cards_gib():
     assert fits(79.7, h100)          # 79.7e9 x 1.07 + 0.54e9 = 85.8e9 < 85.9e9 bytes (80 GiB)
     assert not fits(79.9, h100)
     assert not fits(81.0, h100)      # more than the card even before any overhead
+
+
+def test_autocast_casts_each_projection_input_by_hand():
+    """Under amp every projection that reads an fp32 norm output saves its own 16-bit copy (autocast caches only
+    weight casts): Llama's q, k, v and gate, up keep 3 + 2 copies where the 16-bit count has 1 + 1, so 3 extra
+    x 2 bytes per token and width; GPT-2's fused c_attn and c_fc none. Nothing extra without autocast."""
+    amp = AdaptRequest(precision="amp", micro_batch=2, seq_len=1024)
+    assert autocast_layer_bytes(get_preset("llama-2-7b"), amp, 1024) == 3 * 2 * 2 * 1024 * 4096
+    assert autocast_layer_bytes(get_preset("gpt2"), amp, 1024) == 0
+    assert autocast_layer_bytes(get_preset("llama-2-7b"), amp.model_copy(update={"precision": "bf16"}), 1024) == 0
+    # eager attention with dropout: the fp32 softmax output adds 2 bytes per score (12 heads x 1024^2 x 2)
+    eager = amp.model_copy(update={"attention": "eager"})
+    assert autocast_layer_bytes(get_preset("gpt2"), eager, 1024) == 2 * 12 * 1024 * 1024 * 2
+
+
+def test_a_classifier_head_has_no_vocabulary_logits():
+    lm = AdaptRequest(method="full", micro_batch=4, seq_len=512, precision="fp32")
+    cls = lm.model_copy(update={"head": "classifier"})
+    gap = estimate("gpt2", lm).memory.activations_gb - estimate("gpt2", cls).memory.activations_gb
+    assert gap * 1e9 == pytest.approx(14 * 4 * 512 * 50257)  # the loss's 14 bytes per logit

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from planner.adapt.estimate import AdaptRequest, estimate
+from planner.core.architecture import ModelConfig
 from planner.core.settings import DATA_TABLES
 
 MEASUREMENTS_CSV = DATA_TABLES / "adapt_memory_measurements.csv"
@@ -44,9 +45,16 @@ class MemoryValidation(BaseModel):
     held_out: SplitSummary
 
 
+# Measured models that are not presets. google-bert/bert-large-uncased config.json: 24 layers, width 1024,
+# 16 heads, MLP 4096, vocab 30522, 512 positions; GELU MLP, LayerNorm, biases and dropout as GPT-2's blocks (the
+# memory model's "gpt2" family). Its pooler (1M parameters) and token-type embeddings are left out (0.3%).
+MODELS = {"bert-large-uncased": ModelConfig(name="bert-large-uncased", family="gpt2", vocab_size=30522,
+                                            d_model=1024, n_layers=24, n_heads=16, d_ff=4096, max_seq_len=512)}
+
+
 def _request(row: dict) -> AdaptRequest:
     knobs = dict(method=row["method"], micro_batch=int(row["micro_batch"]), seq_len=int(row["seq_len"]),
-                 precision=row["precision"], attention=row["attention"],
+                 precision=row["precision"], attention=row["attention"], head=row.get("head") or "lm",
                  gradient_checkpointing=row["gradient_checkpointing"] == "true")
     if row["rank"]:
         knobs["rank"] = int(row["rank"])
@@ -69,7 +77,7 @@ def validate_memory() -> MemoryValidation:
     with MEASUREMENTS_CSV.open(newline="") as f:
         for row in csv.DictReader(f):
             req, measured = _request(row), float(row["measured_gb"])
-            est = estimate(row["model"], req).memory_gb
+            est = estimate(MODELS.get(row["model"], row["model"]), req).memory_gb
             checks.append(MemoryCheck(id=row["id"], split=row["split"], model=row["model"], method=req.method,
                                       micro_batch=req.micro_batch, seq_len=req.seq_len,
                                       gradient_checkpointing=req.gradient_checkpointing, measured_gb=measured,

@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from planner.core import memory as core_memory
 from planner.core.architecture import ModelConfig, flops_per_token, param_counts
+from planner.core.budget import DEFAULT_ACCELERATOR, DEFAULT_MFU
 from planner.errors import PlannerError
 
 GB = 1e9
 
 Precision = Literal["bf16", "mixed", "amp", "fp32"]
 Attention = Literal["sdpa", "flash", "eager"]
+Head = Literal["lm", "classifier"]
 
 
 class AdaptRequest(BaseModel):
@@ -37,10 +39,12 @@ class AdaptRequest(BaseModel):
     precision: Precision = Field("bf16", description="bf16 weights+states, mixed (fp32 master), amp or fp32")
     gradient_checkpointing: bool = Field(False, description="recompute each layer in backward")
     attention: Attention = Field("sdpa", description="attention kernel; eager keeps the s^2 scores")
+    head: Head = Field("lm", description="lm: a causal-LM loss over the vocabulary (logit buffers); classifier: "
+                                         "a sequence-classification head (no vocabulary logits)")
     dataset_tokens: float = Field(1e8, description="training tokens per epoch")
     epochs: float = Field(1.0, description="passes over the dataset")
-    accelerator: str = Field("H100-SXM", description="GPU for time, cost and the fit check")
-    mfu: float = Field(0.35, description="model FLOPs utilisation assumed for the time estimate")
+    accelerator: str = Field(DEFAULT_ACCELERATOR, description="GPU for time, cost and the fit check")
+    mfu: float = Field(DEFAULT_MFU, description="model FLOPs utilisation assumed for the time estimate")
     options: dict = Field(default_factory=dict, description="knobs of methods added later (by field name of "
                                                             "their Knobs), so a new method needs no new field here")
 
@@ -241,16 +245,17 @@ class AdaptMethod:
         tokens = seq * req.micro_batch
         scale = activation_dtype_bytes(req.precision) / core_memory.ACTIVATION_BYTES  # blocks follow the dtype
         adapter_layer = self.adapter_saved_per_layer(cfg, req, activation_dtype_bytes(req.precision))
-        loss = loss_bytes(cfg, tokens)
+        loss = loss_bytes(cfg, tokens) if req.head == "lm" else 0.0
         residual = self.fp32_residual_bytes(cfg, req, tokens)
+        amp_layer = autocast_layer_bytes(cfg, req, seq)
         if not req.gradient_checkpointing:
             body = core_memory.activation_bytes(cfg, seq, req.micro_batch, recompute="none",
                                                 attention=req.attention, logit_bytes=0)
-            return body * scale + residual + loss + cfg.n_layers * adapter_layer
+            return body * scale + residual + loss + cfg.n_layers * (adapter_layer + amp_layer)
         kept = core_memory.activation_bytes(cfg, seq, req.micro_batch, recompute="full", attention=req.attention,
                                             logit_bytes=0)
         layer = core_memory.layer_activation_bytes(cfg, seq, req.micro_batch, req.attention)
-        return (kept - layer) * scale + residual + max(loss, layer * scale + adapter_layer)
+        return (kept - layer) * scale + residual + max(loss, layer * scale + adapter_layer + amp_layer)
 
     def fp32_residual(self, req: AdaptRequest) -> bool:
         """True when the residual stream is fp32 while matmuls run in 16-bit (amp: fp32 weights and norms)."""
@@ -272,7 +277,7 @@ class AdaptMethod:
         if req.precision != "amp":
             return 0.0
         linears = sum(m.d_in * m.d_out * m.count for m in linear_modules(cfg)) + expert_weight_params(cfg)
-        head = cfg.vocab_size * cfg.d_model
+        head = cfg.vocab_size * cfg.d_model if req.head == "lm" else 0  # a classifier never multiplies by it
         trained = min(trainable, linears) if self.trains_base else 0  # trained matmul weights (cached copies)
         frozen_alive = linears / cfg.n_layers if req.gradient_checkpointing else linears
         return core_memory.DTYPE_BYTES["bf16"] * (max(trained, frozen_alive) + head)
@@ -320,6 +325,28 @@ class PeftMethod(AdaptMethod):
 def activation_dtype_bytes(precision: str) -> float:
     """Bytes of a saved activation: fp32 without autocast, else bf16."""
     return core_memory.DTYPE_BYTES["fp32"] if precision == "fp32" else core_memory.ACTIVATION_BYTES
+
+
+def autocast_layer_bytes(cfg: ModelConfig, req: AdaptRequest, seq: int) -> float:
+    """What one block saves under amp (fp32 weights, 16-bit autocast) beyond the 16-bit count, per micro-batch.
+    Autocast caches only casts of weights (leaf tensors that require grad, aten/src/ATen/autocast_mode.cpp
+    `cached_cast`); an fp32 activation is cast again by every op that reads it. The norms run in fp32 under
+    autocast, so each projection that reads a norm output saves its own 16-bit copy: q, k and v (and gate and
+    up) save 3 (2) copies where the 16-bit count has one. GPT-2's fused c_attn and c_fc read theirs once.
+    Eager attention's softmax runs in fp32 under autocast: its saved output is 4 bytes per score, not 2, in
+    blocks with attention dropout (the 'gpt2' family's coefficient; Llama-style eager already upcasts)."""
+    if req.precision != "amp":
+        return 0.0
+    linears = linear_modules(cfg)
+    attn_reads = sum(1 for m in linears if m.d_in == cfg.d_model and m.name.split(".")[0] in ("attn", "self_attn")
+                     and not m.name.endswith(("c_proj", "o_proj")))
+    mlp_reads = sum(1 for m in linears if m.d_in == cfg.d_model and m.name.split(".")[0] == "mlp"
+                    and m.name != "mlp.gate")
+    copies = max(attn_reads - 1, 0) + max(mlp_reads - 1, 0)
+    tokens = seq * req.micro_batch
+    copy_bytes = copies * core_memory.ACTIVATION_BYTES * tokens * cfg.d_model
+    scores = 2 * cfg.n_heads * seq * tokens if req.attention == "eager" and cfg.family == "gpt2" else 0.0
+    return copy_bytes + scores
 
 
 def loss_bytes(cfg: ModelConfig, tokens: int) -> float:
