@@ -2,8 +2,12 @@
 
 For every page: change one number input (or, on a page without one, reload), and time from the change to the
 app's script state returning to `notRunning` (that is when the user sees the new page). Median of N tries.
+Two ways to change an input, both reported:
+- "back and forth": the value alternates between two numbers (after the warm-up both were seen: a page that
+  caches on its inputs redraws from its caches, as when a user flips a setting and back);
+- "new value": every try is a number not seen before (caches keyed on that input miss: the honest worst case).
 
-    .venv/bin/python benchmarks/bench_pages.py [--repo PATH] [--tries 7]
+    .venv/bin/python benchmarks/bench_pages.py [--repo PATH] [--tries 7] [--pages '' models fit ...]
 
 --repo lets one run measure another checkout (e.g. a worktree of an older commit) for before/after figures.
 """
@@ -57,7 +61,7 @@ def _serve(repo: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start")
 
 
-def _time_change(page, label: str | None, step: int) -> float:
+def _time_change(page, label: str | None, step: int, fresh: bool = False) -> float:
     start = page.evaluate(ARM)
     if label is None:
         t0 = time.perf_counter()
@@ -66,7 +70,7 @@ def _time_change(page, label: str | None, step: int) -> float:
         return (time.perf_counter() - t0) * 1000
     box = page.get_by_label(label, exact=True).first
     value = float(box.input_value().replace(",", ""))
-    box.fill(f"{value + (1 if step % 2 == 0 else -1):g}")
+    box.fill(f"{value + (1 if fresh or step % 2 == 0 else -1):g}")
     start = page.evaluate("() => performance.now()")
     box.press("Enter")
     return page.evaluate("() => window.__done") - start
@@ -76,6 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
     ap.add_argument("--tries", type=int, default=7)
+    ap.add_argument("--pages", nargs="*", default=list(PAGES), help="page paths to time ('' is the Plan page)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -86,16 +91,18 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url, wait_until="domcontentloaded")
             page.wait_for_selector(IDLE, timeout=90_000)
-            print(f"{'page':10s} {'action':22s} {'median ms':>10s} {'min':>7s} {'max':>7s}")
-            for path, label in PAGES.items():
+            print(f"{'page':10s} {'action':36s} {'median ms':>10s} {'min':>7s} {'max':>7s}")
+            for path, label in ((p, PAGES[p]) for p in args.pages):
                 page.goto(f"{url}/{path}", wait_until="domcontentloaded")
                 page.wait_for_selector(IDLE, timeout=90_000)
                 page.wait_for_timeout(500)
                 _time_change(page, label, 0)  # warm-up: first run fills caches
-                times = [_time_change(page, label, i + 1) for i in range(args.tries)]
-                action = f"change '{label}'" if label else "reload"
-                print(f"{path or 'plan':10s} {action:22s} {statistics.median(times):10.0f} "
-                      f"{min(times):7.0f} {max(times):7.0f}", flush=True)
+                modes = [("back and forth", False), ("new value", True)] if label else [("", False)]
+                for mode, fresh in modes:
+                    times = [_time_change(page, label, i + 1, fresh) for i in range(args.tries)]
+                    action = f"change '{label}', {mode}" if label else "reload"
+                    print(f"{path or 'plan':10s} {action:36s} {statistics.median(times):10.0f} "
+                          f"{min(times):7.0f} {max(times):7.0f}", flush=True)
             browser.close()
     finally:
         proc.terminate()
