@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
-from planner.core.budget import Cost, implied_mfu, training_cost, training_flops
+from planner.core.budget import DEFAULT_ACCELERATOR, DEFAULT_MFU, Cost, implied_mfu, training_cost, training_flops
 from planner.errors import PlannerError
 from planner.core.hardware import get_accelerator
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN
@@ -84,7 +84,7 @@ def _disagreement(quoted: float | None, computed: float | None) -> float | None:
     return None if quoted is None or computed is None else quoted / computed - 1
 
 
-def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float | None = 0.4,
+def model_row(model: CatalogModel, accelerator: str = DEFAULT_ACCELERATOR, mfu: float | None = DEFAULT_MFU,
               gpus: int = 1024) -> ModelRow:
     """The computed fields of one model; its cost is that of training it on `gpus` x `accelerator` at `mfu`
     (None: no cost, for a table that shows everything else while the MFU is being corrected)."""
@@ -107,7 +107,8 @@ def model_row(model: CatalogModel, accelerator: str = "H100-SXM", mfu: float | N
         else training_cost(model.training_params, tokens, acc, gpus, mfu))
 
 
-def model_table(accelerator: str = "H100-SXM", mfu: float | None = 0.4, gpus: int = 1024) -> list[ModelRow]:
+def model_table(accelerator: str = DEFAULT_ACCELERATOR, mfu: float | None = DEFAULT_MFU,
+                gpus: int = 1024) -> list[ModelRow]:
     """Every catalog model with computed compute, disagreement flags, implied MFU and cost (none when `mfu`
     is None). An invalid MFU or GPU count raises PlannerError."""
     return [model_row(m, accelerator, mfu, gpus) for m in catalog()]

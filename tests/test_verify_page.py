@@ -69,7 +69,7 @@ def test_accelerator_is_a_choice_that_sets_cost_and_assumed_speed():
     choice = next(s for s in at.selectbox if s.label == "Accelerator (for cost)")
     assert choice.options == list(accelerators()) and choice.value == "H100-SXM"
     h100 = {m.label: m.value for m in at.metric}
-    assert any("35% MFU on H100-SXM" in c.value for c in at.caption)
+    assert any("40% MFU on H100-SXM" in c.value for c in at.caption)
     choice.select("A100-80GB").run()
     a100 = {m.label: m.value for m in at.metric}
     assert not at.exception and a100["Estimated time"] != h100["Estimated time"]

@@ -5,8 +5,8 @@ from typing import Callable
 
 from planner.adapt import estimate as adaptation
 from planner.adapt.estimate import AdaptRequest
-from planner.adapt.measure import AdaptRunSpec, run_adaptation
 from planner.adapt.methods import method_names
+from planner.commands import add_gpu_argument
 
 
 def _knobs(p) -> None:
@@ -26,7 +26,9 @@ def _knobs(p) -> None:
 
 def _request(args, method: str) -> AdaptRequest:
     targets = [t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None
-    extra = {k: getattr(args, k) for k in ("dataset_tokens", "epochs", "accelerator", "mfu") if hasattr(args, k)}
+    extra = {k: getattr(args, k) for k in ("dataset_tokens", "epochs", "mfu") if hasattr(args, k)}
+    if hasattr(args, "gpu"):
+        extra["accelerator"] = args.gpu
     return AdaptRequest(method=method, rank=args.rank, alpha=args.alpha, target_modules=targets,
                         virtual_tokens=args.virtual_tokens, micro_batch=args.batch, seq_len=args.seq,
                         precision=args.precision, attention=args.attention,
@@ -41,10 +43,8 @@ def adapt_estimate_command(sub) -> Callable:
     p.add_argument("--tokens", dest="dataset_tokens", type=float, default=d.dataset_tokens,
                    help="dataset size in tokens")
     p.add_argument("--epochs", type=float, default=d.epochs)
-    # --gpu as in `cost`, `plan` and `models`; --accelerator kept for existing scripts
-    p.add_argument("--gpu", "--accelerator", dest="accelerator", default=d.accelerator,
-                   help="GPU for time, cost and the fit check (see `gpus`; 'H100' means H100-SXM)")
-    p.add_argument("--mfu", type=float, default=d.mfu)
+    add_gpu_argument(p, "for time, cost and the fit check")
+    p.add_argument("--mfu", type=float, default=d.mfu, help=f"model-FLOPs utilisation, 0-1 (default {d.mfu})")
 
     def run(args):
         if args.method == "all":
@@ -71,6 +71,8 @@ def adapt_command(sub) -> Callable:
     p.set_defaults(preset="tiny", batch=8, seq=64, precision="fp32")
 
     def run(args):
+        from planner.adapt.measure import AdaptRunSpec, run_adaptation  # the job system and the trainer
+
         methods = method_names() if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
         spec = AdaptRunSpec(preset=args.preset, methods=methods, device=args.device, corpus=args.corpus,
                             corpus_bytes=args.corpus_bytes, base_job=args.base_job, steps=args.steps,

@@ -1,9 +1,9 @@
 """`fit`: fit scaling laws to uploaded runs (tidy or wide CSV / Parquet / JSON lines)."""
 from __future__ import annotations
 
-import argparse
 from typing import Callable
 
+from planner.core import laws
 from planner.errors import PlannerError
 
 METHOD_CHOICES = ["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
@@ -19,26 +19,21 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _flops_arg(text: str) -> float:
+def _target_flops(text: str | None, results) -> float | None:
     """--target-flops as the Fit page reads it (1e21, '1e21 FLOPs', '5e3 PF-days'); inf, nan, <= 0 refused."""
-    from planner.fitting.results import parse_target_flops
-
-    try:
-        value = parse_target_flops(text)
-    except PlannerError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    if text is None:
+        return None
+    value = results.parse_target_flops(text)
     if value is None:
-        raise argparse.ArgumentTypeError("give a number of FLOPs, e.g. --target-flops 1e21")
-    return value
+        raise PlannerError("give a positive, finite number of FLOPs, e.g. --target-flops 1e21")
+    return results.check_target_flops(value)
 
 
-def _budgets(text: str | None) -> list[float] | None:
-    from planner.fitting.results import check_target_flops
-
+def _budgets(text: str | None, results) -> list[float] | None:
     if not text:
         return None
     try:
-        return [check_target_flops(float(b)) for b in text.split(",")]
+        return [results.check_target_flops(float(b)) for b in text.split(",")]
     except ValueError:  # not a number, or inf / nan / <= 0
         raise PlannerError(f"--budgets must be positive, finite numbers of FLOPs separated by commas, "
                            f"e.g. 1e19,1e20,1e21 (got {text})") from None
@@ -63,7 +58,7 @@ def fit_command(sub) -> Callable:
     p.add_argument("--bootstrap", type=int, default=0, metavar="K", help="bootstrap resamples (runs resampled)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resample", choices=["runs", "points"], default="runs")
-    p.add_argument("--target-flops", type=_flops_arg, metavar="C",
+    p.add_argument("--target-flops", metavar="C",
                    help="report the optimum at this budget: 1e21, '1e21 FLOPs' or '5e3 PF-days'")
     p.add_argument("--points", choices=["final", "all", "envelope"], default="final",
                    help="each run's last point (default), every point after warmup (intermediate checkpoints: "
@@ -93,12 +88,11 @@ def fit_command(sub) -> Callable:
 
 
 def _run(args):
-    import pandas as pd
+    # fitting needs pandas and scipy: imported here so that the other commands start without them
+    from planner.fitting import FitOptions, fit_runs, results, to_law, uploads as io
 
-    from planner.fitting import uploads as io
-    from planner.core import laws
-    from planner.fitting import FitOptions, fit_runs, to_law
-
+    target = _target_flops(args.target_flops, results)
+    budgets = _budgets(args.budgets, results)
     fields = _pairs(args.map, "--map")
     unknown = set(fields) - set(io.FIELDS)
     if unknown:
@@ -109,10 +103,9 @@ def _run(args):
     sizes = None
     if args.sizes:
         sizes, _ = io.read_table(args.sizes, io._read_path(args.sizes))
-    budgets = _budgets(args.budgets)
     table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"), split_runs=not args.no_split)
     options = FitOptions(method=args.method, bootstrap=args.bootstrap, seed=args.seed, resample=args.resample,
-                         target_flops=args.target_flops, points=args.points, loss=args.loss, delta=args.delta,
+                         target_flops=target, points=args.points, loss=args.loss, delta=args.delta,
                          budgets=budgets, dc_base=args.dc_base, solver=args.solver,
                          overestimate_penalty=args.overestimate_penalty, warmup_fraction=args.warmup_fraction)
     result = fit_runs(table, options)

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.core import budget, hardware
 from planner import catalog as models
+from planner.commands import add_gpu_argument
+from planner.core import budget, hardware
 from planner.errors import PlannerError
+from planner.recipe import claims, vision
+from planner.systems import auto, goodput
 
 
 def cost_command(sub) -> Callable:
     p = sub.add_parser("cost", help="FLOPs, GPU-hours, days and dollars to train N params on D tokens")
     p.add_argument("--params", type=float, required=True, help="model parameters (active ones for an MoE)")
     p.add_argument("--tokens", type=float, required=True, help="training tokens")
-    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR, help="accelerator (see `gpus`)")
+    add_gpu_argument(p)
     p.add_argument("--gpus", type=int, default=1, help="number of accelerators (sets wall-clock days)")
     p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
-                   help="model-FLOPs utilisation, 0-1, or 'auto': predicted for the best parallel layout")
+                   help=f"model-FLOPs utilisation, 0-1 (default {budget.DEFAULT_MFU}), or 'auto': predicted "
+                        "for the best parallel layout")
     p.add_argument("--seq", type=int, default=4096, help="sequence length for --mfu auto")
     p.add_argument("--preset", default=None, help="model shape for --mfu auto (default: a suggested shape)")
     p.add_argument("--goodput", type=float, default=None,
@@ -24,8 +28,6 @@ def cost_command(sub) -> Callable:
 
 
 def _cost(a):
-    from planner.systems import auto, goodput  # the layout search is only needed for --mfu auto
-
     mfu = auto.parse_mfu(a.mfu)
     if mfu == "auto":
         share = goodput.DEFAULT_GOODPUT if a.goodput is None else a.goodput
@@ -37,10 +39,10 @@ def budget_command(sub) -> Callable:
     p = sub.add_parser("budget", help='a budget in every unit, from text like "512 H100 for 30 days"',
                        description=f"Examples: {budget.EXAMPLES}")
     p.add_argument("text", help="the budget, e.g. '$2M' or '1e24 FLOPs' (quote it)")
-    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR,
-                   help="accelerator, unless the text names one")
+    add_gpu_argument(p, "unless the text names one")
     p.add_argument("--gpus", type=int, default=None, help="GPUs, to express the budget in days")
-    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU,
+                   help=f"model-FLOPs utilisation, 0-1 (default {budget.DEFAULT_MFU})")
     return lambda a: budget.resolve_budget(budget.parse_budget(a.text, a.gpu, a.mfu, a.gpus))
 
 
@@ -51,9 +53,10 @@ def gpus_command(sub) -> Callable:
 
 def models_command(sub) -> Callable:
     p = sub.add_parser("models", help="published models: 6ND vs quoted compute, implied MFU, training cost")
-    p.add_argument("--gpu", default=budget.DEFAULT_ACCELERATOR, help="accelerator to price each run on")
+    add_gpu_argument(p, "to price each run on")
     p.add_argument("--gpus", type=int, default=1024, help="accelerators, for the wall-clock days")
-    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU, help="model-FLOPs utilisation, 0-1")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU,
+                   help=f"model-FLOPs utilisation, 0-1 (default {budget.DEFAULT_MFU})")
     return lambda a: models.model_table(a.gpu, a.mfu, a.gpus)
 
 
@@ -66,8 +69,6 @@ def claim_command(sub) -> Callable:
     p.add_argument("--quoted", required=True, help='the quoted figure: "6000 PF-days" or "3.1e23 FLOPs"')
 
     def handle(a):
-        from planner.recipe import claims
-
         if a.vision is not None:
             return claims.check_vision_claim(a.vision, a.quoted)
         if a.params is None or a.tokens is None:
@@ -79,13 +80,7 @@ def claim_command(sub) -> Callable:
 
 def quoted_command(sub) -> Callable:
     sub.add_parser("quoted", help="commonly quoted compute figures and their verdicts")
-
-    def handle(a):
-        from planner.recipe import claims
-
-        return claims.quoted_figures()
-
-    return handle
+    return lambda a: claims.quoted_figures()
 
 
 def vision_command(sub) -> Callable:
@@ -93,9 +88,7 @@ def vision_command(sub) -> Callable:
     p.add_argument("--preset", default=None, help="one preset (default: all)")
 
     def handle(a):
-        from planner.recipe import vision
-
-        names = [a.preset] if a.preset else list(vision.vision_presets())
+        names = [a.preset] if a.preset is not None else list(vision.vision_presets())
         return [{"params": vision.vision_params(n), "compute": vision.vision_compute(n)} for n in names]
 
     return handle

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.core import laws
+from planner.commands import add_gpu_argument
+from planner.core import budget, laws
 from planner.errors import PlannerError
+from planner.recipe import hparams, overtrain
+from planner.recipe.data_limits import with_data_limits
+from planner.systems.auto import parse_mfu
 
 
 def laws_command(sub) -> Callable:
@@ -22,17 +26,15 @@ def _optimal_arguments(p) -> None:
     p.add_argument("--inference-tokens", type=float, help="lifetime inference tokens (with --flops): the "
                                                           "size with the least training + inference cost")
     p.add_argument("--prefill-share", type=float, default=0.5, help="share of inference tokens that are prompt")
-    p.add_argument("--mfu", type=float, default=None, help="training MFU (default 0.4)")
+    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU,
+                   help=f"training MFU (default {budget.DEFAULT_MFU})")
     p.add_argument("--mfu-prefill", type=float, default=None, help="prompt-token MFU (default: training's)")
     p.add_argument("--mfu-generate", type=float, default=None, help="generated-token MFU (default: training's)")
-    p.add_argument("--gpu", default=None, help="accelerator, to price training + inference in dollars")
+    add_gpu_argument(p, "to price training + inference in dollars", default=None)
     p.add_argument("--unique-tokens", type=float, help="unique tokens available: epochs and effective data")
 
 
 def _optimal(args):
-    from planner.core import budget
-    from planner.recipe import inference, overtrain
-
     given = [name for name in ("flops", "params", "tokens") if getattr(args, name) is not None]
     if given not in (["flops"], ["params"], ["tokens"], ["params", "tokens"]):
         raise PlannerError("give --flops, --params, --tokens, or --params with --tokens")
@@ -47,9 +49,10 @@ def _optimal(args):
         return law.optimal_for_tokens(args.tokens)
     if args.inference_tokens is None:
         return law.optimal(args.flops)
+    from planner.recipe import inference  # its cost curves need pandas: only the inference-aware answer pays
+
     demand = inference.InferenceDemand(
-        tokens=args.inference_tokens, prefill_share=args.prefill_share,
-        mfu_train=budget.DEFAULT_MFU if args.mfu is None else args.mfu,
+        tokens=args.inference_tokens, prefill_share=args.prefill_share, mfu_train=args.mfu,
         mfu_prefill=args.mfu_prefill, mfu_generate=args.mfu_generate)
     return inference.inference_aware(args.law, args.flops, demand, accelerator=args.gpu)
 
@@ -63,7 +66,6 @@ def optimal_command(sub) -> Callable:
     def handle(args):
         result = _optimal(args)
         if args.unique_tokens is not None:
-            from planner.recipe.data_limits import with_data_limits
             return with_data_limits(result, args.unique_tokens)
         return result
 
@@ -79,8 +81,6 @@ def hparams_command(sub) -> Callable:
     p.add_argument("--seq", type=int, default=4096, help="training sequence length")
 
     def handle(args):
-        from planner.recipe import hparams
-
         if args.flops is not None and args.params is None and args.tokens is None:
             return hparams.hparams_for_flops(args.flops, args.law, args.seq)
         if args.flops is None and args.params is not None and args.tokens is not None:
@@ -94,21 +94,19 @@ def plan_command(sub) -> Callable:
     p = sub.add_parser("plan", help="the compute-optimal run for a budget: size, tokens, loss, cost, memory")
     p.add_argument("budget", help='e.g. "512 H100 for 30 days", "$2M", "1e24 FLOPs", "10k GPU-hours"')
     p.add_argument("--law", action="append", help=f"law name, repeatable (default: {laws.DEFAULT_LAW})")
-    p.add_argument("--gpu", default=None, help="accelerator when the budget names none (default H100-SXM)")
+    add_gpu_argument(p, "when the budget names none")
     p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
-    p.add_argument("--mfu", default=None, help="model-FLOPs utilisation (default 0.4), or 'auto': predicted "
+    p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
+                   help=f"model-FLOPs utilisation (default {budget.DEFAULT_MFU}), or 'auto': predicted "
                                                "for the best parallel layout, with 90%% goodput")
     p.add_argument("--seq", type=int, default=2048, help="training sequence length")
     p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
 
     def handle(args):
-        from planner.core import budget
-        from planner import plan
-        from planner.systems.auto import parse_mfu
+        from planner import plan  # its tables need pandas
 
-        mfu = budget.DEFAULT_MFU if args.mfu is None else parse_mfu(args.mfu)
-        defaults = {"accelerator": args.gpu or budget.DEFAULT_ACCELERATOR,
-                    "mfu": budget.DEFAULT_MFU if mfu == "auto" else mfu}
+        mfu = parse_mfu(args.mfu)
+        defaults = {"accelerator": args.gpu, "mfu": budget.DEFAULT_MFU if mfu == "auto" else mfu}
         request = budget.parse_budget(args.budget, gpus=args.gpus, **defaults)
         return plan.make_plan(plan.PlanRequest(budget=request, laws=args.law or [laws.DEFAULT_LAW],
                                                seq_len=args.seq, sharding=args.sharding, mfu_auto=mfu == "auto"))

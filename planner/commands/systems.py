@@ -3,32 +3,24 @@ from __future__ import annotations
 
 from typing import Callable
 
+from planner.commands import add_gpu_argument
+from planner.systems.goodput import published_goodputs
+from planner.systems.layout import search_layouts
+
 
 def parallel_command(sub) -> Callable:
     p = sub.add_parser("parallel", help="fastest TP x PP x DP (x EP) layout that fits, with predicted MFU")
     p.add_argument("--preset", required=True, help="model preset (see `presets`)")
     p.add_argument("--gpus", type=int, required=True, help="number of accelerators")
-    p.add_argument("--gpu", default="H100-SXM", help="accelerator (see `gpus`)")
+    add_gpu_argument(p)
     p.add_argument("--seq", type=int, default=4096, help="training sequence length")
     p.add_argument("--global-batch-tokens", type=int, default=None, help="tokens per step (default 4M)")
-
-    def handle(args):
-        from planner.systems.layout import search_layouts
-
-        return search_layouts(args.preset, args.gpus, args.gpu, args.seq, args.global_batch_tokens)
-
-    return handle
+    return lambda args: search_layouts(args.preset, args.gpus, args.gpu, args.seq, args.global_batch_tokens)
 
 
 def goodput_command(sub) -> Callable:
     sub.add_parser("goodput", help="published runs' GPU-hours vs --mfu auto, and the goodput each implies")
-
-    def handle(args):
-        from planner.systems.goodput import published_goodputs
-
-        return published_goodputs()
-
-    return handle
+    return lambda args: published_goodputs()
 
 
 COMMANDS = [parallel_command, goodput_command]

@@ -1,9 +1,20 @@
 """Subcommands for measured runs: ladder (design, run and fit a verification ladder), worker, jobs."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Callable
 
 from pydantic import BaseModel
+
+from planner.commands import add_gpu_argument
+from planner.core import format as fmt
+from planner.errors import PlannerError
+from planner.jobs import retention
+from planner.jobs.runners import get_runner, retry_job
+from planner.jobs.store import JobStore
+from planner.jobs.worker import run_worker
+from planner.train.corpus import CorpusSpec
 
 
 class WorkerReport(BaseModel):
@@ -30,8 +41,7 @@ def ladder_command(sub) -> Callable:
     p.add_argument("--budgets", default=None, help="comma-separated FLOP budgets, e.g. 1e15,3e15,1e16")
     p.add_argument("--sizes", type=int, default=None, help="model sizes per budget (3-7)")
     p.add_argument("--gpu-hours", type=float, default=None, help="scale the budgets to this much device time")
-    p.add_argument("--accelerator", default=None,
-                   help="for cost, and the assumed throughput before any cuda run was measured (default H100-SXM)")
+    add_gpu_argument(p, "for cost, and the assumed throughput before any cuda run was measured")
     p.add_argument("--corpus", default=None, help="a .txt or .jsonl file (default: the Python standard library)")
     p.add_argument("--seed", type=int, default=0, help="model init and data order of every run")
     p.add_argument("--runner", default="local", choices=["local", "ray"])
@@ -40,31 +50,20 @@ def ladder_command(sub) -> Callable:
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the ladder to finish")
 
     def handle(args):
-        import sys
-
-        from planner.errors import PlannerError
-        from planner.jobs.runners import get_runner
-        from planner.core import format as fmt
-        from planner.train.corpus import CorpusSpec
+        # design and analysis need the trainer's configs, pandas and scipy: only `ladder` pays for them
         from planner.verify import analysis, control, design
         from planner.verify.grid import LadderRequest
 
         if args.ladder:
             return analysis.analyze_ladder(args.ladder)
-        try:
-            budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else None
-        except ValueError:
-            raise PlannerError(f"--budgets must be numbers separated by commas (got {args.budgets!r})") from None
         extra = {"cooldown_share": args.cooldown_share} if args.cooldown_share is not None else {}
         if args.horizons:
-            try:
-                extra["horizons"] = [float(h) for h in args.horizons.split(",")]
-            except ValueError:
-                raise PlannerError(f"--horizons must be numbers separated by commas (got {args.horizons!r})") from None
+            extra["horizons"] = _numbers(args.horizons, "--horizons")
         request = LadderRequest(
-            preset=args.preset, design=args.design, device=args.device, seed=args.seed, budgets_flops=budgets, sizes_per_budget=args.sizes,
-            gpu_hours=args.gpu_hours, accelerator=args.accelerator,
-            corpus=CorpusSpec(source=args.corpus) if args.corpus else None, **extra)
+            preset=args.preset, design=args.design, device=args.device, seed=args.seed,
+            budgets_flops=_numbers(args.budgets, "--budgets"), sizes_per_budget=args.sizes,
+            gpu_hours=args.gpu_hours, accelerator=args.gpu,
+            corpus=_corpus(args.corpus), **extra)
         plan = design.design_ladder(request)
         if args.design_only:
             return plan
@@ -78,6 +77,24 @@ def ladder_command(sub) -> Callable:
     return handle
 
 
+def _corpus(path: str | None) -> CorpusSpec | None:
+    """A corpus named on the command line must exist now, not fail in every run of the ladder later."""
+    if path is None:
+        return None
+    if not Path(path).expanduser().is_file():
+        raise PlannerError(f"--corpus: no such file {path!r} (a .txt or .jsonl file)")
+    return CorpusSpec(source=path)
+
+
+def _numbers(text: str | None, flag: str) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise PlannerError(f"{flag} must be numbers separated by commas (got {text!r})") from None
+
+
 def worker_command(sub) -> Callable:
     p = sub.add_parser("worker", help="run queued jobs on one device slot (start one per GPU)")
     p.add_argument("--slot", default="cpu", help="'cpu' or 'cuda:<index>' (sets CUDA_VISIBLE_DEVICES)")
@@ -86,16 +103,12 @@ def worker_command(sub) -> Callable:
     p.add_argument("--max-jobs", type=int, default=None, help="exit after running this many jobs")
 
     def handle(args):
-        from planner.jobs.worker import run_worker
-
         return WorkerReport(**run_worker(args.slot, args.shared, args.idle_exit, args.max_jobs))
 
     return handle
 
 
 def jobs_command(sub) -> Callable:
-    from planner.jobs import retention
-
     p = sub.add_parser("jobs", help="list, cancel or retry jobs in the store; prune old checkpoints",
                        epilog="checkpoint retention: " + retention.RULE)
     p.add_argument("action", nargs="?", default="list", choices=["list", "cancel", "retry", "prune"])
@@ -106,10 +119,6 @@ def jobs_command(sub) -> Callable:
     p.add_argument("--include-done", action="store_true", help="prune: also succeeded jobs' final checkpoints")
 
     def handle(args):
-        from planner.errors import PlannerError
-        from planner.jobs.runners import retry_job
-        from planner.jobs.store import JobStore
-
         store = JobStore()
         if args.action == "prune":
             return retention.prune_checkpoints(store, days=args.days, include_done=args.include_done)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import sys
 import threading
@@ -32,7 +33,7 @@ def pin_slot(slot: str) -> str:
     """Make the slot's GPU the only one this process sees, and return the torch device to use."""
     if slot == "cpu":
         return "cpu"
-    if not slot.startswith("cuda"):
+    if not re.fullmatch(r"cuda(:\d+)?", slot):  # 'cuda:abc' would pin no GPU and wait for jobs forever
         raise PlannerError(f"slot must be 'cpu' or 'cuda:<index>' (got {slot!r})")
     index = slot.partition(":")[2] or "0"
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", index)

@@ -14,6 +14,7 @@ import math
 from pydantic import BaseModel, Field
 
 from planner.core.architecture import ModelConfig, get_preset
+from planner.core.budget import DEFAULT_ACCELERATOR
 from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, fits_on,
                                  layer_activation_bytes, peak_bytes)
@@ -156,8 +157,8 @@ def _check(gpus: int, seq_len: int, batch_tokens: int) -> None:
         raise PlannerError(f"the global batch ({batch_tokens:,} tokens) is shorter than one sequence ({seq_len:,})")
 
 
-def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator = "H100-SXM", seq_len: int = 4096,
-                   global_batch_tokens: int | None = None) -> ParallelPlan:
+def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator = DEFAULT_ACCELERATOR,
+                   seq_len: int = 4096, global_batch_tokens: int | None = None) -> ParallelPlan:
     """The fastest layout that fits, and the others ranked (fitting ones by speed, then the ones that don't).
     `gpu` may be an Accelerator with edited bandwidths or efficiency (the Plan page's overrides)."""
     cfg = get_preset(model) if isinstance(model, str) else model

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from planner.core.architecture import ModelConfig, flops_per_token
+from planner.core.budget import DEFAULT_ACCELERATOR, DEFAULT_MFU
 from planner.core.hardware import get_accelerator
 from planner.errors import PlannerError
 from planner.jobs.store import JobStore
@@ -27,8 +28,7 @@ MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
 # Assumed throughput before any run was measured on this machine. CPU: what one thread did (FLOP/s) for
 # 20k-300k parameter models on the 2-core dev box; CUDA: this share of the accelerator's dense BF16 peak.
 ASSUMED_CPU_FLOPS_PER_S = 3e9
-ASSUMED_MFU = 0.35
-DEFAULT_ACCELERATOR = "H100-SXM"
+ASSUMED_MFU = DEFAULT_MFU  # the planner's one default MFU (planner/core/budget.py)
 # torch.compile takes ~30-60 s per process for these models (an assumption until the GPU suite measures
 # it): a run shorter than this on "auto" trains eagerly rather than spend most of its time compiling.
 COMPILE_MIN_S = 120.0

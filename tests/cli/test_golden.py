@@ -25,6 +25,11 @@ ISSUE_12_MEMORY = ("issue 12: fits checks compare with the card's GiB (an 80 GB 
 ISSUE_11_DEFAULT = "issue 11: the default law is now one that reproduces Hoffmann's tables (besiroglu2024)"
 ISSUE_12_ADAPT = ("issue 12: adaptation memory fixed at the root (QLoRA as its recipe runs it, autocast copies, "
                   "a 'fits' assumption in GiB with allocator and context overhead)")
+# One default MFU (issue 9): planner/core/budget.py's 0.4, the value with sources (PaLM 46.2%, LLaMA-65B ~48%,
+# Llama 3.1 405B 38-43%, REFERENCE.md); adaptation estimates assumed an unsourced 0.35, so their hours and dollars
+# are now 0.35/0.4 of what they were (plus the fixed parts).
+ISSUE_9_MFU = "issue 9: one default MFU, 0.4 (planner/core/budget.py), where adaptation assumed 0.35"
+ADAPT_METHODS = ("full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "linear-probe", "zero-shot")
 DELIBERATE: dict[str, dict[str, str]] = {
     "plan_text": {f"plan_text.plans[{law}].{key}": ISSUE_12_MEMORY for law in ("besiroglu2024", "kaplan2020")
                   for key in ("memory.assumptions", "min_gpus")},
@@ -43,11 +48,14 @@ DELIBERATE: dict[str, dict[str, str]] = {
     "fit_a3": {f"fit_a3.{key}": "issue 10: varpro solver by default; new bootstrap scheme"
                for key in ("A", "B", "E", "a", "b", "alpha", "beta", "optimum", "ci", "bootstrap_samples",
                            "diagnostics", "objective", "n_starts")},
-    "adapt_lora": {"adapt_lora.assumptions": ISSUE_12_ADAPT},
+    "adapt_lora": {"adapt_lora.assumptions": ISSUE_12_ADAPT, "adapt_lora.gpu_hours": ISSUE_9_MFU,
+                   "adapt_lora.usd": ISSUE_9_MFU},
     "adapt_all": {f"adapt_all.estimates[{m}].{key}": ISSUE_12_ADAPT
                   for m in ("full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "probe", "zero-shot")
                   for key in ("assumptions", "advice", "memory", "memory_gb", "fits")}
-                 | {"adapt_all.too_big": ISSUE_12_ADAPT},
+                 | {"adapt_all.too_big": ISSUE_12_ADAPT}
+                 | {f"adapt_all.estimates[{m}].{key}": ISSUE_9_MFU for m in ADAPT_METHODS
+                    for key in ("gpu_hours", "usd", "assumptions")},
 }
 
 
