@@ -128,6 +128,8 @@ try:
     table = load(files, mapping_model.model_dump_json(), sizes, json.dumps(filters), split)
     options = FitOptions(method=method, points=points, bootstrap=int(boot), seed=int(seed), target_flops=target,
                          loss=loss_fn, delta=delta, solver=solver, overestimate_penalty=penalty)
+    if not options.bootstrap:  # the seed only draws bootstrap resamples: without them, a new seed is the same fit
+        options = options.model_copy(update={"seed": 0})
     table_json, options_json = table.model_dump_json(), options.model_dump_json()
     result = fit(table_json, options_json)
 except ValueError as err:  # PlannerError, pydantic's ValidationError of an option, or numpy/pandas refusing
