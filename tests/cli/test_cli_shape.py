@@ -7,6 +7,7 @@ import argparse
 import ast
 import inspect
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,25 @@ def test_function_level_imports_are_one_commented_block_of_a_heavy_feature():
                     f"{path.name}:{fn.name}: say why the import is lazy"
                 lazy.append(f"{path.name}:{fn.name}")
     assert len(lazy) <= 6, lazy  # a handful
+
+
+def _readme_examples() -> list[list[str]]:
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("## The CLI"):]
+    block = block[block.index("```bash"):block.index("```", block.index("```bash") + 3)]
+    examples = []
+    for line in block.splitlines():
+        for part in line.split(";"):
+            words = shlex.split(part, comments=True)
+            if words[:3] == ["python", "-m", "planner"]:
+                examples.append(words[3:])
+    return examples
+
+
+def test_the_readme_shows_every_subcommand_and_every_example_parses():
+    examples = _readme_examples()
+    assert {argv[0] for argv in examples} == set(_subparsers())
+    parser, _ = build_parser()
+    for argv in examples:
+        parser.parse_args(argv)  # an unknown flag or value would exit 2 here
+    assert not any("--accelerator" in argv for argv in examples)  # the README spells it --gpu
