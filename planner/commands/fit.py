@@ -110,7 +110,7 @@ def _run(args):
                          overestimate_penalty=args.overestimate_penalty, warmup_fraction=args.warmup_fraction)
     result = fit_runs(table, options)
     notes = [d.message() for d in table.dropped] + table.notes + result.notes
-    if args.save_as:
+    if args.save_as is not None:
         try:
             path = laws.save_law(to_law(result, args.save_as))
         except OSError as err:  # a full disk, a read-only state directory

@@ -61,6 +61,7 @@ MORE_BAD = [
     (["adapt-estimate", "--accelerator", "XYZ"], UNKNOWN_GPU),
     (["ladder", "--corpus", "no-such-corpus.txt", "--design-only"], "--corpus: no such file"),
     (["ladder", "--horizons", "5,ten", "--design", "wsd", "--design-only"], "--horizons must be numbers"),
+    (["fit", "data/sample_runs.csv", "--save-as", ""], "law name '' is not allowed"),  # was: fitted, not saved
 ]
 # Function-level imports allowed in planner/commands: each feature's heavy entry point (pandas, scipy, or the
 # job system with the trainer), so that `python -m planner laws` starts without them.
