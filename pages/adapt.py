@@ -13,6 +13,13 @@ from planner.views import adapt as plots
 from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.views.runs import job_summary
 
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def estimate_charts(comparison_json: str, _comparison) -> tuple:
+    """Both estimate charts, keyed on the comparison they draw (_comparison follows from the key)."""
+    return plots.memory_breakdown_figure(_comparison), plots.trainable_figure(_comparison)
+
+
 st.title("Adaptation methods")
 st.caption("Most teams adapt a foundation model rather than train one. For a base model and an accelerator, "
            "each method's trainable parameters, memory per GPU, FLOPs, GPU-hours and dollars — then the same "
@@ -86,8 +93,9 @@ if comparison is not None:
     st.caption(plots.validation_caption())
     if comparison.too_big:
         st.caption(f"⚠ {comparison.too_big}")
-    st.plotly_chart(plots.memory_breakdown_figure(comparison), key="memory_chart")
-    st.plotly_chart(plots.trainable_figure(comparison), key="trainable_chart")
+    memory_chart, trainable_chart = estimate_charts(comparison.model_dump_json(), comparison)
+    st.plotly_chart(memory_chart, key="memory_chart")
+    st.plotly_chart(trainable_chart, key="trainable_chart")
     with st.expander("Assumptions of each estimate"):
         for e in comparison.estimates:
             st.markdown(f"`{e.method}`: " + "; ".join(e.assumptions))
