@@ -91,6 +91,12 @@ def summary(rows: list[dict], work: dict[str, dict]) -> None:
     gaps = [100 * (w["measured"] - i["measured"]) / i["measured"] for i, w in zip(iso, wsd)]
     print(f"  held-out loss, WSD branch vs from-scratch cosine run (same N, D, seed): "
           f"{', '.join(f'{g:+.2f}%' for g in gaps)}")
+    # what a user wants predicted is a real run trained the usual way: WSD's Approach 3 prediction
+    # against the IsoFLOP ladder's from-scratch held-out run of the same seed
+    vs_scratch = [100 * (w["measured"] * (1 + w["error_pct"]["approach3"] / 100) - i["measured"]) / i["measured"]
+                  for i, w in zip(iso, wsd) if "approach3" in w["error_pct"]]
+    print(f"  WSD's Approach 3 prediction vs the from-scratch run: {_fmt(vs_scratch, '.2f', '+')} % "
+          f"({', '.join(f'{v:+.2f}' for v in vs_scratch)})")
 
 
 def main() -> None:
