@@ -62,10 +62,6 @@ def _readable(value) -> str:
     return str(value)
 
 
-def _validation_message(err: ValidationError) -> str:
-    return validation_sentence(err)  # "flops, row 1 (got 'abc'): should be ...", not "flops.0: Input should be"
-
-
 # Each feature module in planner/commands/ exposes COMMANDS: functions that add a subparser and return
 # its handler. Handlers import heavy modules (torch, scipy) lazily so `laws` stays instant. The list is
 # explicit and a module that fails to import stops the CLI with its ImportError: a broken feature must
@@ -104,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as err:
-        print(f"error: {_validation_message(err)}", file=sys.stderr)
+        print(f"error: {validation_sentence(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a file or the state directory the planner could not read or write: one line too
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return EXIT_USAGE
     try:
         _emit(result, args.json)

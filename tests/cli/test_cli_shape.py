@@ -16,8 +16,9 @@ import pytest
 
 from planner import catalog
 from planner.adapt.methods.base import AdaptRequest
-from planner.cli import build_parser
+from planner.cli import build_parser, main
 from planner.commands import gpu_help
+from planner.core import laws
 from planner.core.budget import DEFAULT_ACCELERATOR, DEFAULT_MFU
 from planner.systems.layout import search_layouts
 from planner.verify import grid
@@ -194,3 +195,13 @@ def test_the_readme_shows_every_subcommand_and_every_example_parses():
     for argv in examples:
         parser.parse_args(argv)  # an unknown flag or value would exit 2 here
     assert not any("--accelerator" in argv for argv in examples)  # the README spells it --gpu
+
+
+def test_an_os_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    """A full disk or an unwritable state directory, wherever a handler meets it."""
+    def full_disk():
+        raise OSError(28, "No space left on device", "/state/laws/x.json")
+
+    monkeypatch.setattr(laws, "list_laws", full_disk)
+    assert main(["laws"]) == 2
+    assert capsys.readouterr().err == "error: No space left on device (/state/laws/x.json)\n"
