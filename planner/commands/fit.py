@@ -102,7 +102,7 @@ def _run(args):
     mapping = io.ColumnMapping(**fields, flops_unit=args.flops_unit, tokens_per_step=args.tokens_per_step)
     sizes = None
     if args.sizes:
-        sizes, _ = io.read_table(args.sizes, io._read_path(args.sizes))
+        sizes, _ = io.read_table(args.sizes, io.read_path(args.sizes))
     table = io.load_runs(args.files, mapping, sizes, _pairs(args.filter, "--filter"), split_runs=not args.no_split)
     options = FitOptions(method=args.method, bootstrap=args.bootstrap, seed=args.seed, resample=args.resample,
                          target_flops=target, points=args.points, loss=args.loss, delta=args.delta,

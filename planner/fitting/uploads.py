@@ -309,7 +309,7 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
         raise PlannerError("no file given: upload at least one CSV, Parquet or JSON-lines file of runs")
     frames, dropped, notes, names = [], [], [], []
     for item in files:
-        name, data = (item if isinstance(item, tuple) else (Path(item).name, _read_path(item)))
+        name, data = (item if isinstance(item, tuple) else (Path(item).name, read_path(item)))
         raw, read_notes = read_table(name, data)
         notes += read_notes
         if len(raw) == 0:
@@ -375,7 +375,7 @@ def cap_points(df: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str | None]:
                   "(each run's final point and evenly spaced points of each curve)")
 
 
-def _read_path(path) -> bytes:
+def read_path(path) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as err:
