@@ -50,7 +50,7 @@ def test_cuda_without_a_gpu_is_refused_before_anything_is_queued(page_at):
     page.get_by_role("combobox", name="Accelerator (for cost)").click()
     page.get_by_role("option", name="A100-80GB").click()
     wait_for_app(page)
-    page.get_by_text("35% MFU on A100-80GB").wait_for(timeout=30_000)  # the estimate says what it assumes
+    page.get_by_text("40% MFU on A100-80GB").wait_for(timeout=30_000)  # the estimate says what it assumes
     ladders_before = page.get_by_role("combobox", name="Ladder").count()
     page.get_by_role("button", name="Launch ladder").click()
     wait_for_app(page)
