@@ -357,7 +357,7 @@ PRESETS: dict[str, ChinchillaLaw | PowerLawAllocation | KaplanLaw] = {
 }
 # Besiroglu et al.'s replication (their Table 1 / eq. 2) rather than the rounded Approach-3 constants: it is a
 # complete L(N, D) (inference-aware sizing and the over-training trade-off need a loss surface whose minimum
-# is the allocation) and it agrees with Hoffmann's Table 3 (tests/test_laws.py checks every row).
+# is the allocation) and it agrees with Hoffmann's Table 3 (tests/core/test_laws.py checks every row).
 DEFAULT_LAW = "besiroglu2024"
 
 # --- Saved (fitted) laws ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Thresholds were calibrated on ../shared/datasets (OLMo ladder final points, Porian et al.'s 15
 configurations, Muennighoff et al.'s datablations runs) and on synthetic runs from Hoffmann's law with
-0.5-2% noise: none of them fires on the clean published sets (tests/test_fitting_trust.py), each fires
+0.5-2% noise: none of them fires on the clean published sets (tests/fitting/test_trust.py), each fires
 on the file built to show its failure. They are stated in README.md (Fit: trust).
 """
 from __future__ import annotations

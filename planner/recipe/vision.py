@@ -1,5 +1,5 @@
 """Vision foundation models: exact parameter counts of the published configs as transformers builds them
-(CLIPModel, Dinov2Model, SamModel; tests/test_vision.py instantiates each on the meta device), and training
+(CLIPModel, Dinov2Model, SamModel; tests/recipe/test_vision.py instantiates each on the meta device), and training
 compute as samples seen x tokens per sample x 6 x the parameters each token passes through.
 
 A ViT token is one image patch (plus the class token); every count below says where its sample count and

@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.jobs.store import JobStore
 from tests.conftest import REPO
-from tests.test_state_dir import committed_store, integrity, mount, small_disk, snapshot, unmount  # noqa: F401
+from tests.jobs.test_state_dir import committed_store, integrity, mount, small_disk, snapshot, unmount  # noqa: F401
 
 
 def page(name: str) -> AppTest:

@@ -4,8 +4,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from planner.core import laws
+from tests.conftest import REPO
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "plan.py")
+PAGE = str(REPO / "pages" / "plan.py")
 
 
 def _n_star(at: AppTest) -> str:

@@ -13,8 +13,8 @@ from planner.adapt.methods.base import AdaptMethod, freeze_all, matches, select_
 from planner.core.architecture import get_preset
 from planner.errors import PlannerError
 from planner.views import adapt as views
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name, target, expected", [

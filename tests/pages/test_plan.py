@@ -2,8 +2,9 @@
 from streamlit.testing.v1 import AppTest
 
 from pathlib import Path
+from tests.conftest import REPO
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "plan.py")
+PAGE = str(REPO / "pages" / "plan.py")
 
 
 def run_page() -> AppTest:

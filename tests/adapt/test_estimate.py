@@ -9,6 +9,7 @@ from planner.adapt.estimate import (METHOD_NAMES, AdaptRequest, cheapest_fitting
 from planner.adapt.measure import base_model, build_variant, count_trainable
 from planner.core.architecture import get_preset, param_counts
 from planner.errors import PlannerError
+from tests.conftest import REPO
 
 TRAINED = [m for m in METHOD_NAMES if m not in ("qlora", "zero-shot")]
 
@@ -164,7 +165,7 @@ def test_peak_memory_vs_peft_measurements(shared_dataset):
     from pathlib import Path
 
     shared_dataset("peft_method_comparison_llama32_3b.csv")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_adaptation import compare
 
     rows = compare()

@@ -3,8 +3,9 @@ the check-a-figure box, quoted figures and vision presets; bad input is a messag
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from tests.conftest import REPO
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+PAGES = REPO / "pages"
 
 
 def _run(page: str) -> AppTest:

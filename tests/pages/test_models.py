@@ -7,8 +7,9 @@ from planner.core import format as fmt
 from planner.errors import PlannerError
 from planner.core.hardware import accelerators
 from planner.catalog import get_model, model_row
+from tests.conftest import REPO
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "models.py")
+PAGE = str(REPO / "pages" / "models.py")
 
 
 def _run(**inputs) -> AppTest:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.conftest import REPO
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "adapt.py")
+PAGE = str(REPO / "pages" / "adapt.py")
 
 
 def _app() -> AppTest:
