@@ -25,9 +25,10 @@ RUNS_CSV = DATA_TABLES / "published_runs.csv"
 ZERO_STAGE = {"none": 0, "zero1": 1, "zero2": 2, "zero3": 3, "fsdp": 3}
 
 
-class PublishedRun(BaseModel):
+class _PublishedShape(BaseModel):
+    """A published run's model as its paper gives it; both tables below carry one."""
+
     id: str
-    split: Literal["calibration", "held-out"]
     family: Literal["gpt2", "llama"]
     n_layers: int
     d_model: int
@@ -36,6 +37,15 @@ class PublishedRun(BaseModel):
     d_ff: int
     vocab_size: int
     seq_len: int
+
+    def config(self) -> ModelConfig:
+        return ModelConfig(name=self.id, family=self.family, vocab_size=self.vocab_size, d_model=self.d_model,
+                           n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
+                           d_ff=self.d_ff, max_seq_len=self.seq_len, tie_embeddings=self.family == "gpt2")
+
+
+class PublishedRun(_PublishedShape):
+    split: Literal["calibration", "held-out"]
     gpu: str
     gpus: int
     tp: int
@@ -48,11 +58,6 @@ class PublishedRun(BaseModel):
     published_mfu: float
     source: str
     note: str = ""
-
-    def config(self) -> ModelConfig:
-        return ModelConfig(name=self.id, family=self.family, vocab_size=self.vocab_size, d_model=self.d_model,
-                           n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
-                           d_ff=self.d_ff, max_seq_len=self.seq_len, tie_embeddings=self.family == "gpt2")
 
     def layout(self) -> Layout:
         return Layout(tp=self.tp, pp=self.pp, dp=self.gpus // (self.tp * self.pp),
@@ -107,16 +112,7 @@ def summarise(checks: list[RunCheck], split: str) -> CheckSummary:
 MEMORY_CSV = DATA_TABLES / "published_memory.csv"
 
 
-class MemoryMeasurement(BaseModel):
-    id: str
-    family: Literal["gpt2", "llama"]
-    n_layers: int
-    d_model: int
-    n_heads: int
-    n_kv_heads: int | None = None
-    d_ff: int
-    vocab_size: int
-    seq_len: int
+class MemoryMeasurement(_PublishedShape):
     gpus: int
     tp: int
     pp: int
@@ -128,11 +124,6 @@ class MemoryMeasurement(BaseModel):
                                          "(the note says how); such rows are shown, not scored")
     source: str
     note: str = ""
-
-    def config(self) -> ModelConfig:
-        return ModelConfig(name=self.id, family=self.family, vocab_size=self.vocab_size, d_model=self.d_model,
-                           n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
-                           d_ff=self.d_ff, max_seq_len=self.seq_len, tie_embeddings=self.family == "gpt2")
 
 
 class MemoryCheck(BaseModel):

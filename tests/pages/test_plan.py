@@ -1,21 +1,11 @@
 """Plan page through Streamlit's AppTest: defaults render a plan; inputs change it; bad input is a message."""
 from streamlit.testing.v1 import AppTest
 
-from pathlib import Path
-from tests.conftest import REPO
-
-PAGE = str(REPO / "pages" / "plan.py")
+from tests.pages.apptest import metric, run_page as run_pages_page
 
 
 def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return run_pages_page("plan")
 
 
 def test_default_plan_shows_the_optimum_and_its_cost():

@@ -1,21 +1,11 @@
 """The Plan page's parallel-layout section through AppTest: layout, predicted MFU, time chart, editable inputs."""
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
-from tests.conftest import REPO
-
-PAGE = str(REPO / "pages" / "plan.py")
+from tests.pages.apptest import metric, run_page as run_pages_page
 
 
 def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return run_pages_page("plan")
 
 
 def test_the_layout_section_shows_layout_mfu_and_where_time_goes():
