@@ -24,8 +24,10 @@ def test_launch_a_micro_ladder_and_watch_it_finish(page_at):
         page.get_by_text(re.compile(r"running — \d+/\d+ runs done")).first.wait_for(timeout=120_000)
         screenshot(page, "verify-running")
         # the fragment polls the store every 2 s; the micro ladder takes about a minute on 2 cores
-        page.get_by_text(re.compile(r"finished — (\d+)/\1 runs done")).wait_for(timeout=420_000)
+        # .first: while the polling fragment hands over to the finished page both may be on screen for a moment
+        page.get_by_text(re.compile(r"finished — (\d+)/\1 runs done")).first.wait_for(timeout=420_000)
         wait_for_app(page)
+        assert page.get_by_text(re.compile(r"finished — (\d+)/\1 runs done")).count() == 1
         assert page.get_by_text("Does the law hold?").count() == 1
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.get_by_text(re.compile(r"Held-out prediction error \(Approach [23]\)")).count() == 1

@@ -236,7 +236,7 @@ def test_failure_reasons_name_out_of_memory_and_stops():
     try:
         raise ValueError("bad spec")
     except ValueError as err:
-        assert describe_failure(err, "cpu").startswith("ValueError: bad spec (at test_jobs.py:")
+        assert describe_failure(err, "cpu").startswith("ValueError: bad spec (at test_store.py:")
 
 
 # ---- checkpoint retention ----------------------------------------------------------------------------

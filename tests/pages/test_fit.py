@@ -4,9 +4,11 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import REPO
+
 from planner.core import laws
 
-PAGE = "../pages/fit.py"
+PAGE = str(REPO / "pages" / "fit.py")
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """Fit page reruns (AppTest): the fit is cached on what changes it, so inputs that do not change it do not refit."""
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import REPO
+
 import planner.fitting
 
-PAGE = "../pages/fit.py"
+PAGE = str(REPO / "pages" / "fit.py")
 
 
 def test_a_new_seed_without_bootstrap_reuses_the_fit_and_a_new_target_refits(monkeypatch):

@@ -4,7 +4,9 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-PAGE = "../pages/fit.py"
+from tests.conftest import REPO
+
+PAGE = str(REPO / "pages" / "fit.py")
 HEADER = "run,params,tokens,loss\n"
 LINK = "[click](http://e.example)"
 
