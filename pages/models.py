@@ -88,11 +88,19 @@ except INPUT_ERRORS as err:
     st.error(error_sentence(err))
 
 st.subheader("Commonly quoted figures")
-st.table(recipe_views.quoted_frame(claims.quoted_figures()))
+quoted = claims.quoted_figures()
+st.table(recipe_views.quoted_frame(quoted))
+with st.expander("Why each verdict"):
+    for line in recipe_views.quoted_notes(quoted):
+        st.markdown(line)
 
 st.subheader("Vision foundation models")
 st.caption("Exact parameter counts as transformers builds the published configs; training compute from samples "
            "seen × tokens per sample (patches + class token; both towers for CLIP; all crops and the teacher "
            "for DINOv2), each with its assumption.")
-st.table(recipe_views.vision_frame([{"params": vision.vision_params(n), "compute": vision.vision_compute(n)}
-                                    for n in vision.vision_presets()]))
+vision_rows = [{"params": vision.vision_params(n), "compute": vision.vision_compute(n)}
+               for n in vision.vision_presets()]
+st.table(recipe_views.vision_frame(vision_rows))
+with st.expander("The compute assumption of each preset"):
+    for line in recipe_views.vision_notes(vision_rows):
+        st.markdown(line)

@@ -98,12 +98,24 @@ def _versus(disagreement: float) -> str:
     return f"{disagreement + 1:,.0f}x" if disagreement > 9 else f"{disagreement:+.0%}"
 
 
+def _pf_days(flops: float) -> str:
+    """3,640 or 0.2: a tiny figure keeps two significant digits instead of rounding to 0."""
+    days = flops / PF_DAY
+    return f"{days:,.0f}" if days >= 10 else f"{days:.2g}"
+
+
 def quoted_frame(figures: list[QuotedFigure]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "figure": f.name, "quoted": f.quoted, "computed (PF-days)": f"{f.claim.flops / PF_DAY:,.0f}",
-        "quoted (PF-days)": f"{f.claim.quoted_flops / PF_DAY:,.0f}",
-        "quoted vs computed": _versus(f.claim.disagreement), "verdict": f.verdict, "source": f.source,
+        "figure": f.name, "quoted": f.quoted, "computed (PF-days)": _pf_days(f.claim.flops),
+        "quoted (PF-days)": _pf_days(f.claim.quoted_flops),
+        "quoted vs computed": _versus(f.claim.disagreement), "verdict": f.verdict.split(":", 1)[0],
+        "source": f.source,
     } for f in figures])
+
+
+def quoted_notes(figures: list[QuotedFigure]) -> list[str]:
+    """Why each quoted figure got its verdict, one markdown line each (kept out of the table: they are long)."""
+    return [f"**{f.name}** — {f.verdict}" for f in figures]
 
 
 def vision_frame(rows: list[dict]) -> pd.DataFrame:
@@ -113,5 +125,9 @@ def vision_frame(rows: list[dict]) -> pd.DataFrame:
         "image encoder": f"{r['params'].image_encoder:,}", "text encoder": f"{r['params'].text_encoder:,}",
         "samples seen": fmt.count(r["compute"].samples_seen), "tokens/sample": f"{r['compute'].tokens_per_sample:,.0f}",
         "training FLOPs": f"{r['compute'].flops:.3g}", "PF-days": f"{r['compute'].flops / PF_DAY:,.0f}",
-        "assumption": r["compute"].assumption,
     } for r in rows])
+
+
+def vision_notes(rows: list[dict]) -> list[str]:
+    """The compute assumption of each vision preset, one markdown line each."""
+    return [f"**{r['params'].name}** — {r['compute'].assumption}" for r in rows]

@@ -61,6 +61,9 @@ def test_models_page_checks_a_figure_and_lists_quoted_figures_and_vision():
     assert len(quoted) == 6 and quoted["verdict"].str.startswith("agrees").sum() == 1
     vision = next(t for t in tables if "preset" in t.columns)
     assert "427,616,513" in set(vision["params"]) and "641,090,864" in set(vision["params"])
+    notes = [m.value for m in at.markdown]  # the long reasons live in expanders below the tables
+    assert any(n.startswith("**GPT-3 175B") and "agrees" in n for n in notes)
+    assert sum(n.startswith("**clip-vit-l-14**") for n in notes) == 1
 
 
 def test_models_page_bad_figure_is_a_message():
