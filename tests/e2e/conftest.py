@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -80,7 +81,14 @@ def browser():
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has run the script to the end (the app root reports `notRunning`)."""
+    """Wait until Streamlit has run the script to the end (the app root reports `notRunning`).
+
+    After an input change the rerun may not have started yet when this is called, and the old `notRunning`
+    would pass at once: give the rerun a moment to start (a rerun that already ended is fine too)."""
+    try:
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=700)
+    except PlaywrightTimeout:
+        pass  # it already finished, or nothing was rerun
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_timeout(300)
 

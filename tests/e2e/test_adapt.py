@@ -24,7 +24,9 @@ def test_adapt_page_estimates_and_bad_input(page_at):
     rank.fill("0")
     rank.press("Enter")
     wait_for_app(page)
-    assert page.get_by_text("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1").count() == 1
+    message = page.get_by_text("LoRA, QLoRA (4-bit base): LoRA rank must be at least 1")
+    message.first.wait_for(timeout=30_000)
+    assert message.count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     # the methods without a rank keep their table and charts
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
