@@ -1,4 +1,5 @@
 """Fit laws: upload loss curves or final losses, map columns, fit a law, see how sure it is, save it."""
+import itertools
 import json
 
 import pandas as pd
@@ -70,15 +71,14 @@ try:
 except PlannerError as err:
     st.error(plain(error_sentence(err)))
     st.stop()
-with st.expander(f"Preview of {plain(files[0][0])} ({len(preview):,} row{'s' * (len(preview) != 1)})", expanded=False):
+with st.expander(plots.preview_label(files[0][0], len(preview)), expanded=False):
     st.dataframe(preview.head(50), hide_index=True)
 
 columns = [AUTO] + [str(c) for c in preview.columns]
 with st.expander("Column mapping and filters"):
-    cols = st.columns(4)
     mapping = {}
-    for i, field in enumerate(f for f in io.FIELDS if f != "run"):
-        choice = cols[i % 4].selectbox(field, columns, key=f"map_{field}")
+    for col, field in zip(itertools.cycle(st.columns(4)), (f for f in io.FIELDS if f != "run")):
+        choice = col.selectbox(field, columns, key=f"map_{field}")
         mapping[field] = None if choice == AUTO else choice
     run_cols = st.multiselect("Run name column(s)", columns[1:], help="several columns are joined, e.g. model + xC")
     split = st.checkbox("Split runs that hold several curves", value=True, key="split",
@@ -162,9 +162,7 @@ with right:
     if caption := plots.prediction_caption(result):
         st.caption(caption)
     if result.comparison:
-        st.markdown("**Method comparison** (every applicable approach on the same runs)",
-                    help="a, b and the optimum at the target from each approach; when they disagree, the trust "
-                         "panel says so")
+        st.markdown(plots.COMPARISON_HEADING, help=plots.COMPARISON_HELP)
         st.dataframe(plots.comparison_table(result), hide_index=True, width="stretch", key="comparison")
 
 charts = figures(table_json, options_json, points, runs, result)

@@ -10,6 +10,7 @@ from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.views import plan as plots
 from planner.views import systems as systems_views
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
+from planner.systems.layout import BATCH_TOKENS_STEP, DEFAULT_BATCH_TOKENS
 from planner.recipe import hparams, inference, overtrain
 from planner.views import recipe as recipe_views
 from planner.views.export import csv_download  # every CSV download: formula-safe cells
@@ -120,7 +121,7 @@ with right:
     acc_row = hardware.get_accelerator(accelerator)
     with st.expander("Parallel layout and MFU model"):
         s1, s2 = st.columns(2)
-        batch_tokens = s1.number_input("Global batch (tokens)", min_value=1024, value=4 * 2**20, step=2**20,
+        batch_tokens = s1.number_input("Global batch (tokens)", min_value=1024, value=DEFAULT_BATCH_TOKENS, step=BATCH_TOKENS_STEP,
                                        key="sys_batch_tokens")
         goodput = s2.slider("Goodput", 0.30, 1.00, DEFAULT_GOODPUT, 0.01, key="sys_goodput",
                             help=f"productive share of wall-clock, used with predicted MFU. {GOODPUT_SOURCE}")
@@ -209,12 +210,10 @@ with st.expander("Size or data already fixed? The compute-optimal counterpart un
 # --- Parallel layout (issue 12): the chosen layout, its predicted MFU and where a step's time goes ------------
 st.subheader("Parallel layout and throughput")
 if first.layout is None:
-    st.warning(f"No parallel layout for {first.law}'s model on {b.gpus:,} × {b.accelerator}: "
-               f"{first.layout_note or first.shape_note}")
+    st.warning(systems_views.no_layout_message(first, b))
 else:
     chosen_layout = first.layout
-    st.markdown(f"**{first.law}**: {systems_views.layout_label(chosen_layout)} on {b.gpus:,} × {b.accelerator} "
-                f"— {'MFU predicted and used for cost' if mfu_auto else 'predicted MFU shown; cost uses the slider'}")
+    st.markdown(systems_views.layout_headline(first, b, mfu_auto))
     for column, (label, value) in zip(st.columns(5) + st.columns(5), systems_views.layout_metrics(chosen_layout)):
         column.metric(label, value)
     st.plotly_chart(layout_chart(request_json, laws_json), width="stretch")

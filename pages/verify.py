@@ -138,11 +138,7 @@ def live_view():
     except PlannerError as err:
         st.error(error_sentence(err))
         return
-    done = sum(r.status == "done" for r in report.runs)
-    failed = sum(r.status == "failed" for r in report.runs)
-    state = "finished" if report.finished else "running"
-    st.progress(min(report.progress, 1.0), text=f"{ladder_id}: {state} — {done}/{len(report.runs)} runs done"
-                + (f", {failed} failed" if failed else ""))
+    st.progress(*plots.progress_bar(ladder_id, report))
     m1, m2, m3 = st.columns(3)
     m1.metric("Elapsed", fmt.duration(report.elapsed_s))
     m2.metric("ETA", plots.format_eta(report.eta_s), help="the design's estimate of the work left, corrected by "

@@ -23,6 +23,7 @@ from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, Tim
                                         tokens_per_s_per_gpu)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
+BATCH_TOKENS_STEP = 2**20  # the Plan page steps the global batch by 1M tokens
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 ZERO_STAGES = (0, 1, 2, 3)
 INTERLEAVE = (1, 2, 4)  # model chunks per stage; uneven splits allowed, as Llama 3 ran 126 layers on 16 stages

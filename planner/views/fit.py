@@ -23,6 +23,15 @@ def _log_layout(fig: go.Figure, title: str, x: str, y: str, log_y: bool = False)
     return layout(fig, title, x, y, log_x=True, log_y=log_y)
 
 
+COMPARISON_HEADING = "**Method comparison** (every applicable approach on the same runs)"
+COMPARISON_HELP = "a, b and the optimum at the target from each approach; when they disagree, the trust panel says so"
+
+
+def preview_label(file_name: str, rows: int) -> str:
+    """The preview expander's title; the file name is upload content, so it is shown as plain text."""
+    return f"Preview of {plain(file_name)} ({rows:,} row{'' if rows == 1 else 's'})"
+
+
 def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ...] = COMPARE) -> pd.DataFrame:
     """Compute-optimal loss (or size) along a log grid of budgets: the fit and the published laws."""
     flops = np.geomspace(runs["flops"].min(), runs["flops"].max() * 30, 60)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from planner.core.budget import Budget
 from planner.core.hardware import Accelerator
+from planner.plan import LawPlan
 from planner.systems import throughput
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.systems.layout import LayoutResult, ParallelPlan
@@ -14,6 +16,16 @@ PARTS = {"compute_s": ("compute", "#4477AA"), "memory_s": ("memory-bound ops", "
          "communication_s": ("communication", "#EE6677"), "bubble_s": ("pipeline bubble", "#AA3377"),
          "overhead_s": ("other overhead", "#BBBBBB")}
 CALIBRATION = "fitted on the calibration rows of data/published_runs.csv (benchmarks/bench_systems.py --calibrate)"
+
+
+def layout_headline(p: LawPlan, b: Budget, mfu_auto: bool) -> str:
+    """One markdown line above the layout section: whose model, which layout, on what, and what the MFU is used for."""
+    use = "MFU predicted and used for cost" if mfu_auto else "predicted MFU shown; cost uses the slider"
+    return f"**{p.law}**: {layout_label(p.layout)} on {b.gpus:,} × {b.accelerator} — {use}"
+
+
+def no_layout_message(p: LawPlan, b: Budget) -> str:
+    return f"No parallel layout for {p.law}'s model on {b.gpus:,} × {b.accelerator}: {p.layout_note or p.shape_note}"
 
 
 def layout_label(r: LayoutResult) -> str:

@@ -42,6 +42,15 @@ def _budget_colors(budgets) -> dict[float, str]:
     return {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(sorted(set(budgets)))}
 
 
+def progress_bar(ladder_id: str, report: LadderReport) -> tuple[float, str]:
+    """The bar's value in [0, 1] and its text: 'ladder-…: running — 3/12 runs done, 1 failed'."""
+    done = sum(r.status == "done" for r in report.runs)
+    failed = sum(r.status == "failed" for r in report.runs)
+    state = "finished" if report.finished else "running"
+    return min(report.progress, 1.0), (f"{ladder_id}: {state} — {done}/{len(report.runs)} runs done"
+                                       + (f", {failed} failed" if failed else ""))
+
+
 def design_table(design: LadderDesign) -> pd.DataFrame:
     return pd.DataFrame([{"run": r.name, "role": r.role, "budget (FLOPs)": f"{r.budget_flops:.2g}",
                           "params": int(r.params), "layers": r.model.n_layers, "width": r.model.d_model,

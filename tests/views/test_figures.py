@@ -96,3 +96,15 @@ def test_fit_views_draw_every_run_and_say_the_verdict(sample_fit):
     assert len(comparison) >= 2  # every applicable approach, side by side
     residuals = fit_views.residuals_figure(result)
     assert sum(len(t.y) for t in residuals.data if t.y is not None) >= len(result.diagnostics.residuals)
+
+
+def test_page_lines_composed_in_views():
+    assert fit_views.preview_label("runs.csv", 1) == "Preview of runs.csv (1 row)"
+    assert fit_views.preview_label("runs.csv", 1200) == "Preview of runs.csv (1,200 rows)"
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=512, days=30, accelerator="H100-SXM"),
+                                             laws=[laws.DEFAULT_LAW]))
+    first, b = result.plans[0], result.budget
+    line = systems_views.layout_headline(first, b, mfu_auto=False)
+    assert line.startswith(f"**{first.law}**: TP{first.layout.tp}") and "cost uses the slider" in line
+    assert "used for cost" in systems_views.layout_headline(first, b, mfu_auto=True)
+    assert first.law in systems_views.no_layout_message(first.model_copy(update={"layout_note": "too big"}), b)
