@@ -6,7 +6,7 @@ from planner.jobs.runners import retry_job
 from planner.jobs.store import JobStore
 from planner.views import verify as plots
 from planner.views.errors import error_sentence
-from planner.views.runs import job_summary
+from planner.views.runs import job_summary, runs_table
 from planner.views.paths import file_names_only
 
 st.title("Runs")
@@ -32,7 +32,7 @@ shown = [j for j in jobs if (not kinds or j.kind in kinds) and (not statuses or 
          and (not groups or j.group in groups)]
 st.caption(f"{len(shown)} of {len(jobs)} runs · live workers: "
            + (", ".join(f"{w.slot} (pid {w.pid})" for w in workers) or "none"))
-st.dataframe(file_names_only(plots.runs_table(shown[::-1])), hide_index=True, width="stretch",
+st.dataframe(file_names_only(runs_table(shown[::-1])), hide_index=True, width="stretch",
              column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
 
 st.subheader("One run")

@@ -9,8 +9,8 @@ from planner.core.format import duration
 from planner.verify.analysis import HoldoutCheck, LadderFit, LadderReport
 from planner.verify.design import LadderDesign
 
+from planner.views.runs import BLANK
 from planner.views.style import PALETTE, layout
-BLANK = "—"  # a value not known (yet): tables show this rather than "None"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -213,19 +213,3 @@ def holdout_figure(check: HoldoutCheck) -> go.Figure:
     return _layout(fig, f"Held-out run ({check.params:.3g} params, {check.tokens:.3g} tokens): "
                    "predicted (error vs measured) and measured loss", "", "loss (nats/token)", log_x=False, height=320)
 
-
-def runs_table(jobs) -> pd.DataFrame:
-    """The Runs page's history: one row per job from the store."""
-    rows = []
-    for j in jobs:
-        res = j.result or {}
-        meta = j.spec.get("meta", {})
-        rows.append({"job": j.id, "kind": j.kind, "group": j.group or "", "run": meta.get("run", ""),
-                     "status": j.status, "progress": j.progress, "attempt": j.attempt,
-                     "final loss": _num(res.get("final_loss"), ".4f"),
-                     "tokens/s": _num(res.get("tokens_per_s"), ",.0f"),
-                     "created": pd.Timestamp(j.created_at, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
-                     "time": duration(j.finished_at - j.started_at) if j.finished_at and j.started_at
-                     else BLANK,
-                     "error": j.error or ""})
-    return pd.DataFrame(rows)

@@ -18,6 +18,16 @@ def test_empty_store_says_where_runs_come_from():
     assert not at.exception and "No runs yet" in at.info[0].value
 
 
+def test_a_job_this_version_cannot_read_shows_dashes_not_a_traceback():
+    store = JobStore()
+    job = store.submit("sleep", {"meta": "not a dict"})
+    store.finish(job, "done", result={"final_loss": "lots", "tokens_per_s": "x"})
+    at = page().run()
+    assert not at.exception
+    row = at.dataframe[0].value.iloc[0]
+    assert row["job"] == job and row["final loss"] == row["tokens/s"] == "—"
+    assert {m.label: m.value for m in at.metric}["Final loss"] == "—"
+
 def test_history_filters_and_retry_of_a_failed_run():
     store = JobStore()
     ok = store.submit("sleep", {"steps": 2}, group="ladder-a")

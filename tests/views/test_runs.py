@@ -1,6 +1,6 @@
 """views.runs: the Runs page reads a job's run name, budget and final loss typed, whatever the kind."""
 from planner.jobs.store import Job
-from planner.views.runs import job_summary
+from planner.views.runs import job_summary, runs_table
 
 
 def _job(spec, result=None, kind="ladder-run") -> Job:
@@ -27,3 +27,13 @@ def test_an_unreadable_spec_or_result_gives_empty_fields_not_an_error():
 
 def test_an_adaptation_comparison_names_its_preset():
     assert job_summary(_job({"preset": "tiny", "methods": ["lora"]}, None, kind="adapt")).preset == "tiny"
+
+
+def test_the_runs_table_reads_every_job_through_the_summary():
+    """QA: a hand-written result ({"tokens_per_s": "x"}) or spec ({"meta": "not a dict"}) raised in the
+    table (format code 'f' for a str) and took the whole Runs page down; now its cells show dashes."""
+    table = runs_table([_job({"meta": {"run": "C1e15-a"}}, {"final_loss": 3.25, "tokens_per_s": 12345.6}),
+                        _job({"meta": "not a dict"}, {"final_loss": "lots", "tokens_per_s": "x"})])
+    assert list(table["run"]) == ["C1e15-a", ""]
+    assert list(table["final loss"]) == ["3.2500", "—"] and list(table["tokens/s"]) == ["12,346", "—"]
+    assert list(table["time"]) == ["—", "—"]  # never started
