@@ -10,13 +10,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from planner.adapt import advice
-from planner.adapt.methods import REGISTRY, AdaptMethod, get_method, method_names
-from planner.adapt.methods.base import (GB, AdaptRequest, MemoryBreakdown, linear_modules, select_linears,  # noqa: F401
-                                        trained_state_bytes)
+from planner.adapt.methods import AdaptMethod, get_method, method_names
+from planner.adapt.methods.base import AdaptRequest, MemoryBreakdown, linear_modules, trained_state_bytes
 from planner.catalog import catalog
 from planner.core.architecture import PRESETS, ModelConfig, param_counts, suggest_shape
 from planner.core.budget import check_mfu, flops_to_gpu_hours, gpu_hours_to_usd
 from planner.core.hardware import Accelerator, get_accelerator
+from planner.core.memory import GB
 from planner.errors import PlannerError
 
 METHOD_NAMES = method_names()  # the built-in methods, in display order (REGISTRY may gain more)
@@ -101,7 +101,7 @@ def _optimizer_gpu_hours(req: AdaptRequest, method: AdaptMethod, trainable: int,
     FLOPs alone predict 1.47x). One optimizer step per micro-batch (no gradient accumulation)."""
     if not method.trains or trainable == 0:
         return 0.0
-    w, g, o = trained_state_bytes(req.precision) if method.trains_base else (4, 4, 8)  # fp32 adapters
+    w, g, o = trained_state_bytes(req.precision if method.trains_base else "fp32")  # adapters stay fp32
     steps = req.dataset_tokens * req.epochs / (req.micro_batch * req.seq_len)
     bytes_per_step = trainable * ((w + g + o) + (w + o))  # read all three, write weight and moments
     return steps * bytes_per_step / (accel.bandwidth_tbs * 1e12) / 3600

@@ -13,12 +13,12 @@ import pickle
 import time
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, estimate, get_method, resolve_model
 from planner.adapt.methods import AdaptMethod
 from planner.core.architecture import ModelConfig, flops_per_token
+from planner.core.memory import GB
 from planner.core.settings import data_dir
 from planner.errors import PlannerError
 from planner.jobs import JobStore, kinds
@@ -180,7 +180,7 @@ def _tensor_gb(tensors) -> float:
         if t is not None and t.data_ptr() not in seen:
             seen.add(t.data_ptr())
             total += t.numel() * t.element_size()
-    return total / 1e9
+    return total / GB
 
 
 def _activation_gb(trainer: Trainer, batch) -> float:
@@ -275,7 +275,7 @@ def _run_method(base, cfg: ModelConfig, data, spec: AdaptRunSpec, name: str, log
                        (on_log, log[1]))
     _train(trainer, method, run, start)
     if cuda:
-        run.peak_memory_gb = torch.cuda.max_memory_allocated() / 1e9
+        run.peak_memory_gb = torch.cuda.max_memory_allocated() / GB
         run.memory_source = "torch.cuda.max_memory_allocated"
     else:
         run.measured_memory = _cpu_memory(trainer, batch_at(data[0], 0, trainer.cfg))

@@ -5,7 +5,7 @@ method) + its test; nothing else branches on a method's name.
 """
 from __future__ import annotations
 
-from planner.adapt.methods.base import AdaptMethod, AdaptRequest, MemoryBreakdown  # noqa: F401 (re-exported)
+from planner.adapt.methods.base import AdaptMethod
 from planner.adapt.methods.bitfit import BitFit
 from planner.adapt.methods.full import FullFineTuning
 from planner.adapt.methods.ia3 import IA3

@@ -16,9 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 from planner.core import memory as core_memory
 from planner.core.architecture import ModelConfig, flops_per_token, param_counts
 from planner.core.budget import DEFAULT_ACCELERATOR, DEFAULT_MFU
+from planner.core.memory import GB
 from planner.errors import PlannerError
-
-GB = 1e9
 
 Precision = Literal["bf16", "mixed", "amp", "fp32"]
 Attention = Literal["sdpa", "flash", "eager"]
