@@ -117,6 +117,11 @@ def fits(memory_gb: float, accel: Accelerator) -> bool:
     return device_bytes(memory_gb) <= accel.memory_bytes
 
 
+def usable_gb(accel: Accelerator) -> float:
+    """The largest allocated peak (1e9 bytes) that `fits` this card: `device_bytes` solved for memory_gb."""
+    return (accel.memory_bytes - CUDA_CONTEXT_BYTES) / (1 + ALLOCATOR_OVERHEAD) / GB
+
+
 def _assumptions(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> list[str]:
     notes = [f"precision {req.precision}: {PRECISION_NOTES[req.precision]}",
              f"attention kernel {req.attention}",

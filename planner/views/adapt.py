@@ -5,14 +5,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from planner.adapt.estimate import ALLOCATOR_OVERHEAD, CUDA_CONTEXT_BYTES, AdaptComparison
+from planner.adapt.estimate import AdaptComparison, usable_gb
 from planner.adapt.measure import AdaptRunResult, MethodRun
 from planner.adapt.methods import REGISTRY
 from planner.adapt.validation import expected_error, validate_memory
 from planner.core import format as fmt
 from planner.core.hardware import get_accelerator
-
 from planner.views.style import PALETTE  # the memory parts' colours; each method has its own (its class)
+
 MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
                 ("optimizer_gb", "optimizer states"), ("activations_gb", "activations")]
 
@@ -76,18 +76,13 @@ def memory_breakdown_figure(comparison: AdaptComparison) -> go.Figure:
         fig.add_trace(go.Bar(x=methods, y=[getattr(e.memory, key) for e in comparison.estimates], name=name,
                              marker_color=PALETTE[i], hovertemplate="%{x}: %{y:.2f} GB<extra>" + name + "</extra>"))
     # the fit check's threshold in the chart's unit (1e9 bytes): the card's GiB, less allocator and context overhead
-    limit = usable_gb(comparison.accelerator)
+    limit = usable_gb(get_accelerator(comparison.accelerator))
     fig.add_hline(y=limit, line_dash="dash", line_color="firebrick",
                   annotation_text=f"fits one {comparison.accelerator} below {limit:.1f} GB "
                                   f"({comparison.estimates[0].accelerator_memory_gb:.0f} GiB card)")
     fig.update_layout(barmode="stack", title=f"Estimated memory per GPU — {comparison.model}",
                       yaxis_title="GB (1e9 bytes)", height=420, margin=dict(t=50, b=40), legend_title="part")
     return fig
-
-
-def usable_gb(accelerator: str) -> float:
-    """The largest estimate (1e9 bytes) that passes the fit check on this card (estimate.fits)."""
-    return (get_accelerator(accelerator).memory_bytes - CUDA_CONTEXT_BYTES) / (1 + ALLOCATOR_OVERHEAD) / 1e9
 
 
 def _mark_untrained(fig: go.Figure, labels: list[str], xref: str = "x", yref: str = "y domain") -> None:

@@ -51,12 +51,12 @@ def test_invalid_methods_are_one_line_per_message():
 
 def test_memory_chart_draws_the_fit_checks_threshold(comparison):
     """The dashed line is where `fits` flips: an 80 GiB card, less allocator and context overhead, in 1e9 bytes."""
-    from planner.adapt.estimate import fits
+    from planner.adapt.estimate import fits, usable_gb
     from planner.core.hardware import get_accelerator
 
     fig = plots.memory_breakdown_figure(comparison)
     line = fig.layout.shapes[0]
     h100 = get_accelerator("H100-SXM")
-    assert line.y0 == pytest.approx(plots.usable_gb("H100-SXM")) and 79 < line.y0 < 80
+    assert line.y0 == pytest.approx(usable_gb(h100)) and 79 < line.y0 < 80
     assert fits(line.y0 - 0.01, h100) and not fits(line.y0 + 0.01, h100)
     assert "80 GiB card" in fig.layout.annotations[0].text
