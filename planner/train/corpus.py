@@ -87,25 +87,29 @@ def _read_documents(spec: CorpusSpec) -> list[tuple[str, str]]:
     if not path.is_file():
         raise PlannerError(f"corpus file {path} not found; give a .txt or .jsonl file, or 'stdlib'")
     if path.suffix in (".jsonl", ".json"):
-        return _read_jsonl(path, spec.text_field)
+        lines = _jsonl_texts(path.name, path.read_text(encoding="utf-8"), spec.text_field)
+        return [(f"{path.name}#{i}", text) for i, text in lines]
     text = path.read_text(encoding="utf-8", errors="replace")
     docs = [d for d in text.split("\n\n\n") if d.strip()]  # blank-line-separated documents, if any
     return [(f"{path.name}#{i}", d) for i, d in enumerate(docs)]
 
 
-def _read_jsonl(path: Path, field: str) -> list[tuple[str, str]]:
+def _jsonl_texts(name: str, text: str, field: str) -> list[tuple[int, str]]:
+    """(line index, text) of every non-blank line of a JSON-lines corpus; the one reading of the format,
+    for a corpus file and an upload alike. A line that is not an object with a string `field` is an error."""
     docs = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for i, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise PlannerError(f"{path.name} line {i + 1} is not JSON ({err.msg}); "
-                               "each line must be an object like {\"text\": \"...\"}") from None
+        except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError; deep nesting recurses
+            raise PlannerError(f"{name} line {i + 1} is not JSON ({getattr(err, 'msg', type(err).__name__)}); "
+                               f"each line must be an object like {{\"{field}\": \"...\"}}") from None
         if not isinstance(row, dict) or not isinstance(row.get(field), str):
-            raise PlannerError(f"{path.name} line {i + 1} has no string field {field!r}")
-        docs.append((f"{path.name}#{i}", row[field]))
+            raise PlannerError(f"{name} line {i + 1} has no string field {field!r}; each line must be an object "
+                               f"like {{\"{field}\": \"...\"}}")
+        docs.append((i, row[field]))
     return docs
 
 
@@ -163,19 +167,6 @@ def _as_text(name: str, data: bytes) -> str:
         raise PlannerError(f"{name} is not UTF-8 text (byte {err.start}): save it as UTF-8 and upload again") from None
 
 
-def _check_jsonl(name: str, text: str) -> None:
-    for i, line in enumerate(text.splitlines()):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError, ValueError):
-            row = None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise PlannerError(f"{name} line {i + 1} is not a JSON object with a string \"text\" field; "
-                               "each line must look like {\"text\": \"...\"}")
-
-
 def check_upload(name: str, data: bytes) -> CorpusUpload:
     """Check an uploaded corpus without writing anything (a refused launch leaves no file behind)."""
     return _checked(name, data)[0]
@@ -192,7 +183,7 @@ def _checked(name: str, data: bytes) -> tuple[CorpusUpload, bytes]:
     if not text.strip():
         raise PlannerError(f"{Path(name).name} holds no text")
     if suffix == ".jsonl":
-        _check_jsonl(Path(name).name, text)
+        _jsonl_texts(Path(name).name, text, "text")
     encoded = text.encode("utf-8")
     digest = hashlib.sha256(encoded).hexdigest()
     upload = CorpusUpload(name=Path(name).name, path=upload_folder() / f"{digest}{suffix}", sha256=digest,
