@@ -19,8 +19,6 @@ from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import GB
 from planner.errors import PlannerError
 
-METHOD_NAMES = method_names()  # the built-in methods, in display order (REGISTRY may gain more)
-
 PRECISION_NOTES = {"bf16": "bf16 weights, grads and AdamW states", "mixed": "bf16 weights, fp32 master + Adam",
                    "amp": "fp32 weights and AdamW states, bf16 autocast activations",
                    "fp32": "fp32 weights, AdamW states and activations"}

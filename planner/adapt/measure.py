@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, estimate, get_method, resolve_model
-from planner.adapt.methods import AdaptMethod
+from planner.adapt.estimate import AdaptRequest, estimate, resolve_model
+from planner.adapt.methods import AdaptMethod, get_method, method_names
 from planner.core.architecture import ModelConfig, flops_per_token
 from planner.core.memory import GB
 from planner.core.settings import data_dir
@@ -128,7 +128,7 @@ class AdaptRunSpec(BaseModel):
     """One measured comparison: every method adapts the same base on the same data for the same steps."""
 
     preset: str = Field("tiny", description="architecture preset of the base model (ignored with base_job)")
-    methods: list[str] = Field(default_factory=lambda: list(METHOD_NAMES))
+    methods: list[str] = Field(default_factory=method_names)
     device: str = "cpu"
     corpus: str = Field(PROSE, description="downstream corpus: 'prose' (built-in) or a .txt/.jsonl path")
     corpus_bytes: int | None = Field(400_000, description="use this much downstream text")

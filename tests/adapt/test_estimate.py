@@ -4,14 +4,14 @@ import csv
 
 import pytest
 
-from planner.adapt.estimate import (METHOD_NAMES, AdaptRequest, cheapest_fitting, compare, estimate, estimate_all,
-                                get_method, linear_modules, trainable_params)
+from planner.adapt.estimate import (AdaptRequest, cheapest_fitting, compare, estimate, estimate_all, get_method,
+                                    linear_modules, method_names, trainable_params)
 from planner.adapt.measure import base_model, build_variant, count_trainable
 from planner.core.architecture import get_preset, param_counts
 from planner.errors import PlannerError
 from tests.conftest import REPO
 
-TRAINED = [m for m in METHOD_NAMES if m not in ("qlora", "zero-shot")]
+TRAINED = [m for m in method_names() if m not in ("qlora", "zero-shot")]
 
 
 @pytest.mark.parametrize("preset", ["tiny", "tiny-gpt2"])

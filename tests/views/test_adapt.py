@@ -1,7 +1,8 @@
 """Tables and figures of the Adapt page, built without a browser."""
 import pytest
 
-from planner.adapt.estimate import METHOD_NAMES, AdaptRequest, compare
+from planner.adapt.estimate import AdaptRequest, compare
+from planner.adapt.methods import method_names
 from planner.views import adapt as plots
 
 
@@ -23,7 +24,7 @@ def test_cost_table_counts_as_planner_format_writes_them_and_short_headers(compa
 def test_trainable_figure_keeps_zero_shot_with_a_note(comparison):
     fig = plots.trainable_figure(comparison)
     bars = fig.data[0]
-    assert len(bars.x) == len(METHOD_NAMES) and bars.x[-1] == "Zero-shot / in-context"
+    assert len(bars.x) == len(method_names()) and bars.x[-1] == "Zero-shot / in-context"
     assert bars.y[-1] is None and all(y > 0 for y in bars.y[:-1])  # no zero on the log axis
     notes = [a for a in fig.layout.annotations if a.x == "Zero-shot / in-context"]
     assert len(notes) == 1 and "0 trainable" in notes[0].text
