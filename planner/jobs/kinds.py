@@ -1,7 +1,7 @@
 """Job kinds: what a worker knows how to run. A kind is a function `fn(spec: dict, ctx) -> dict`.
 
 Every kind is named in `KINDS` below, with the module and function that run it: one explicit list, read
-by the worker (a separate process, which cannot see kinds registered at run time elsewhere). A kind's
+by the worker (a separate process, so a kind must be importable by name, not registered at run time). A kind's
 module is imported when a job of that kind runs, so `laws` or a page never pays for torch; a module that
 fails to import fails that job with the ImportError as its reason, never silently.
 """
@@ -22,8 +22,6 @@ KINDS: dict[str, tuple[str, str]] = {
     "train": ("planner.verify.job", "train_job"),  # the same, as queued before the rename to ladder-run
     "adapt": ("planner.adapt.measure", "adapt_job"),  # one measured adaptation run
 }
-
-_KINDS: dict[str, Callable] = {}
 
 
 @dataclass
@@ -46,25 +44,16 @@ class JobContext:
         return self.stop_fn()
 
 
-def register(kind: str, fn: Callable) -> None:
-    """Add a kind in this process only (tests, notebooks); a worker process sees only `KINDS`."""
-    _KINDS[kind] = fn
-
-
 def get(kind: str) -> Callable:
     """The function that runs `kind`, importing its module (an ImportError propagates: not skipped)."""
-    if kind in _KINDS:
-        return _KINDS[kind]
     if kind not in KINDS:
         raise PlannerError(f"unknown job kind {kind!r}; known kinds: {', '.join(names())}")
     module, name = KINDS[kind]
-    fn = getattr(importlib.import_module(module), name)
-    _KINDS[kind] = fn
-    return fn
+    return getattr(importlib.import_module(module), name)  # sys.modules makes a second call cheap
 
 
 def names() -> list[str]:
-    return sorted(set(KINDS) | set(_KINDS))
+    return sorted(KINDS)
 
 
 def sleep_job(spec: dict, ctx: JobContext) -> dict:
