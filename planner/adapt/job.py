@@ -12,7 +12,6 @@ from planner.jobs import JobStore
 from planner.jobs.retention import checkpoint_dir_for
 from planner.jobs.runners import get_runner
 from planner.jobs.store import Job
-from planner.train.corpus import save_upload
 from planner.train.corpus import check_upload, save_upload
 from planner.train.loop import CHECKPOINT
 from planner.verify.grid import RUN_KINDS
@@ -48,17 +47,12 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, byt
     else:
         load_base_weights(spec.base_job)
     if upload is not None:
-        spec = spec.model_copy(update={"corpus": save_uploaded_corpus(*upload)})
+        # kept the one way every upload is kept: checked as text, content-addressed under uploads/
+        spec = spec.model_copy(update={"corpus": str(save_upload(*upload))})
     job_id = JobStore().submit(JOB_KIND, spec.model_dump(), group=JOB_GROUP, device=spec.device)
     if start_worker:
         get_runner("local").ensure_workers(spec.device)
     return job_id
-
-
-def save_uploaded_corpus(filename: str, data: bytes) -> str:
-    """Keep an uploaded downstream corpus the one way every upload is kept (planner.train.corpus.save_upload:
-    checked as text, content-addressed .txt/.jsonl under uploads/); returns the path a spec's `corpus` takes."""
-    return str(save_upload(filename, data))
 
 
 def jobs() -> list[Job]:

@@ -107,10 +107,14 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
 
 def test_uploaded_corpus_is_kept_and_validated():
-    from planner.adapt.job import save_uploaded_corpus
+    """A launch with an upload keeps it (planner.train.corpus.save_upload) and queues the job on that file."""
+    from planner.adapt.job import submit
     from planner.errors import PlannerError
+    from planner.jobs import JobStore
 
-    path = save_uploaded_corpus("notes.txt", b"some text\n\n\nmore text")
+    job_id = submit(AdaptRunSpec(methods=["zero-shot"]), start_worker=False,
+                    upload=("notes.txt", b"some text\n\n\nmore text"))
+    path = JobStore().get(job_id).spec["corpus"]
     assert open(path, "rb").read() == b"some text\n\n\nmore text"
     with pytest.raises(PlannerError, match=".txt or .jsonl"):
-        save_uploaded_corpus("notes.pdf", b"%PDF")
+        submit(AdaptRunSpec(methods=["zero-shot"]), start_worker=False, upload=("notes.pdf", b"%PDF"))
