@@ -9,6 +9,7 @@ Either way the workers read jobs from the store, so a runner only has to make su
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -27,6 +28,11 @@ def local_gpu_count() -> int:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    return _nvidia_smi_gpus()
+
+
+@functools.cache  # a subprocess per call: the Verify page asks on every rerun and every 2 s poll
+def _nvidia_smi_gpus() -> int:
     if not shutil.which("nvidia-smi"):
         return 0
     try:
