@@ -23,8 +23,8 @@ from planner.core.settings import data_dir
 from planner.errors import PlannerError
 from planner.train.corpus import CorpusSpec, estimated_bytes
 from planner.train.loop import TrainConfig
-from planner.verify.grid import (ASSUMED_MFU, DEFAULT_ACCELERATOR, MIN_STEPS, PRESETS, Grid, LadderPreset,  # noqa: F401
-                                 LadderRequest, LadderRun, make_run, measured_throughput, sizes_for)
+from planner.verify.grid import (DEFAULT_ACCELERATOR, MIN_STEPS, Grid, LadderPreset, LadderRequest, LadderRun,
+                                 make_run, measured_throughput, sizes_for)
 from planner.verify.wsd import wsd_runs
 
 BYTES_PER_TOKEN = 3.0  # byte-level BPE on source code, vocab 8k-32k (~2.3 at vocab 512): a rough guide

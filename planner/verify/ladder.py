@@ -1,5 +1,5 @@
-"""The verification ladder's public names in one import, for callers written before the split into
-design (grid, wsd, design), analysis, control and job; new code imports those modules directly."""
+"""The verification ladder's public names in one import (the Verify page and the tests use it): the design
+(grid, wsd, design), analysis and control modules behind it are where each name is defined."""
 from planner.verify.analysis import (HoldoutCheck, LadderFit, LadderReport, LadderRunStatus,  # noqa: F401
                                      analyze_ladder, estimate_eta, fit_ladder, ladder_curves, ladder_status,
                                      predict_holdout, published_exponents)
