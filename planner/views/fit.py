@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from planner.core import format as fmt
 from planner.fitting import AllocationFit, DataConstrainedFit, FitResult, KaplanFit, ParametricFit, select_points
-from planner.fitting.core import to_law
+from planner.fitting.core import law_of
 from planner.core.laws import PRESETS
 from planner.views.export import plain, plotly_text  # run names come from uploads: text, not HTML or Markdown
 
@@ -36,7 +36,7 @@ def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ..
     """Compute-optimal loss (or size) along a log grid of budgets: the fit and the published laws."""
     flops = np.geomspace(runs["flops"].min(), runs["flops"].max() * 30, 60)
     rows = []
-    laws = {"fitted": _fitted_law(result)} | {name: PRESETS[name] for name in compare}
+    laws = {"fitted": law_of(result)} | {name: PRESETS[name] for name in compare}
     for label, law in laws.items():
         if law is None:
             continue
@@ -49,14 +49,6 @@ def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ..
                                   "tokens": [o.tokens for o in optima],
                                   "loss": [np.nan if no_loss else o.loss for o in optima]}))
     return pd.concat(rows, ignore_index=True)
-
-
-def _fitted_law(result: FitResult):
-    try:
-        law = to_law(result, "fitted")
-    except ValueError:  # e.g. exponents outside a law's valid range
-        return None
-    return law.base if isinstance(result, DataConstrainedFit) else law
 
 
 def loss_vs_compute(runs: pd.DataFrame, result: FitResult) -> go.Figure:
@@ -123,7 +115,7 @@ def loss_vs_params(runs: pd.DataFrame, result: FitResult, points: str = "final")
                     colorbar=dict(title="log10 D")),
         customdata=pts[["run", "tokens"]].assign(run=pts["run"].map(plotly_text)), hovertemplate="%{customdata[0]}<br>N=%{x:.3s}<br>D=%{customdata[1]:.3s}"
                                                          "<br>loss=%{y:.4f}<extra></extra>"))
-    law = _fitted_law(result)
+    law = law_of(result)
     if law is not None and not isinstance(result, AllocationFit):
         n = np.geomspace(pts["params"].min() / 1.5, pts["params"].max() * 1.5, 60)
         viridis = px.colors.sample_colorscale("Viridis", 4)
