@@ -1,12 +1,15 @@
 """Adaptation methods: what full fine-tuning, LoRA, QLoRA, prompt/prefix tuning, IA3, BitFit, a linear probe
 and zero-shot cost for a base model (estimates), and how they do when measured on this machine.
 Layout only: every number comes from planner.adapt.estimate / planner.adapt.measure."""
+from typing import get_args
+
 import streamlit as st
 
 from planner.adapt import estimate as adaptation
 from planner.adapt import job as adapt_jobs
 from planner.adapt.measure import PROSE, AdaptRunSpec
 from planner.adapt.methods import method_names
+from planner.adapt.methods.base import Attention, Precision
 from planner.core import budget, hardware
 from planner.errors import PlannerError
 from planner.views import adapt as plots
@@ -50,10 +53,10 @@ seq_len = c4.number_input("Sequence length", min_value=16, value=2048, step=256)
 
 with st.expander("More knobs (defaults: peft's LoRA targets, bf16 weights, SDPA attention)"):
     k1, k2, k3, k4 = st.columns(4)
-    precision = k1.selectbox("Weights", ["bf16", "mixed", "amp", "fp32"],
+    precision = k1.selectbox("Weights", get_args(Precision),
                              help="bf16: weights and AdamW states in bf16; mixed: bf16 weights + fp32 master and "
                                   "Adam states; amp: fp32 weights with bf16 autocast; fp32: no autocast")
-    attention = k2.selectbox("Attention kernel", ["sdpa", "flash", "eager"])
+    attention = k2.selectbox("Attention kernel", get_args(Attention))
     virtual = k3.number_input("Virtual tokens", min_value=0, value=defaults.virtual_tokens,
                               help="prompt and prefix tuning")
     mfu = k4.number_input("MFU", min_value=0.01, max_value=1.0, value=defaults.mfu, step=0.05)

@@ -1,11 +1,12 @@
 """Subcommands of the adaptation planner: adapt-estimate (pure arithmetic) and adapt (measured runs)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, get_args
 
 from planner.adapt import estimate as adaptation
 from planner.adapt.estimate import AdaptRequest
 from planner.adapt.methods import method_names
+from planner.adapt.methods.base import Attention, Precision
 from planner.commands import add_gpu_argument
 
 
@@ -19,8 +20,8 @@ def _knobs(p) -> None:
     p.add_argument("--virtual-tokens", type=int, default=d.virtual_tokens, help="prompt/prefix tokens")
     p.add_argument("--batch", type=int, default=d.micro_batch, help="micro-batch (sequences per GPU)")
     p.add_argument("--seq", type=int, default=d.seq_len, help="sequence length in tokens")
-    p.add_argument("--precision", default=d.precision, choices=["bf16", "mixed", "amp", "fp32"])
-    p.add_argument("--attention", default=d.attention, choices=["sdpa", "flash", "eager"])
+    p.add_argument("--precision", default=d.precision, choices=get_args(Precision))
+    p.add_argument("--attention", default=d.attention, choices=get_args(Attention))
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward")
 
 
