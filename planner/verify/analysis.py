@@ -121,23 +121,28 @@ def ladder_status(ladder_id: str, store=None) -> tuple[LadderDesign, list[Ladder
     return design, out, jobs
 
 
-_FITS: dict[tuple, LadderFit] = {}  # pages poll every few seconds; refit only when a run finishes
+_FITS: dict[tuple, LadderFit] = {}  # pages poll every few seconds; a fit (~0.5-1 s) is redone only when it changes
+MAX_CACHED_FITS = 64  # a long-lived server watches many ladders: keep only the latest fits
 
 
 def fit_ladder(runs: list[LadderRunStatus], budgets: list[float],
                methods: tuple[str, ...] = ("approach2", "approach3")) -> LadderFit:
-    key = (tuple(budgets), methods, tuple((r.name, r.role, r.status, r.final_loss) for r in runs))
+    """The design's fits via planner.fitting, on its finished fit points only (IsoFLOP runs or WSD
+    cooldowns): the held-out run must not be seen by the fit it checks. Cached on exactly what the fit
+    reads, so a run that starts, fails or is cancelled does not refit."""
+    points = [r for r in runs if r.role in FIT_ROLES]
+    done = [r for r in points if r.status == "done" and r.final_loss is not None]
+    key = (tuple(budgets), methods, len(points), tuple((r.name, r.params, r.tokens, r.flops, r.final_loss)
+                                                       for r in done))
     if key not in _FITS:
-        _FITS[key] = _fit_ladder(runs, budgets, methods)
+        while len(_FITS) >= MAX_CACHED_FITS:
+            _FITS.pop(next(iter(_FITS)))  # the oldest
+        _FITS[key] = _fit_ladder(done, len(points), budgets, methods)
     return _FITS[key].model_copy(deep=True)
 
 
-def _fit_ladder(runs: list[LadderRunStatus], budgets: list[float], methods: tuple[str, ...]) -> LadderFit:
-    """The design's fits via planner.fitting, on its finished fit points only (IsoFLOP runs or WSD
-    cooldowns): the held-out run must not be seen by the fit it checks."""
-    points = [r for r in runs if r.role in FIT_ROLES]
-    done = [r for r in points if r.status == "done" and r.final_loss is not None]
-    fit = LadderFit(notes=[] if len(done) == len(points) else [f"fitted on the {len(done)} runs finished so far"])
+def _fit_ladder(done: list[LadderRunStatus], points: int, budgets: list[float], methods: tuple[str, ...]) -> LadderFit:
+    fit = LadderFit(notes=[] if len(done) == points else [f"fitted on the {len(done)} runs finished so far"])
     if len(done) < MIN_FIT_RUNS:
         fit.notes.append(f"too few finished runs to fit (need {MIN_FIT_RUNS})")
         return fit
