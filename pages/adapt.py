@@ -14,7 +14,6 @@ from planner.core import budget, hardware
 from planner.errors import PlannerError
 from planner.views import adapt as plots
 from planner.views.errors import INPUT_ERRORS, error_sentence
-from planner.views.runs import job_summary
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -147,7 +146,7 @@ def show_runs():
     if not jobs:
         st.info("No measured comparison yet: choose methods above and press Run comparison.")
         return
-    labels = {f"job {j.id} — {job_summary(j).preset} on {j.device} — {j.status}": j for j in jobs}
+    labels = {plots.comparison_label(j): j for j in jobs}
     chosen = st.selectbox("Comparison", list(labels), key="adapt_job_choice")
     job = labels[chosen]
     if not job.finished:

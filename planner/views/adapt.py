@@ -11,6 +11,7 @@ from planner.adapt.methods import REGISTRY
 from planner.adapt.validation import expected_error, validate_memory
 from planner.core import format as fmt
 from planner.core.hardware import get_accelerator
+from planner.views.runs import job_summary
 from planner.views.style import PALETTE  # the memory parts' colours; each method has its own (its class)
 
 MEMORY_PARTS = [("weights_gb", "weights"), ("adapter_gb", "adapter weights"), ("grads_gb", "gradients"),
@@ -108,6 +109,14 @@ def trainable_figure(comparison: AdaptComparison) -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------------- measured
+def comparison_label(job) -> str:
+    """'job 7 — tiny on cpu — done'. A comparison on a verification run's weights names that run: its preset
+    field was ignored (the run's own model replaced it)."""
+    base_job = job.spec.get("base_job")
+    base = f"verification job {base_job}" if base_job is not None else job_summary(job).preset
+    return f"job {job.id} — {base} on {job.device} — {job.status}"
+
+
 def _done(result: AdaptRunResult) -> list[MethodRun]:
     return [r for r in result.runs if r.done]
 

@@ -61,3 +61,14 @@ def test_memory_chart_draws_the_fit_checks_threshold(comparison):
     assert line.y0 == pytest.approx(usable_gb(h100)) and 79 < line.y0 < 80
     assert fits(line.y0 - 0.01, h100) and not fits(line.y0 + 0.01, h100)
     assert "80 GiB card" in fig.layout.annotations[0].text
+
+
+def test_comparison_label_names_the_base_the_run_used():
+    """A comparison on a verification run's weights is labelled with that run, not the preset it ignored."""
+    from planner.jobs.store import Job
+
+    def job(**spec):
+        return Job(id=7, kind="adapt", spec={"preset": "tiny", **spec}, device="cpu", status="done", created_at=0)
+
+    assert plots.comparison_label(job()) == "job 7 — tiny on cpu — done"
+    assert plots.comparison_label(job(base_job=12)) == "job 7 — verification job 12 on cpu — done"
