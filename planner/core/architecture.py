@@ -152,8 +152,7 @@ def _norm_params(cfg: ModelConfig) -> int:
     return 2 * cfg.d_model if cfg.family == "gpt2" else cfg.d_model  # LayerNorm has a bias, RMSNorm not
 
 
-@lru_cache(maxsize=256)
-def param_counts(cfg: ModelConfig) -> ParamCounts:
+def _param_counts(cfg: ModelConfig) -> ParamCounts:
     router = cfg.d_model * cfg.n_experts if cfg.n_experts > 1 else 0  # Mixtral's gate, no bias
     shared = _attention_params(cfg) + router + 2 * _norm_params(cfg)
     per_layer = shared + cfg.n_experts * _expert_params(cfg)
@@ -169,6 +168,11 @@ def param_counts(cfg: ModelConfig) -> ParamCounts:
         embedding += cfg.vocab_size * cfg.d_model  # separate lm_head (no bias)
     return ParamCounts(total=non_embedding + embedding, non_embedding=non_embedding, embedding=embedding,
                        active=active_non_embedding + embedding, active_non_embedding=active_non_embedding)
+
+
+# Cached: the layout search asks for the same model's counts thousands of times. A hit compares the key by identity
+# first, so a caller that keeps one config object pays only its hash.
+param_counts = lru_cache(maxsize=256)(_param_counts)
 
 
 # ---------------------------------------------------------------- FLOPs per token
@@ -251,7 +255,9 @@ def _shape(family: Family, d: int, layers: int, vocab_size: int, seq_len: int,
 
 
 def _count(family: Family, d: int, layers: int, vocab_size: int, seq_len: int, counting: str) -> int:
-    counts = param_counts(_shape(family, d, layers, vocab_size, seq_len, validate=False))
+    # Uncached: hundreds of throwaway candidates would evict the counts of the models in use, and leave an equal
+    # but distinct key behind for the shape returned (every later hit would then compare configs field by field).
+    counts = _param_counts(_shape(family, d, layers, vocab_size, seq_len, validate=False))
     return counts.total if counting == "total" else counts.non_embedding
 
 
@@ -268,6 +274,7 @@ def _aspect_penalty(aspect: float) -> float:
     return 0.03 * abs(math.log(aspect / ASPECT_PREFERRED)) + 0.3 * outside
 
 
+@lru_cache(maxsize=256)  # one config object per request (frozen, so safe to share): cache hits stay identity hits
 def suggest_shape(target_params: float, family: Family = "llama", vocab_size: int = 32000,
                   seq_len: int = 2048, counting: Literal["total", "non_embedding"] = "total") -> ModelConfig:
     """A conventional shape (layers, width, heads, d_ff) whose parameter count is close to the target.

@@ -80,7 +80,8 @@ def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: 
     an unfused cross-entropy on fp32 logits (bf16 logits, fp32 copy, log-softmax, gradient: 14 bytes per logit),
     as torchtitan and transformers compute it; fused kernels (Megatron) need 4 (memory.LOGIT_BYTES)."""
     params = local_params(cfg, lay)
-    weights, grads, optimizer = (params * b for b in OPTIMIZER_BYTES["adam-mixed"])
+    weight_bytes, grad_bytes, optimizer_bytes = OPTIMIZER_BYTES["adam-mixed"]
+    weights, grads, optimizer = params * weight_bytes, params * grad_bytes, params * optimizer_bytes
     if lay.zero_stage >= 1:
         optimizer /= lay.dp
     if lay.zero_stage >= 2:
@@ -175,14 +176,15 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
                            "(--global-batch-tokens) or use fewer GPUs")
     # Memory first (cheap arithmetic); the speed model runs only for layouts that fit, plus the few smallest
     # that do not (shown as alternatives): a 512-GPU search then costs tens of ms, not hundreds.
-    capacity = acc.memory_gb
-    memory = {lay: layout_memory_gb(cfg, seq_len, lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
-              for lay in layouts}
-    fit_layouts = [lay for lay in layouts if fits_on(memory[lay], capacity)]
-    too_big = sorted((lay for lay in layouts if not fits_on(memory[lay], capacity)), key=memory.get)[:3]
-    speed = {lay: tokens_per_s_per_gpu(cfg, acc, seq_len, global_batch, lay) for lay in fit_layouts}
-    fastest = sorted(fit_layouts, key=lambda lay: (-round(speed[lay], 3), memory[lay]))[:SHOWN_ALTERNATIVES]
-    results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in fastest + too_big]
+    fit_layouts, too_big = [], []
+    for lay in layouts:
+        memory = layout_memory_gb(cfg, seq_len, lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
+        (fit_layouts if fits_on(memory, acc.memory_gb) else too_big).append((memory, lay))
+    ranked = sorted(((-round(tokens_per_s_per_gpu(cfg, acc, seq_len, global_batch, lay), 3), memory, lay)
+                     for memory, lay in fit_layouts), key=lambda r: r[:2])
+    smallest_too_big = sorted(too_big, key=lambda r: r[0])[:3]
+    shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
+    results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
     if not fitting:
         smallest = min(results, key=lambda r: r.peak_gb)

@@ -19,7 +19,7 @@ The constants below were fitted on the calibration rows of data/published_runs.c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -40,9 +40,11 @@ OPTIMIZER_BYTES_PER_PARAM = 32  # Adam step reads and writes fp32 master, m, v a
 RECOMPUTE_KINDS = ("none", "selective", "full")
 
 
-@dataclass(frozen=True)
-class Layout:
-    """One way to spread a training step over GPUs (dp = data-parallel replicas, ep divides dp)."""
+class Layout(NamedTuple):
+    """One way to spread a training step over GPUs (dp = data-parallel replicas, ep divides dp).
+
+    A NamedTuple, not a frozen dataclass: the layout search builds, hashes and compares thousands per plan, and
+    a tuple does that in C."""
 
     tp: int
     pp: int
