@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from planner.core import laws
+from planner.core.numbers import check_positive
 from planner.errors import PlannerError
 
 METHOD_CHOICES = ["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
@@ -23,17 +24,17 @@ def _target_flops(text: str | None, results) -> float | None:
     """--target-flops as the Fit page reads it (1e21, '1e21 FLOPs', '5e3 PF-days'); inf, nan, <= 0 refused."""
     if text is None:
         return None
-    value = results.parse_target_flops(text)
+    value = results.parse_target_flops(text)  # positive and finite, or PlannerError
     if value is None:
         raise PlannerError("give a positive, finite number of FLOPs, e.g. --target-flops 1e21")
-    return results.check_target_flops(value)
+    return value
 
 
-def _budgets(text: str | None, results) -> list[float] | None:
+def _budgets(text: str | None) -> list[float] | None:
     if not text:
         return None
     try:
-        return [results.check_target_flops(float(b)) for b in text.split(",")]
+        return [check_positive("a budget", float(b)) for b in text.split(",")]
     except ValueError:  # not a number, or inf / nan / <= 0
         raise PlannerError(f"--budgets must be positive, finite numbers of FLOPs separated by commas, "
                            f"e.g. 1e19,1e20,1e21 (got {text})") from None
@@ -92,7 +93,7 @@ def _run(args):
     from planner.fitting import FitOptions, fit_runs, results, to_law, uploads as io
 
     target = _target_flops(args.target_flops, results)
-    budgets = _budgets(args.budgets, results)
+    budgets = _budgets(args.budgets)
     fields = _pairs(args.map, "--map")
     unknown = set(fields) - set(io.FIELDS)
     if unknown:

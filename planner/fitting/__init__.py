@@ -3,8 +3,8 @@ data-constrained law, with bootstrap intervals and goodness of fit. Entry point:
 from planner.fitting.core import fit_runs, select_points, to_law
 from planner.fitting.results import (METHODS, AllocationFit, BudgetOptimum, DataConstrainedFit, Diagnostics,
                                      FitOptions, FitResult, Interval, KaplanFit, Optimum, ParametricFit, StartGrid,
-                                     check_target_flops, parse_target_flops)
+                                     parse_target_flops)
 
 __all__ = ["fit_runs", "select_points", "to_law", "METHODS", "AllocationFit", "BudgetOptimum", "DataConstrainedFit",
            "Diagnostics", "FitOptions", "FitResult", "Interval", "KaplanFit", "Optimum", "ParametricFit", "StartGrid",
-           "check_target_flops", "parse_target_flops"]
+           "parse_target_flops"]

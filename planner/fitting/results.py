@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from planner.core import format as fmt
 from planner.errors import PlannerError
-from planner.core.budget import parse_number  # counts as people write them: 7e9, 1.4T, 70,000,000
 from planner.core.laws import PF_DAY
+from planner.core.numbers import parse_count  # the one parser of counts: 7e9, 1.4T, 70,000,000
 from planner.fitting.parametric import HUBER_DELTA
 from planner.fitting.uploads import DroppedRows
 
@@ -49,14 +49,6 @@ class StartGrid(BaseModel):
 FLOPS_EXAMPLES = "1e21, 1e21 FLOPs, 3.2e22 or 5e3 PF-days"
 
 
-def check_target_flops(flops: float) -> float:
-    """A budget to report the optimum at: positive and finite, or a message saying how to write it."""
-    if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops <= 0:
-        raise PlannerError(f"the target budget must be a positive, finite number of FLOPs (got {flops!r}); "
-                           f"write it like {FLOPS_EXAMPLES}")
-    return float(flops)
-
-
 def parse_target_flops(text: str | None) -> float | None:
     """'1e21', '1e21 FLOPs', '3.2e22', '1,000T', '5e3 PF-days' -> FLOPs; '' -> None (no target)."""
     s = (text or "").strip()
@@ -66,7 +58,7 @@ def parse_target_flops(text: str | None) -> float | None:
     if m := re.fullmatch(r"(.*?)\s*(pf[\s-]?days?|flops?|flop/s)", s, re.I):
         s, unit = m[1], PF_DAY if m[2].lower().startswith("pf") else 1.0
     try:
-        value = parse_number(s) * unit
+        value = parse_count(s) * unit
     except PlannerError:
         value = None
     if value is None or not math.isfinite(value):
