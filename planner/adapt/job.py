@@ -1,14 +1,15 @@
-"""The measured comparison as a job of the store: choosing base weights, queueing, reading results back typed.
+"""The measured comparison as a job of the store: choosing base weights, queueing, the job kind "adapt" a worker
+runs (planner.jobs.kinds), reading results back typed.
 
 Base weights are chosen from this store's finished verification runs (`base_jobs`), never from a path that
 someone typed or uploaded; an uploaded corpus is only ever read as text (issue 8)."""
 from __future__ import annotations
 
-from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, load_base_weights
+from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, load_base_weights, run_adaptation
 from planner.adapt.methods import get_method
 from planner.adapt.estimate import resolve_model
 from planner.errors import PlannerError
-from planner.jobs import JobStore
+from planner.jobs import JobStore, kinds
 from planner.jobs.retention import checkpoint_dir_for
 from planner.jobs.runners import get_runner
 from planner.jobs.store import Job
@@ -62,3 +63,19 @@ def jobs() -> list[Job]:
 def result_of(job: Job) -> AdaptRunResult | None:
     """A finished comparison's result, typed (None until it is done)."""
     return AdaptRunResult.model_validate(job.result) if job.status == "done" and job.result else None
+
+
+def adapt_job(spec: dict, ctx: kinds.JobContext) -> dict:
+    """The "adapt" job kind: the worker's device decides where it runs; progress goes to the store."""
+    parsed = AdaptRunSpec.model_validate(spec)
+    parsed.device = ctx.device
+    total = len(parsed.methods) * parsed.steps
+    done = {"n": 0}
+
+    def on_log(method, step, metrics):
+        if method != "pretrain":
+            done["n"] += 1
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "progress"}
+        ctx.log(done["n"], method=method, method_step=step, progress=min(1.0, done["n"] / total), **numbers)
+
+    return run_adaptation(parsed, on_log, ctx.should_stop).model_dump()

@@ -1,4 +1,4 @@
-"""Measured adaptation runs: the job kind "adapt".
+"""Measured adaptation runs (run as the job kind "adapt", planner.adapt.job).
 
 One job adapts one base model to one downstream corpus with every selected method, on the same data and
 the same number of steps, and records per method: train and eval loss curves, peak memory, tokens/s,
@@ -21,7 +21,7 @@ from planner.core.architecture import ModelConfig, flops_per_token
 from planner.core.memory import GB
 from planner.core.settings import data_dir
 from planner.errors import PlannerError
-from planner.jobs import JobStore, kinds
+from planner.jobs import JobStore
 from planner.jobs.retention import checkpoint_dir_for
 from planner.jobs.runners import check_device
 from planner.jobs.store import Job
@@ -331,19 +331,3 @@ def run_adaptation(spec: AdaptRunSpec, on_log=None, should_stop=None) -> AdaptRu
     untrained = next((r for r, m in zip(runs, methods) if not m.trains and r.done), None)
     return AdaptRunResult(spec=spec, base=origin, runs=runs,
                           base_eval_loss=untrained.final_eval_loss if untrained else None)
-
-
-def adapt_job(spec: dict, ctx: kinds.JobContext) -> dict:
-    """The "adapt" job kind: the worker's device decides where it runs; progress goes to the store."""
-    parsed = AdaptRunSpec.model_validate(spec)
-    parsed.device = ctx.device
-    total = len(parsed.methods) * parsed.steps
-    done = {"n": 0}
-
-    def on_log(method, step, metrics):
-        if method != "pretrain":
-            done["n"] += 1
-        numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "progress"}
-        ctx.log(done["n"], method=method, method_step=step, progress=min(1.0, done["n"] / total), **numbers)
-
-    return run_adaptation(parsed, on_log, ctx.should_stop).model_dump()

@@ -20,7 +20,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "sleep": ("planner.jobs.kinds", "sleep_job"),  # no dependencies: tests the plumbing
     "ladder-run": ("planner.verify.job", "train_job"),  # one run of a verification ladder
     "train": ("planner.verify.job", "train_job"),  # the same, as queued before the rename to ladder-run
-    "adapt": ("planner.adapt.measure", "adapt_job"),  # one measured adaptation run
+    "adapt": ("planner.adapt.job", "adapt_job"),  # one measured adaptation run
 }
 
 
