@@ -61,20 +61,6 @@ class Plan(BaseModel):
     plans: list[LawPlan]
 
 
-SHAPE_VOCABULARIES = (32000, 4096, 256)  # Llama's, a small BPE's, bytes: small models cannot carry a 32k table
-
-
-def suggest_shape(params: float, request: PlanRequest) -> architecture.ModelConfig:
-    """The suggested shape, with the largest of the usual vocabularies that a model of this size can hold."""
-    for vocab_size in SHAPE_VOCABULARIES:
-        try:
-            return architecture.suggest_shape(params, family=request.family, vocab_size=vocab_size,
-                                              seq_len=request.seq_len)
-        except PlannerError:
-            if vocab_size == SHAPE_VOCABULARIES[-1]:
-                raise
-
-
 def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> LawPlan:
     law = laws.get_law(name)
     allocation = law.optimal(resolved.flops)
@@ -82,7 +68,7 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
                      cost=budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator,
                                                resolved.gpus, resolved.mfu))
     try:
-        shape = suggest_shape(allocation.params, request)
+        shape = architecture.suggest_shape_any_vocab(allocation.params, request.family, request.seq_len)
     except PlannerError as err:  # e.g. beyond the largest shape searched: the rest of the plan still holds
         return result.model_copy(update={"shape_note": f"no suggested shape: {err}"})
     knobs = dict(seq_len=request.seq_len, micro_batch=request.micro_batch, sharding=request.sharding,

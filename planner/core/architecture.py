@@ -316,6 +316,19 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
     return _shape(family, *best, vocab_size, seq_len)
 
 
+SHAPE_VOCABULARIES = (32000, 4096, 256)  # Llama's, a small BPE's, bytes: small models cannot carry a 32k table
+
+
+def suggest_shape_any_vocab(target_params: float, family: Family = "llama", seq_len: int = 2048) -> ModelConfig:
+    """`suggest_shape` with the largest of the usual vocabularies that a model of this size can hold."""
+    for vocab_size in SHAPE_VOCABULARIES[:-1]:
+        try:
+            return suggest_shape(target_params, family=family, vocab_size=vocab_size, seq_len=seq_len)
+        except PlannerError:
+            pass
+    return suggest_shape(target_params, family=family, vocab_size=SHAPE_VOCABULARIES[-1], seq_len=seq_len)
+
+
 class ShapeSuggestion(BaseModel):
     """A suggested shape with the numbers a person checks it by."""
 

@@ -66,16 +66,14 @@ class Hparams(BaseModel):
 
 def _shape_terms(params: float, seq_len: int) -> tuple[float, float, str]:
     """(non-embedding params, M) from the suggested shape of a model of `params` parameters."""
-    for vocab in (32000, 4096, 256):
-        try:
-            cfg = architecture.suggest_shape(params, vocab_size=vocab, seq_len=seq_len)
-        except PlannerError:
-            continue
-        n_ne = architecture.param_counts(cfg).non_embedding
-        m = FLOPS_PER_PARAM_TOKEN * n_ne + 6 * cfg.n_layers * cfg.d_model * seq_len
-        return float(n_ne), float(m), (f"M = 6 x {n_ne:,} non-embedding params + 6 x {cfg.n_layers} layers x "
-                                       f"{cfg.d_model} width x {seq_len} tokens (suggested shape)")
-    return params, FLOPS_PER_PARAM_TOKEN * params, "no shape for this size: M = 6N, N counted as non-embedding"
+    try:
+        cfg = architecture.suggest_shape_any_vocab(params, seq_len=seq_len)
+    except PlannerError:
+        return params, FLOPS_PER_PARAM_TOKEN * params, "no shape for this size: M = 6N, N counted as non-embedding"
+    n_ne = architecture.param_counts(cfg).non_embedding
+    m = FLOPS_PER_PARAM_TOKEN * n_ne + 6 * cfg.n_layers * cfg.d_model * seq_len
+    return float(n_ne), float(m), (f"M = 6 x {n_ne:,} non-embedding params + 6 x {cfg.n_layers} layers x "
+                                   f"{cfg.d_model} width x {seq_len} tokens (suggested shape)")
 
 
 def deepseek_rule(flops_non_embedding: float) -> tuple[float, float]:
