@@ -17,6 +17,7 @@ from planner.core.architecture import PRESETS, ModelConfig, param_counts, sugges
 from planner.core.budget import check_mfu, flops_to_gpu_hours, gpu_hours_to_usd
 from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import GB
+from planner.core.numbers import check_positive
 from planner.errors import PlannerError
 
 PRECISION_NOTES = {"bf16": "bf16 weights, grads and AdamW states", "mixed": "bf16 weights, fp32 master + Adam",
@@ -80,8 +81,8 @@ def _validate_shared(req: AdaptRequest) -> None:
     for field, value in (("micro_batch", req.micro_batch), ("seq_len", req.seq_len)):
         if value < 1:
             raise PlannerError(f"{field} must be at least 1 (got {value})")
-    if req.dataset_tokens <= 0 or req.epochs <= 0:
-        raise PlannerError("dataset_tokens and epochs must be positive")
+    check_positive("dataset_tokens", req.dataset_tokens)  # the one check: NaN and inf are refused too
+    check_positive("epochs", req.epochs)
     check_mfu(req.mfu)
     get_accelerator(req.accelerator)
 

@@ -133,6 +133,8 @@ def test_a_knob_of_some_methods_leaves_the_others_in_the_comparison():
 @pytest.mark.parametrize("kwargs, methods, words", [
     (dict(micro_batch=0), None, "micro_batch must be at least 1"),   # every method uses it
     (dict(mfu=0), None, "MFU must be"),
+    (dict(dataset_tokens=float("nan")), None, "dataset_tokens must be a positive number"),  # not a NaN cost
+    (dict(epochs=0), None, "epochs must be a positive number"),
     (dict(accelerator="TPU-v9"), None, "unknown accelerator"),
     (dict(rank=0), ["lora", "qlora"], "rank must be at least 1"),      # nothing left to compare
     (dict(), ["dora"], "unknown adaptation method"),
