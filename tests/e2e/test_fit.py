@@ -1,4 +1,6 @@
 """Fit page in a real browser: upload runs, fit, see the table and charts; a broken file gives a message."""
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -103,3 +105,25 @@ def test_merged_log_is_split_and_the_trust_panel_explains(page_at, tmp_path):
     assert "caution" in panel.inner_text()
     assert panel.locator('[data-testid="stTooltipIcon"]').count() >= 1  # the explanation on hover
     screenshot(page, "fit-trust-caution")
+
+
+def test_downloads_are_built_on_click_and_formula_safe(page_at, tmp_path):
+    """The chart-data and result downloads, generated when clicked, arrive in a real browser; a run name that a
+    spreadsheet would run as a formula arrives quoted."""
+    rows = ["run,params,tokens,loss"] + [f"=cmd{i},{n},{20 * n},{1.69 + 406.4 / n**0.34 + 410.7 / (20 * n)**0.28:.5f}"
+                                         for i, n in enumerate((5e7, 1e8, 2e8, 4e8, 8e8, 1.6e9))]
+    upload = tmp_path / "formula_names.csv"
+    upload.write_text("\n".join(rows) + "\n")
+    page = page_at("fit")
+    _upload(page, upload)
+    expect(page.get_by_text("RMSE (log loss)")).to_have_count(1, timeout=30_000)
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="Chart data: runs (CSV)").click()
+    lines = open(info.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("run,") and len(lines) == 7
+    assert all(line.startswith("'=cmd") for line in lines[1:])  # OWASP: a leading quote, never a formula
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="Download full result (JSON)").click()
+    result = json.loads(open(info.value.path(), encoding="utf-8").read())
+    assert result["method"] == "approach3" and result["n_runs"] == 6
+    assert page.locator('[data-testid="stException"]').count() == 0
