@@ -110,7 +110,7 @@ def activation_bytes(cfg: ModelConfig, seq_len: int, micro_batch: int, recompute
       holds its recomputed activations again.
     `logit_bytes` per logit of the loss: LOGIT_BYTES for a fused loss, HF_LOSS_BYTES_PER_LOGIT for transformers'.
     """
-    _check_positive(seq_len=seq_len, micro_batch=micro_batch)
+    check_whole(seq_len=seq_len, micro_batch=micro_batch)
     if recompute not in ("none", "selective", "full"):
         raise PlannerError(f"recompute must be none, selective or full (got {recompute!r})")
     if attention not in ("flash", "sdpa", "eager"):
@@ -158,16 +158,17 @@ def fits_on(tensor_gb: float, gpu_memory_gb: float) -> bool:
     return peak_bytes(tensor_gb * GB) <= gpu_memory_gb * GIB
 
 
-def _check_positive(**values) -> None:
+def check_whole(**values) -> None:
+    """Each value a positive whole number (sequence lengths, batch sizes, GPU counts); booleans are not."""
     for name, value in values.items():
-        if not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise PlannerError(f"{name} must be a positive whole number (got {value!r})")
 
 
 def training_memory(cfg: ModelConfig, seq_len: int, micro_batch: int, gpus: int = 1,
                     optimizer: Optimizer = "adam-mixed", sharding: Sharding = "none",
                     recompute: Recompute = "none", attention: Attention = "flash") -> TrainingMemory:
-    _check_positive(seq_len=seq_len, micro_batch=micro_batch, gpus=gpus)
+    check_whole(seq_len=seq_len, micro_batch=micro_batch, gpus=gpus)
     if optimizer not in OPTIMIZER_BYTES:
         raise PlannerError(f"optimizer must be one of {', '.join(OPTIMIZER_BYTES)} (got {optimizer!r})")
     if sharding not in SHARDED:
@@ -247,7 +248,7 @@ def kv_cache_bytes(cfg: ModelConfig, seq_len: int, batch: int, kv_dtype: Weights
 def inference_memory(cfg: ModelConfig, weights_dtype: WeightsDtype = "bf16", batch: int = 1,
                      seq_len: int | None = None, gpus: int = 1, kv_dtype: WeightsDtype = "bf16") -> InferenceMemory:
     seq_len = cfg.max_seq_len if seq_len is None else seq_len
-    _check_positive(batch=batch, seq_len=seq_len, gpus=gpus)
+    check_whole(batch=batch, seq_len=seq_len, gpus=gpus)
     for name, dtype in (("weights_dtype", weights_dtype), ("kv_dtype", kv_dtype)):
         if dtype not in DTYPE_BYTES:
             raise PlannerError(f"{name} must be one of {', '.join(DTYPE_BYTES)} (got {dtype!r})")

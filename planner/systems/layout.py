@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from planner.core.architecture import ModelConfig, get_preset
 from planner.core.budget import DEFAULT_ACCELERATOR
 from planner.core.hardware import Accelerator, get_accelerator
-from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, fits_on,
-                                 layer_activation_bytes, peak_bytes)
+from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, check_whole,
+                                 fits_on, layer_activation_bytes, peak_bytes)
 from planner.errors import PlannerError
 from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time,
                                         tokens_per_s_per_gpu)
@@ -152,9 +152,7 @@ def why_it_lost(loser: LayoutResult, best: LayoutResult, capacity_gb: float) -> 
 
 
 def _check(gpus: int, seq_len: int, batch_tokens: int) -> None:
-    for name, value in (("gpus", gpus), ("seq", seq_len), ("global batch tokens", batch_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise PlannerError(f"{name} must be a positive whole number (got {value!r})")
+    check_whole(gpus=gpus, seq=seq_len, **{"global batch tokens": batch_tokens})
     if batch_tokens < seq_len:
         raise PlannerError(f"the global batch ({batch_tokens:,} tokens) is shorter than one sequence ({seq_len:,})")
 
