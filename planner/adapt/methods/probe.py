@@ -11,7 +11,7 @@ class LinearProbe(AdaptMethod):
     summary = "frozen body, only the output head trains: no backward pass through the body"
     colour = "rgb(153, 153, 51)"
     learning_rate = 1e-2
-    trains_base = True  # its own activation_bytes: no backward pass through the body
+    trains_base = True  # the head is a base weight, trained in the base's dtype (no fp32 adapter)
 
     def trainable_params(self, cfg, req):
         return cfg.vocab_size * cfg.d_model

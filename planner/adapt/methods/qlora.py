@@ -9,6 +9,7 @@ from planner.errors import PlannerError
 # NF4 with double quantisation: 4.127 bits per parameter (Dettmers et al. 2023, "QLoRA", section 3);
 # embeddings, norms and the output head stay in 16-bit.
 NF4_BYTES_PER_PARAM = 4.127 / 8
+NOT_MEASURED = "measured QLoRA runs are not implemented yet (estimate only)"
 
 
 class QLoRA(LoRA):
@@ -42,10 +43,10 @@ class QLoRA(LoRA):
     def unavailable(self, device):
         if not device.startswith("cuda") or not _has_bitsandbytes():
             return "needs CUDA + bitsandbytes"
-        return "measured QLoRA runs are not implemented yet (estimate only)"
+        return NOT_MEASURED
 
     def build(self, model, cfg, req):
-        raise PlannerError("qlora needs CUDA + bitsandbytes for its 4-bit base; skipped on this machine")
+        raise PlannerError(f"qlora: {NOT_MEASURED}")  # on any device: there is no 4-bit build yet
 
 
 def _has_bitsandbytes() -> bool:
