@@ -14,7 +14,7 @@ from planner.core.architecture import ModelConfig, flops_per_token, param_counts
 from planner.errors import PlannerError
 from planner.jobs import kinds
 from planner.jobs.store import JobStore
-from planner.jobs.worker import checkpoint_dir_for
+from planner.jobs.retention import checkpoint_dir_for
 from planner.train.corpus import CorpusSpec, load_corpus
 from planner.train.loop import Callbacks, TrainConfig, Trainer, TrainResult, branch_checkpoint
 from planner.train.model import build_model

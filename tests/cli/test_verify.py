@@ -10,7 +10,7 @@ import pytest
 
 from planner.jobs.runners import get_runner
 from planner.jobs.store import JobStore
-from planner.jobs.worker import checkpoint_dir_for
+from planner.jobs.retention import checkpoint_dir_for
 from tests.conftest import REPO
 
 

@@ -5,7 +5,7 @@ import torch
 
 from planner.errors import PlannerError
 from planner.jobs.store import JobStore
-from planner.jobs.worker import checkpoint_dir_for
+from planner.jobs.retention import checkpoint_dir_for
 from planner.train.corpus import CorpusSpec, load_corpus
 from planner.train.loop import CHECKPOINT, TrainConfig, Trainer, branch_checkpoint, lr_at
 from planner.train.model import build_model
