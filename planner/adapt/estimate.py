@@ -57,6 +57,11 @@ class AdaptEstimate(BaseModel):
     assumptions: list[str]
 
 
+def _key(name: str) -> str:
+    """How a model name is looked up: 'Llama-2-70B' and 'llama 2 70b'-style spellings meet the preset key."""
+    return name.strip().lower().replace(" ", "-")
+
+
 def resolve_model(model: str | ModelConfig) -> ModelConfig:
     """An architecture preset, or a model-table entry (data/models.csv), as a ModelConfig.
 
@@ -64,10 +69,10 @@ def resolve_model(model: str | ModelConfig) -> ModelConfig:
     gets the conventional Llama-style shape with its parameter count (`suggest_shape`), named after it."""
     if isinstance(model, ModelConfig):
         return model
-    key = model.strip().lower().replace(" ", "-")
+    key = _key(model)
     if key in PRESETS:
         return PRESETS[key]
-    entries = {m.name.lower().replace(" ", "-"): m for m in catalog()}
+    entries = {_key(m.name): m for m in catalog()}
     if key in entries:
         entry = entries[key]
         shape = suggest_shape(entry.params, family="llama")
@@ -217,7 +222,7 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
 def model_choices() -> list[str]:
     """Architecture presets first, then the model table's entries that are not presets."""
     keys = set(PRESETS)
-    return list(PRESETS) + [m.name for m in catalog() if m.name.lower().replace(" ", "-") not in keys]
+    return list(PRESETS) + [m.name for m in catalog() if _key(m.name) not in keys]
 
 
 def target_choices(model: str | ModelConfig) -> list[str]:
