@@ -177,7 +177,7 @@ def test_a_text_pickle_is_kept_only_as_text_and_read_only_as_text(tmp_path):
 
 
 def test_a_torch_checkpoint_or_pt_name_is_not_an_upload(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch  # heavy: only the tests that save checkpoints pay for it
     marker = tmp_path / "pwned"
     torch.save({"model": Planted(marker)}, tmp_path / "evil.pt")
     with pytest.raises(PlannerError, match="zip archive"):
@@ -188,7 +188,7 @@ def test_a_torch_checkpoint_or_pt_name_is_not_an_upload(tmp_path):
 
 
 def _trainer_resuming_from(checkpoint_dir: Path):
-    torch = pytest.importorskip("torch")
+    import torch  # heavy: only the tests that save checkpoints pay for it
     from planner.train.loop import TrainConfig, Trainer
 
     cfg = TrainConfig(tokens=4 * 8 * 4, batch_size=4, seq_len=8, evals=1, eval_tokens=64, compile="off")
