@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, Field
 
 from planner.catalog import catalog
-from planner.core.architecture import ModelConfig, get_preset, suggest_shape
+from planner.core.architecture import ModelConfig
 from planner.core.budget import SECONDS_PER_HOUR, training_flops
 from planner.core.hardware import get_accelerator
 from planner.systems.layout import layout_summary, search_layouts
@@ -51,7 +51,7 @@ LLAMA1_BASIS = ("LLaMA Table 15 hours are throughput-derived: 65B's 1,022,362 = 
 
 
 class RunSetup(NamedTuple):
-    shape: ModelConfig | str | None  # a ModelConfig, a preset name, or None (suggested from the catalog params)
+    shape: ModelConfig | str  # a ModelConfig or a preset name
     gpus: int
     seq_len: int
     batch_tokens: float
@@ -117,18 +117,12 @@ class RunGoodput(BaseModel):
     assumptions: str
 
 
-def _shape(spec, params: float) -> ModelConfig:
-    if isinstance(spec, ModelConfig):
-        return spec
-    return get_preset(spec) if spec else suggest_shape(params)
-
-
 def run_goodput(name: str) -> RunGoodput:
     """What the published GPU-hours of catalog run `name` imply, next to the predicted hours."""
     model = next(m for m in catalog() if m.name == name)
     setup = RUN_SETUPS[name]
-    plan = search_layouts(_shape(setup.shape, model.training_params), setup.gpus, model.reported_accelerator,
-                          setup.seq_len, int(setup.batch_tokens))
+    plan = search_layouts(setup.shape, setup.gpus, model.reported_accelerator, setup.seq_len,
+                          int(setup.batch_tokens))
     peak = get_accelerator(model.reported_accelerator).peak_flops
     flops = training_flops(model.training_params, model.tokens)
     ideal_hours = flops / (peak * plan.mfu) / SECONDS_PER_HOUR
