@@ -8,10 +8,9 @@ from plotly.subplots import make_subplots
 from pydantic import BaseModel
 
 from planner.core import budget, format as fmt, hardware
-from planner.core.memory import fits_on
+from planner.core.memory import MAX_GPUS, fits_on
 from planner.plan import LawPlan, Plan
-from planner.views.style import PALETTE
-
+from planner.views.style import colour
 
 
 class Headline(BaseModel):
@@ -23,7 +22,7 @@ class Headline(BaseModel):
 def headline(p: LawPlan) -> list[Headline]:
     """The ten numbers of a law's plan as the page shows them (formatted; '—' where there is no shape)."""
     mem, inf = p.memory, p.inference
-    gpus = "—" if mem is None else ("> 4096" if p.min_gpus is None else f"{p.min_gpus:,}")
+    gpus = "—" if mem is None else (f"> {MAX_GPUS}" if p.min_gpus is None else f"{p.min_gpus:,}")
     return [
         Headline(label="Parameters N*", value=fmt.count(p.allocation.params)),
         Headline(label="Tokens D*", value=fmt.count(p.allocation.tokens)),
@@ -80,7 +79,7 @@ def memory_warnings(plan: Plan) -> list[str]:
     gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
     return [f"{p.law}: the training state needs {fmt.gb(p.memory.peak_gb)} per GPU on {plan.budget.gpus:,} GPUs "
             f"(with runtime overheads), more than the {plan.budget.accelerator}'s {gpu_memory_gb:g} GiB; use at "
-            f"least {p.min_gpus if p.min_gpus else 'more than 4096'} GPUs, more sharding or recomputation"
+            f"least {p.min_gpus if p.min_gpus else f'more than {MAX_GPUS}'} GPUs, more sharding or recomputation"
             for p in plan.plans if p.memory and not fits_on(p.memory.total_gb, gpu_memory_gb)]
 
 
@@ -92,14 +91,14 @@ def isoflop_figure(curves: pd.DataFrame, user_flops: float | None = None) -> go.
     """Loss vs model size for each budget of one law; the optimum of each curve is marked."""
     fig = go.Figure()
     for i, (flops, curve) in enumerate(curves.groupby("flops", sort=True)):
-        colour = PALETTE[i % len(PALETTE)]
+        hue = colour(i)
         is_user = user_flops is not None and abs(flops / user_flops - 1) < 1e-9
         name = f"{_sci(flops)} FLOPs" + (" (your budget)" if is_user else "")
         fig.add_trace(go.Scatter(x=curve["params"], y=curve["loss"], mode="lines", name=name,
-                                 line=dict(color=colour, width=4 if is_user else 2),
+                                 line=dict(color=hue, width=4 if is_user else 2),
                                  hovertemplate="N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
         fig.add_trace(go.Scatter(x=[curve["optimal_params"].iloc[0]], y=[curve["optimal_loss"].iloc[0]],
-                                 mode="markers", marker=dict(color=colour, size=11, symbol="star"),
+                                 mode="markers", marker=dict(color=hue, size=11, symbol="star"),
                                  showlegend=False, hovertemplate="optimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
     law = curves["law"].iloc[0] if len(curves) else ""
     title = f"IsoFLOP curves — {law} (★ = the law's optimum)"
@@ -122,10 +121,10 @@ def frontier_figure(frontier: pd.DataFrame, user_flops: float | None = None) -> 
     """Compute-optimal N* and D* vs compute, the laws side by side."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("optimal parameters N*", "optimal tokens D*"))
     for i, (law, rows) in enumerate(frontier.groupby("law", sort=False)):
-        colour = PALETTE[i % len(PALETTE)]
+        hue = colour(i)
         for col, column in ((1, "params"), (2, "tokens")):
             fig.add_trace(go.Scatter(x=rows["flops"], y=rows[column], mode="lines", name=law,
-                                     legendgroup=law, showlegend=col == 1, line=dict(color=colour, width=2),
+                                     legendgroup=law, showlegend=col == 1, line=dict(color=hue, width=2),
                                      hovertemplate=f"C=%{{x:.2e}}<br>{column}=%{{y:.3s}}<extra>{law}</extra>"),
                           row=1, col=col)
     if user_flops is not None:
@@ -144,7 +143,7 @@ def memory_figure(table: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for i, part in enumerate(parts):
         fig.add_trace(go.Bar(x=table["law"], y=table[part], name=part.removesuffix("_gb"),
-                             marker_color=PALETTE[i % len(PALETTE)]))
+                             marker_color=colour(i)))
     if "gpu_memory_gb" in table:
         fig.add_hline(y=float(table["gpu_memory_gb"].iloc[0]), line_dash="dash", line_color="red",
                       annotation_text="GPU memory", annotation_position="top left")
