@@ -23,7 +23,8 @@ def cost_command(sub) -> Callable:
     p.add_argument("--seq", type=int, default=4096, help="sequence length for --mfu auto")
     p.add_argument("--preset", default=None, help="model shape for --mfu auto (default: a suggested shape)")
     p.add_argument("--goodput", type=float, default=None,
-                   help="productive share of wall-clock (default: 0.9 with --mfu auto, else 1)")
+                   help=f"productive share of wall-clock (default: {goodput.DEFAULT_GOODPUT} with --mfu auto, "
+                        "else 1)")
     return _cost
 
 

@@ -10,6 +10,7 @@ from planner.errors import PlannerError
 from planner.recipe import hparams, overtrain
 from planner.recipe.data_limits import with_data_limits
 from planner.systems.auto import parse_mfu
+from planner.systems.goodput import DEFAULT_GOODPUT
 
 
 def laws_command(sub) -> Callable:
@@ -98,7 +99,7 @@ def plan_command(sub) -> Callable:
     p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
     p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
                    help=f"model-FLOPs utilisation (default {budget.DEFAULT_MFU}), or 'auto': predicted "
-                                               "for the best parallel layout, with 90%% goodput")
+                        f"for the best parallel layout, with {DEFAULT_GOODPUT:.0%}% goodput")  # %% for argparse
     p.add_argument("--seq", type=int, default=2048, help="training sequence length")
     p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
 
