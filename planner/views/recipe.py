@@ -87,8 +87,8 @@ def hparams_line(h: Hparams) -> str:
 
 
 def claim_frame(claim: Claim) -> pd.DataFrame:
-    return pd.DataFrame([{"computed": f"{claim.flops:.3g} FLOPs ({claim.flops_pf_days:,.0f} PF-days)",
-                          "quoted": f"{claim.quoted_flops:.3g} FLOPs ({claim.quoted_pf_days:,.0f} PF-days)",
+    return pd.DataFrame([{"computed": f"{claim.flops:.3g} FLOPs ({_pf_days(claim.flops)} PF-days)",
+                          "quoted": f"{claim.quoted_flops:.3g} FLOPs ({_pf_days(claim.quoted_flops)} PF-days)",
                           "quoted vs computed": _versus(claim.disagreement),
                           "verdict": "⚠ flagged" if claim.flagged else "✓ agrees"}])
 
@@ -124,7 +124,7 @@ def vision_frame(rows: list[dict]) -> pd.DataFrame:
         "preset": r["params"].name, "params": f"{r['params'].total:,}",
         "image encoder": f"{r['params'].image_encoder:,}", "text encoder": f"{r['params'].text_encoder:,}",
         "samples seen": fmt.count(r["compute"].samples_seen), "tokens/sample": f"{r['compute'].tokens_per_sample:,.0f}",
-        "training FLOPs": f"{r['compute'].flops:.3g}", "PF-days": f"{r['compute'].flops / PF_DAY:,.0f}",
+        "training FLOPs": f"{r['compute'].flops:.3g}", "PF-days": _pf_days(r["compute"].flops),
     } for r in rows])
 
 
