@@ -172,7 +172,8 @@ def _approach3(df: pd.DataFrame, opt: FitOptions) -> ParametricFit:
         update["notes"] = [f"fitted exponents alpha={law.alpha:.3g}, beta={law.beta:.3g}: not a usable law; "
                            "the runs may not span enough sizes and token counts"]
     if opt.bootstrap:
-        update.update(_bootstrap_parametric(pts, x, y, t, np.vstack([theta, alternatives]), delta, opt))
+        update.update(_bootstrap_parametric(pts, x, y, t, np.vstack([theta, alternatives]), delta, opt,
+                                            diag.rmse_log))
     return result.model_copy(update=update)
 
 
@@ -194,7 +195,7 @@ def _law_optimum(law, flops: float | None) -> Optimum | None:
     return Optimum(flops=flops, params=best.params, tokens=best.tokens, loss=best.loss)
 
 
-def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
+def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions, rmse_log: float) -> dict:
     """All resamples in one batch: each is a weight vector on the points, warm-started from the full fit
     (plus up to two competitive runner-up optima) instead of from the 4,500-point grid."""
     codes, n_runs = _run_index(pts)
@@ -216,9 +217,8 @@ def _bootstrap_parametric(pts, x, y, t, warm, delta, opt: FitOptions) -> dict:
         for key in ("params", "tokens", "loss"):
             samples[f"{key}_opt"] = np.array([np.nan if o is None else getattr(o, key) for o in optima])
     out = {"ci": intervals(samples), "bootstrap_samples": {k_: v.tolist() for k_, v in samples.items() if k_ in ("a", "b")}}
-    if opt.target_flops:
-        rmse = float(np.sqrt(np.mean((np.log(_chinchilla(warm[0]).loss(np.exp(x), np.exp(y))) - t) ** 2)))
-        out["prediction"] = prediction_intervals(samples, rmse, opt.seed)
+    if opt.target_flops:  # the runs' scatter about the full fit (warm[0]): its residuals' RMSE
+        out["prediction"] = prediction_intervals(samples, rmse_log, opt.seed)
     return out
 
 
@@ -261,8 +261,8 @@ def _allocation_bootstrap(fit_one, codes, n_runs, opt: FitOptions) -> dict:
 
 
 def _approach2(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
-    has_curves = df.groupby("run").size().max() > 2
-    points, notes = allocation.isoflop_points(select_points(df, "final"), opt.budgets, df if has_curves else None)
+    curves = df if runs.has_curves(df) else None
+    points, notes = allocation.isoflop_points(select_points(df, "final"), opt.budgets, curves)
     points = points.reset_index(drop=True)
     a, k, budgets = allocation.approach2(points)
     rejected = [f"budget {r.flops:.3g} FLOPs rejected: {r.reason}" for r in budgets if not r.accepted]
@@ -284,7 +284,7 @@ def _approach2(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
 
 
 def _approach1(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
-    if df.groupby("run").size().max() < 3:
+    if not runs.has_curves(df):
         raise PlannerError("Approach 1 needs loss curves (several evaluations per run); these runs have "
                            "one point each: use Approach 2 or 3")
     levels = allocation.envelope_levels(df)
@@ -295,9 +295,9 @@ def _approach1(df: pd.DataFrame, opt: FitOptions) -> AllocationFit:
                                 diagnostics=Diagnostics(rmse_log=float(np.sqrt(np.mean(res**2)))),
                                 notes=["rmse_log is of the optimal size N_opt(C) along the frontier, not of the loss"])
     if opt.bootstrap:
-        runs = sorted(df["run"].unique())
-        codes = np.arange(len(runs))
-        boot = _allocation_bootstrap(lambda w: allocation.approach1(df, matrix, levels, w > 0)[:2], codes, len(runs), opt)
+        n_runs = df["run"].nunique()  # one weight per run: approach1 takes a mask over the runs
+        boot = _allocation_bootstrap(lambda w: allocation.approach1(df, matrix, levels, w > 0)[:2], np.arange(n_runs),
+                                     n_runs, opt)
         result = result.model_copy(update={**boot, "notes": result.notes + boot.get("notes", [])})
     return result
 

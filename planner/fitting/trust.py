@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planner.fitting.results import AllocationFit, FitResult, KaplanFit, MethodRow, ParametricFit, TrustWarning
-from planner.fitting.runs import restarts
+from planner.fitting.runs import has_curves, restarts
 
 E_ZERO = 0.05  # E below 5% of the lowest loss: the fit has put (almost) all the loss into the power laws
 E_AT_LOSS = 0.999  # E within 0.1% of the lowest observed loss: nothing is left for N and D to explain
@@ -82,11 +82,11 @@ def _budget_text(c: float) -> str:
 
 
 def parametric_checks(result: FitResult, pts: pd.DataFrame) -> list[TrustWarning]:
-    """Degenerate parameters of a fitted L(N, D) (Approach 3, data-constrained)."""
+    """Degenerate parameters of Approach 3's fitted L(N, D)."""
+    if not isinstance(result, ParametricFit):
+        return []
     out = []
     low = float(pts["loss"].min())
-    if not isinstance(result, ParametricFit):
-        return out
     if result.alpha <= 0 or result.beta <= 0:
         return [_warn("not_a_law", "unreliable", f"the fitted exponents (alpha = {result.alpha:.3g}, beta = "
                       f"{result.beta:.3g}) are not positive: these runs give no law", "check the run key and the "
@@ -172,7 +172,7 @@ def heldout_checks(result: FitResult) -> list[TrustWarning]:
                   f"{HELDOUT_FLOOR:g})", "add runs near the largest budget before extrapolating further")]
 
 
-def extrapolation_orders(result: FitResult, df: pd.DataFrame, target: float | None) -> float | None:
+def extrapolation_orders(df: pd.DataFrame, target: float | None) -> float | None:
     return None if not target else float(math.log10(target / df["flops"].max()))
 
 
@@ -251,8 +251,7 @@ def data_checks(result: FitResult, df: pd.DataFrame, pts: pd.DataFrame, points: 
     if result.method in ("approach3", "kaplan", "data_constrained") and sizes < MIN_SIZES:
         out.append(_warn("few_sizes", "caution", f"only {sizes} model size(s) (at least {MIN_SIZES} recommended)",
                          "add smaller and larger models"))
-    curves = df.groupby("run").size().max() > 2
-    if points == "all" and curves and result.method in ("approach3", "kaplan", "data_constrained"):
+    if points == "all" and has_curves(df) and result.method in ("approach3", "kaplan", "data_constrained"):
         extra = f"; {warmup_dropped} warmup point(s) were dropped" if warmup_dropped else ""
         out.append(_warn("intermediate", "caution", f"intermediate checkpoints are fitted as if they were final "
                          f"points ({len(pts)} points of {pts['run'].nunique()} runs){extra}",
@@ -263,7 +262,7 @@ def data_checks(result: FitResult, df: pd.DataFrame, pts: pd.DataFrame, points: 
 def assess(result: FitResult, df: pd.DataFrame, pts: pd.DataFrame, points: str, target: float | None,
            rows: list[MethodRow], warmup_dropped: int = 0) -> dict:
     """The fields a fit result gets: verdict, warnings, trust, extrapolation_orders."""
-    orders = extrapolation_orders(result, df, target)
+    orders = extrapolation_orders(df, target)
     found = (data_checks(result, df, pts, points, warmup_dropped) + parametric_checks(result, pts)
              + bootstrap_checks(result) + comparison_checks(result, rows) + heldout_checks(result)
              + budget_checks(result) + coverage_checks(result, pts) + extrapolation_checks(orders, df, target))
