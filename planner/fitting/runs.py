@@ -3,7 +3,7 @@
 A "run" is one training run: one model, one schedule, one curve whose tokens only grow. Real logs of a
 scaling study often hold several curves under one name (one `model` column, several sweeps with other
 learning rates or lengths, reruns). Fitting those as one run draws saw-tooth curves and takes the wrong
-"final" points, so `identify` (called by uploads.load_runs before validation) splits them:
+"final" points, so `identify` (through `prepare`, which uploads.load_runs calls before validation) splits them:
 - by configuration columns that vary inside a run name (lr, sweep, total_steps, epochs, seed, xC, ...);
 - then by position, where tokens or steps repeat or go backwards (two logs pasted one after the other).
 
@@ -24,7 +24,7 @@ CONFIG_NAMES = ("lr", "learning_rate", "sweep", "total_steps", "max_steps", "tra
                 "batch_size", "weight_decay", "wd", "config", "variant", "tokens_multiplier", "chinchilla_multiple")
 MARKER_NAMES = ("cooldown", "is_cooldown", "is_final", "final", "valid_point")
 MAX_CONFIG_VALUES = 50  # a column with more distinct values is a measurement, not a setting
-SPLIT_PREFIX = "runs split:"  # the start of every note that says runs were split (read by trust.py)
+SPLIT_PREFIX = "runs split:"  # the start of every note that says runs were split
 WARMUP_FRACTION = 0.05  # points before 5% of a run's tokens are warmup (typical warmup: 0.5-5% of steps)
 
 
@@ -183,11 +183,10 @@ def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
 
 
 def final_points(df: pd.DataFrame) -> pd.DataFrame:
-    """Each run's last evaluation (several when a run name repeats, as seeds do), plus marked points."""
+    """Each run's last evaluation (several when a run name repeats, as seeds do). A WSD cooldown end is one
+    too: `keep_marked` made each of them a run of its own."""
     last = df.groupby("run")["tokens"].transform("max")
     keep = np.isclose(df["tokens"], last, rtol=1e-9)
-    if "marked" in df:
-        keep |= df["marked"].fillna(False).astype(bool).to_numpy()
     return df.loc[keep].reset_index(drop=True)
 
 
