@@ -37,7 +37,7 @@ def _as_float(value) -> float:
         return math.inf if value > 0 else -math.inf
 
 
-def _is_bool(value) -> bool:
+def is_bool(value) -> bool:
     """Python's and numpy's booleans (numpy's are not `bool`, and float() would make them 1.0)."""
     return isinstance(value, bool) or (type(value).__module__ == "numpy" and "bool" in type(value).__name__)
 
@@ -47,7 +47,7 @@ def parse_number(value, suffixes: bool = True, decimal_comma: bool = False) -> f
 
     'inf' and '1e400' are floats (infinite); validation drops them. '3,25' is a number only with
     `decimal_comma`; '2M' only with `suffixes` (a loss of '2M' is a typo, not two million)."""
-    if value is None or _is_bool(value):
+    if value is None or is_bool(value):
         return math.nan if value is None else None
     if isinstance(value, Real):
         return _as_float(value)
@@ -80,6 +80,6 @@ def parse_count(text, what: str = "number") -> float:
 
 def check_positive(name: str, value, unit: str = "") -> float:
     """The one 'must be a positive number' check: finite, > 0, and not a boolean."""
-    if _is_bool(value) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+    if is_bool(value) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
         raise PlannerError(f"{name} must be a positive number{unit and ' of ' + unit} (got {value!r})")
     return float(value)

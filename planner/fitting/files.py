@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.core.numbers import parse_number
+from planner.core.numbers import is_bool, parse_number
 from planner.errors import PlannerError
 
 # One upload limit, the same in .streamlit/config.toml (server.maxUploadSize, in MiB as Streamlit counts them):
@@ -251,7 +251,7 @@ def _decimal_commas(df: pd.DataFrame) -> list[str]:
 
 
 def _as_text(value):
-    if isinstance(value, (bool, np.bool_)):
+    if is_bool(value):
         return str(value)
     if isinstance(value, int) and not -2**63 <= value < 2**63:  # beyond Arrow's int64: keep its digits as text
         return str(value)

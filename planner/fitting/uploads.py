@@ -18,10 +18,11 @@ import pandas as pd
 from pydantic import BaseModel, Field, computed_field
 
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN
-from planner.core.numbers import parse_number
-from planner.errors import PlannerError, validation_sentence  # noqa: F401 (re-exported for the page)
+from planner.core.numbers import NUMBER_EXAMPLES, SCALE, is_bool, parse_number
+from planner.errors import PlannerError
 from planner.fitting import runs
-from planner.fitting.files import MAX_FILE_BYTES, MAX_ROWS, MAX_UPLOAD_MB, read_table  # noqa: F401 (re-exported)
+from planner.fitting.files import MAX_UPLOAD_MB, read_table  # noqa: F401 (the page and the CLI read through here)
+
 FIELDS = ("run", "params", "tokens", "flops", "loss", "step", "unique_tokens")
 ALIASES = {  # lower-cased column names recognised without a mapping, most specific first
     "run": ["run", "run_name", "name", "experiment", "model", "id"],
@@ -33,7 +34,6 @@ ALIASES = {  # lower-cased column names recognised without a mapping, most speci
     "unique_tokens": ["unique_tokens", "unique", "u_d", "unique_data"],
 }
 _SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*([kmbt])(?![a-z])", re.IGNORECASE)
-_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 COUNT_FIELDS = ("params", "tokens", "flops", "step", "unique_tokens")  # where a k/M/B/T suffix makes sense
 
 
@@ -99,9 +99,6 @@ class RunTable(BaseModel):
         return cls(**data, **extra)
 
 
-# --- reading: planner.fitting.files (formats, encodings, limits) --------------------------------------
-
-
 # --- recognising the layout ---------------------------------------------------------------------------
 
 
@@ -119,14 +116,7 @@ def parse_size(text) -> float | None:
     if isinstance(text, (int, float, np.number)):
         return float(text)
     match = _SIZE.search(str(text))
-    return float(match.group(1)) * _SCALE[match.group(2).lower()] if match else None
-
-
-parse_cell = parse_number  # one cell: NaN when empty, None when not a number (booleans included)
-
-
-def _is_bool(value) -> bool:
-    return isinstance(value, (bool, np.bool_))
+    return float(match.group(1)) * SCALE[match.group(2).lower()] if match else None
 
 
 def coerce_numbers(column: pd.Series, suffixes: bool = True) -> tuple[pd.Series, np.ndarray]:
@@ -139,7 +129,7 @@ def coerce_numbers(column: pd.Series, suffixes: bool = True) -> tuple[pd.Series,
     except (OverflowError, TypeError, ValueError):  # an integer beyond float range: parse cell by cell
         values = pd.Series(np.nan, index=column.index)
     if column.dtype == object:  # pandas reads True as 1.0
-        values[column.map(_is_bool).to_numpy(bool)] = np.nan
+        values[column.map(is_bool).to_numpy(bool)] = np.nan
     todo = values.isna() & column.notna()
     parsed = [parse_number(v, suffixes) for v in column[todo]]
     values[todo] = [np.nan if p is None else p for p in parsed]
@@ -194,10 +184,10 @@ def _side_table(sizes: pd.DataFrame | None) -> dict[str, dict]:
         raise PlannerError(f"the sizes table needs columns run and params (found {', '.join(sizes.columns)})")
     out = {}
     for i, row in sizes.iterrows():
-        params = parse_cell(row[params_col])
+        params = parse_number(row[params_col])
         entry = {"params": params if params is not None and np.isfinite(params) else parse_size(row[params_col])}
         if "tokens_per_step" in sizes.columns:
-            per_step = parse_cell(row["tokens_per_step"])
+            per_step = parse_number(row["tokens_per_step"])
             if per_step is None or not np.isfinite(per_step) or per_step <= 0:
                 raise PlannerError(f"sizes table row {i + 1}: tokens_per_step '{row['tokens_per_step']}' is not a "
                                    "positive number (batch size x sequence length)")
@@ -237,7 +227,7 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
 def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> tuple[pd.DataFrame, list[DroppedRows]]:
     """Drop unusable rows, saying which and why; fill tokens from flops (or flops from tokens) by C = 6ND.
 
-    Every cell is read on its own (`parse_cell`): a bad cell drops its row, never the column."""
+    Every cell is read on its own (`coerce_numbers`): a bad cell drops its row, never the column."""
     mapping = mapping or ColumnMapping()
     dropped: list[DroppedRows] = []
     df = df.copy()
@@ -259,7 +249,7 @@ def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> 
             bad[bad] = [v is None for v in names]
         examples = ", ".join(list(dict.fromkeys(repr(str(v)[:30]) for v in df.loc[bad, col]))[:3])
         df[col] = values
-        hint = "like 1.9e8, 190,000,000 or 190M" if col in COUNT_FIELDS else "like 3.25, with a point for decimals"
+        hint = NUMBER_EXAMPLES if col in COUNT_FIELDS else "like 3.25, with a point for decimals"
         drop(bad, f"{col} is not a number ({examples}); write it {hint}, or fix or delete those cells")
     if "flops" in df:
         df["flops"] = df["flops"] * mapping.flops_unit

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from planner.core.settings import DATA_TABLES
-from planner.errors import PlannerError
+from planner.errors import PlannerError, validation_sentence
 from planner.fitting import FitOptions, files, fit_runs, uploads
 from tests.conftest import REPO
 
@@ -147,10 +147,10 @@ def test_fit_ceiling_keeps_final_points_and_says_so():
 def test_validation_errors_read_as_sentences():
     with pytest.raises(ValidationError) as err:
         uploads.RunTable(run=["a"], params=[1.0], tokens=[1.0], flops=["abc"], loss=[1.0], step=[None])
-    assert uploads.validation_sentence(err.value) == "flops, row 1 (got 'abc'): should be a valid number, unable to parse string as a number"
+    assert validation_sentence(err.value) == "flops, row 1 (got 'abc'): should be a valid number, unable to parse string as a number"
     with pytest.raises(ValidationError) as err:
         FitOptions(bootstrap=-1)
-    assert uploads.validation_sentence(err.value).startswith("bootstrap (got '-1'): should be greater")
+    assert validation_sentence(err.value).startswith("bootstrap (got '-1'): should be greater")
 
 
 def test_sample_still_loads_unchanged():

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from planner.fitting import files, uploads as io
+from planner.core.numbers import parse_number
 from planner.errors import PlannerError
 from planner.core.settings import DATA_TABLES
 
@@ -110,14 +111,14 @@ def test_thousands_separators_and_suffixes_are_numbers(value, expected):
     assert t.n_rows == 516 and not t.dropped and t.params[4] == expected
 
 
-def test_parse_cell():
-    assert io.parse_cell("1,234,567.5") == 1234567.5 and io.parse_cell("1.4T") == 1.4e12
-    assert io.parse_cell("350k") == 3.5e5 and io.parse_cell(7) == 7.0
-    assert io.parse_cell("2M", suffixes=False) is None  # a loss of "2M" is a typo, not two million
-    assert io.parse_cell("3,25") is None and io.parse_cell("1,23,456") is None and io.parse_cell("1,000 000") is None
-    assert io.parse_cell("oops") is None and io.parse_cell(True) is None
-    assert np.isnan(io.parse_cell("")) and np.isnan(io.parse_cell(" NaN ")) and np.isnan(io.parse_cell(None))
-    assert io.parse_cell("inf") == np.inf  # a number; validation drops it as infinite
+def test_cells_are_read_by_the_one_number_parser():
+    assert parse_number("1,234,567.5") == 1234567.5 and parse_number("1.4T") == 1.4e12
+    assert parse_number("350k") == 3.5e5 and parse_number(7) == 7.0
+    assert parse_number("2M", suffixes=False) is None  # a loss of "2M" is a typo, not two million
+    assert parse_number("3,25") is None and parse_number("1,23,456") is None and parse_number("1,000 000") is None
+    assert parse_number("oops") is None and parse_number(True) is None
+    assert np.isnan(parse_number("")) and np.isnan(parse_number(" NaN ")) and np.isnan(parse_number(None))
+    assert parse_number("inf") == np.inf  # a number; validation drops it as infinite
 
 
 def test_dropped_rows_are_file_rows_even_after_a_filter():
