@@ -5,7 +5,7 @@ Base weights are chosen from this store's finished verification runs (`base_jobs
 someone typed or uploaded; an uploaded corpus is only ever read as text (issue 8)."""
 from __future__ import annotations
 
-from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, load_base_weights, run_adaptation
+from planner.adapt.measure import AdaptRunResult, AdaptRunSpec, check_runnable, load_base_weights, run_adaptation
 from planner.adapt.methods import get_method
 from planner.adapt.estimate import resolve_model
 from planner.errors import PlannerError
@@ -40,6 +40,7 @@ def submit(spec: AdaptRunSpec, start_worker: bool = True, upload: tuple[str, byt
         raise PlannerError("choose at least one method to measure")
     for name in spec.methods:
         get_method(name)
+    check_runnable(spec.knobs)
     get_runner("local").check_device(spec.device)
     if upload is not None:
         check_upload(*upload)  # a bad upload is refused before anything is written

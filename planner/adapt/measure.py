@@ -143,6 +143,14 @@ class AdaptRunSpec(BaseModel):
     seed: int = 0
 
 
+def check_runnable(knobs: AdaptRequest) -> None:
+    """The loop runs SDPA attention without recomputation (planner.train.model, Trainer): an estimate made with
+    other settings would be set beside a run that did not use them. (The precision is the device's: _planned.)"""
+    if knobs.gradient_checkpointing or knobs.attention != "sdpa":
+        raise PlannerError("measured runs use SDPA attention without gradient checkpointing; other attention "
+                           "kernels and checkpointing are knobs of the estimate only (adapt-estimate)")
+
+
 class MethodRun(BaseModel):
     """What one method did: its curves, cost and the estimate for the same knobs, side by side."""
 
@@ -315,6 +323,7 @@ def _base(spec: AdaptRunSpec, log):
 def run_adaptation(spec: AdaptRunSpec, on_log=None, should_stop=None) -> AdaptRunResult:
     """Adapt one base model with every method in `spec.methods`, same data and steps for each."""
     methods = [get_method(name) for name in spec.methods]  # unknown names fail before any training
+    check_runnable(spec.knobs)
     check_device(spec.device)
     log = (on_log or (lambda method, step, metrics: None), should_stop or (lambda: False))
     cfg, base, tokenizer, origin = _base(spec, log)

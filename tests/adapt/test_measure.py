@@ -118,3 +118,16 @@ def test_uploaded_corpus_is_kept_and_validated():
     assert open(path, "rb").read() == b"some text\n\n\nmore text"
     with pytest.raises(PlannerError, match=".txt or .jsonl"):
         submit(AdaptRunSpec(methods=["zero-shot"]), start_worker=False, upload=("notes.pdf", b"%PDF"))
+
+
+def test_a_launch_with_knobs_the_loop_ignores_is_refused_before_anything_is_queued():
+    from planner.adapt.job import jobs, submit
+    from planner.errors import PlannerError
+
+    knobs = AdaptRequest(micro_batch=2, seq_len=32, precision="fp32", gradient_checkpointing=True)
+    with pytest.raises(PlannerError, match="without gradient checkpointing"):
+        submit(AdaptRunSpec(methods=["lora"], knobs=knobs), start_worker=False)
+    with pytest.raises(PlannerError, match="SDPA attention"):
+        run_adaptation(AdaptRunSpec(methods=["lora"], knobs=knobs.model_copy(
+            update={"gradient_checkpointing": False, "attention": "eager"})))
+    assert jobs() == []

@@ -57,6 +57,14 @@ def test_bad_input_is_one_clear_line(run_cli, args, words):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("flag", [["--gradient-checkpointing"], ["--attention", "eager"]])
+def test_adapt_refuses_knobs_its_runs_would_not_use(run_cli, flag):
+    """The measured run is SDPA without checkpointing: an estimate with other knobs would sit beside it."""
+    out = run_cli("adapt", "--steps", "1", *flag)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "measured runs use SDPA attention without gradient checkpointing" in out.stderr
+
+
 @pytest.mark.slow
 def test_adapt_runs_every_method_tiny_on_cpu(run_cli):
     out = run_cli("adapt", "--device", "cpu", "--preset", "tiny", "--steps", "3", "--base-steps", "3",
