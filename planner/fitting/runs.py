@@ -150,12 +150,14 @@ def unfinished_runs(raw: pd.DataFrame, key: pd.Series, step_col: str | None) -> 
 
 
 def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
-    """uploads.load_runs' hook for a tidy file: (raw, mapping with the run key, notes)."""
+    """uploads.load_runs' hook for a tidy file: (raw, mapping with the run key, notes). The key is decided
+    here only: the mapped columns (each checked), else a recognised run column, else one run per model size
+    for curves; plus the WSD marker's and the split's columns."""
     from planner.fitting.uploads import FIELDS, find_column  # uploads imports this module
 
     cols = {f: find_column(raw.columns, f, getattr(mapping, f)) for f in FIELDS if f != "run"}
-    run_spec = mapping.run
-    run_cols = [run_spec] if isinstance(run_spec, str) else list(run_spec or [])
+    given = [mapping.run] if isinstance(mapping.run, str) else list(mapping.run or [])
+    run_cols = [find_column(raw.columns, "run", c) for c in given if c]  # each mapped column must exist
     explicit_key = len(run_cols) > 1  # the user chose a combined key: respect it
     run_cols = run_cols or [c for c in [find_column(raw.columns, "run")] if c is not None]
     if not run_cols and cols["step"] and cols["params"]:  # curves without run names: one run per size
@@ -166,11 +168,12 @@ def prepare(raw: pd.DataFrame, mapping, name: str, split: bool = True):
         raw, run_cols, notes = keep_marked(raw, run_cols, marker)
     used = {c for c in cols.values() if c is not None} | ({marker} if marker else set())
     x_col = cols["tokens"] or cols["step"] or cols["flops"]
-    if not split:
-        return raw, mapping, [f"{name}: {n}" for n in notes]
-    raw, run_cols, split_notes = identify(raw, run_cols, used, x_col, by_columns=not explicit_key)
-    if run_cols:
+    split_notes = []
+    if split:
+        raw, run_cols, split_notes = identify(raw, run_cols, used, x_col, by_columns=not explicit_key)
+    if run_cols:  # without a split too: the marker's cooldown ends stay runs of their own
         mapping = mapping.model_copy(update={"run": run_cols})
+    if split and run_cols:
         short = unfinished_runs(raw, join_key(raw, run_cols), cols["step"])
         if short:
             split_notes.append(f"{len(short)} run(s) stopped before their total_steps ({', '.join(short[:3])}"

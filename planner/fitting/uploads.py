@@ -200,13 +200,8 @@ def _side_table(sizes: pd.DataFrame | None) -> dict[str, dict]:
 
 
 def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.DataFrame:
-    """Select and rename the tidy columns; raise listing what is missing."""
+    """Select and rename the tidy columns (the run key as runs.prepare chose it); raise listing what is missing."""
     cols = {f: find_column(df.columns, f, getattr(mapping, f)) for f in FIELDS if f != "run"}
-    run_spec = mapping.run
-    run_cols = [run_spec] if isinstance(run_spec, str) else (run_spec or [])
-    run_cols = run_cols or [c for c in [find_column(df.columns, "run")] if c is not None]
-    for c in run_cols:
-        find_column(df.columns, "run", c)
     missing = [f for f in ("params", "loss") if cols[f] is None]
     if cols["tokens"] is None and cols["flops"] is None and not (cols["step"] and mapping.tokens_per_step):
         missing.append("tokens or flops")
@@ -214,10 +209,8 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
         raise PlannerError(f"{name} lacks column(s) {', '.join(missing)} (found: {', '.join(map(str, df.columns))}); "
                            "rename them or map them to the right columns")
     out = pd.DataFrame({f: df[c] for f, c in cols.items() if c is not None})
-    if run_cols:
-        out["run"] = runs.join_key(df, run_cols)
-    elif cols["step"] is not None:  # curves without run names: one run per model size
-        out["run"] = df[cols["params"]].astype(str)
+    if mapping.run:
+        out["run"] = runs.join_key(df, mapping.run)
     else:  # final losses without run names: every row is its own run
         out["run"] = [f"row {i + 1}" for i in df.index]
     out["_row"] = df.index + 1  # 1-based file rows (the index survives the filters)

@@ -24,3 +24,11 @@ def test_constant_loss_is_one_line(run_cli, tmp_path):
     path.write_text("run,params,tokens,loss\n" + "".join(f"r{i},{n},{n * 20},3.0\n" for i, n in enumerate([1e8, 2e8, 4e8])))
     out = run_cli("fit", path, "--method", "kaplan")
     assert out.returncode == 2 and out.stderr.startswith("error: every loss is 3:") and out.stderr.count("\n") == 1
+
+
+def test_a_run_key_column_that_is_not_in_the_file_is_one_line(run_cli):
+    """It was a KeyError traceback (exit 1) unless --no-split was given."""
+    for extra in ((), ("--no-split",)):
+        out = run_cli("fit", SAMPLE, "--map", "run=nope+model", *extra)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+        assert out.stderr.startswith("error: column 'nope' (mapped to run) is not in the file; columns: run, params")

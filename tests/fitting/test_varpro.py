@@ -83,6 +83,8 @@ def test_wsd_cooldown_marker_makes_each_marked_point_a_final_point():
     final = runs.final_points(table.frame())
     assert sorted(final["tokens"]) == [2.5e8, 4.5e8]
     assert any("2 marked point(s) (WSD cooldown ends)" in n for n in table.notes)
+    unsplit = io.load_runs([("wsd.csv", frame.to_csv(index=False).encode())], split_runs=False)
+    assert sorted(runs.final_points(unsplit.frame())["tokens"]) == [2.5e8, 4.5e8]  # the note holds without a split
 
 
 def test_metric_columns_are_not_taken_for_settings(shared_dataset):
