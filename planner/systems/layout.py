@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import cache
+from operator import itemgetter
+from typing import Callable
 
 from pydantic import BaseModel, Field
 
@@ -79,27 +82,41 @@ def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: 
     """Tensor memory per GPU (GB) of the first pipeline stage, the fullest one under 1F1B. The loss defaults to
     an unfused cross-entropy on fp32 logits (bf16 logits, fp32 copy, log-softmax, gradient: 14 bytes per logit),
     as torchtitan and transformers compute it; fused kernels (Megatron) need 4 (memory.LOGIT_BYTES)."""
-    params = local_params(cfg, lay)
+    return layout_memory_model(cfg, seq_len, loss_bytes_per_logit)(lay, microbatches)
+
+
+def layout_memory_model(cfg: ModelConfig, seq_len: int, loss_bytes_per_logit: float = HF_LOSS_BYTES_PER_LOGIT
+                        ) -> Callable[[Layout, int], float]:
+    """`layout_memory_gb` of one model as a function of (layout, micro-batches). What depends on the model and a
+    few degrees only (a stage's parameters, a layer's activations per micro-batch size) is computed once per
+    value: the search evaluates thousands of layouts, and each lookup would otherwise hash the model's config."""
+    stage_params = cache(lambda tp, pp, ep: local_params(cfg, Layout(tp=tp, pp=pp, dp=1, ep=ep)))
+    layer_bytes = cache(lambda micro_batch: layer_activation_bytes(cfg, seq_len, micro_batch))
     weight_bytes, grad_bytes, optimizer_bytes = OPTIMIZER_BYTES["adam-mixed"]
-    weights, grads, optimizer = params * weight_bytes, params * grad_bytes, params * optimizer_bytes
-    if lay.zero_stage >= 1:
-        optimizer /= lay.dp
-    if lay.zero_stage >= 2:
-        grads /= lay.dp
-    if lay.zero_stage >= 3:
-        weights /= lay.dp
-    layers = math.ceil(cfg.n_layers / lay.pp)
-    # Interleaving keeps activations of L (1 + (p-1)/(p v)) layers on the first stage (Korthikanti 2022 §4.2.3).
-    extra = (lay.pp - 1) / (lay.pp * lay.interleave) if lay.interleave > 1 else 0.0
-    in_flight = min(microbatches, lay.pp) * (1 + extra)
-    full_layer = layer_activation_bytes(cfg, seq_len, lay.micro_batch) / lay.tp
-    if lay.recompute == "full":
-        kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
-        activations = in_flight * layers * kept + full_layer
-    else:
-        activations = in_flight * layers * full_layer
-    logits = loss_bytes_per_logit * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp  # vocab-parallel loss
-    return (weights + grads + optimizer + activations + logits) / GB
+
+    def memory_gb(lay: Layout, microbatches: int) -> float:
+        params = stage_params(lay.tp, lay.pp, lay.ep)
+        weights, grads, optimizer = params * weight_bytes, params * grad_bytes, params * optimizer_bytes
+        if lay.zero_stage >= 1:
+            optimizer /= lay.dp
+        if lay.zero_stage >= 2:
+            grads /= lay.dp
+        if lay.zero_stage >= 3:
+            weights /= lay.dp
+        layers = math.ceil(cfg.n_layers / lay.pp)
+        # Interleaving keeps activations of L (1 + (p-1)/(p v)) layers on the first stage (Korthikanti 2022 §4.2.3).
+        extra = (lay.pp - 1) / (lay.pp * lay.interleave) if lay.interleave > 1 else 0.0
+        in_flight = min(microbatches, lay.pp) * (1 + extra)
+        full_layer = layer_bytes(lay.micro_batch) / lay.tp
+        if lay.recompute == "full":
+            kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
+            activations = in_flight * layers * kept + full_layer
+        else:
+            activations = in_flight * layers * full_layer
+        logits = loss_bytes_per_logit * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp  # vocab-parallel loss
+        return (weights + grads + optimizer + activations + logits) / GB
+
+    return memory_gb
 
 
 def _degrees(n: int, limit: int) -> list[int]:
@@ -174,13 +191,13 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
                            "(--global-batch-tokens) or use fewer GPUs")
     # Memory first (cheap arithmetic); the speed model runs only for layouts that fit, plus the few smallest
     # that do not (shown as alternatives): a 512-GPU search then costs tens of ms, not hundreds.
-    fit_layouts, too_big = [], []
+    memory_of, fit_layouts, too_big = layout_memory_model(cfg, seq_len), [], []
     for lay in layouts:
-        memory = layout_memory_gb(cfg, seq_len, lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
+        memory = memory_of(lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
         (fit_layouts if fits_on(memory, acc.memory_gb) else too_big).append((memory, lay))
     ranked = sorted(((-round(tokens_per_s_per_gpu(cfg, acc, seq_len, global_batch, lay), 3), memory, lay)
-                     for memory, lay in fit_layouts), key=lambda r: r[:2])
-    smallest_too_big = sorted(too_big, key=lambda r: r[0])[:3]
+                     for memory, lay in fit_layouts), key=itemgetter(0, 1))
+    smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
     shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
