@@ -13,6 +13,7 @@ from planner.errors import PlannerError
 from planner.core.laws import PF_DAY
 from planner.core.numbers import parse_count  # the one parser of counts: 7e9, 1.4T, 70,000,000
 from planner.fitting.parametric import HUBER_DELTA
+from planner.fitting.runs import WARMUP_FRACTION
 from planner.fitting.uploads import DroppedRows
 
 Method = Literal["approach1", "approach2", "approach3", "kaplan", "data_constrained"]
@@ -77,7 +78,7 @@ class FitOptions(BaseModel):
                               "Hoffmann's 4,500-start grid; both minimise the same objective")
     overestimate_penalty: float = Field(1.0, ge=1, le=1000, description=(
         "Approach 3: weight on points the law predicts above their loss (>1 for envelope fits)"))
-    warmup_fraction: float = Field(0.05, ge=0, lt=1, description="with all/envelope points: drop points before "
+    warmup_fraction: float = Field(WARMUP_FRACTION, ge=0, lt=1, description="with all/envelope points: drop points before "
                                    "this fraction of each run's tokens (warmup)")
     compare: bool = Field(True, description="also fit the other applicable approaches (method comparison, trust)")
     loss: Literal["huber", "squared"] = Field("huber", description="Approach 3 / Kaplan objective on log loss")

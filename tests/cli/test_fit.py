@@ -169,3 +169,16 @@ def test_merged_sweeps_split_automatically_or_by_the_map(run_cli, tmp_path):
 def test_bad_overestimate_penalty_is_one_line(run_cli):
     out = run_cli("fit", SAMPLE, "--overestimate-penalty", "0.5")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_flag_choices_and_defaults_are_the_fit_options_own():
+    """In process: the CLI keeps its own copies (it starts without importing planner.fitting); they must not drift."""
+    from planner.cli import build_parser
+    from planner.fitting import METHODS, FitOptions
+    from planner.commands.fit import METHOD_CHOICES
+
+    args, defaults = build_parser()[0].parse_args(["fit", "runs.csv"]), FitOptions()
+    assert METHOD_CHOICES == list(METHODS)
+    for field in ("method", "points", "solver", "loss", "delta", "warmup_fraction", "overestimate_penalty",
+                  "bootstrap", "seed", "resample", "dc_base", "budgets", "target_flops"):
+        assert getattr(args, field) == getattr(defaults, field), field
