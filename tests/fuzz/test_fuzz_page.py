@@ -7,9 +7,10 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import REPO
 from tests.fuzz.cases import CASES, PAGE_CASES
 
-PAGE = "../../pages/fit.py"
+PAGE = str(REPO / "pages" / "fit.py")
 RESULTS = []
 # Markdown that would be live if it reached an element unescaped: a link or image, an HTML tag, a directive.
 LIVE_MARKUP = re.compile(r"(?<!\\)\]\(|(?<!\\)<[a-z/]|(?<!\\):red\[|(?<!\\)\$x")
