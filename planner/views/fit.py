@@ -131,8 +131,7 @@ def residuals_figure(result: FitResult) -> go.Figure:
     """ln(predicted / observed) for every point used; held-out runs marked."""
     diag = result.diagnostics
     fig = go.Figure()
-    if diag and diag.residuals:
-        df = pd.DataFrame([r.model_dump() for r in diag.residuals])
+    if (df := used_points(result)) is not None:
         held = df["run"].isin(diag.heldout_runs)
         for mask, name, symbol in ((~held, "fitted points", "circle"), (held, "largest runs (held out in check)", "x")):
             if mask.any():
@@ -224,8 +223,8 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
 def chart_tables(runs: pd.DataFrame, result: FitResult) -> dict[str, pd.DataFrame]:
     """The data behind every chart, for download as CSV."""
     tables = {"runs": runs, "frontier": frontier_table(runs, result), "parameters": parameter_table(result)}
-    if result.diagnostics and result.diagnostics.residuals:
-        tables["residuals"] = pd.DataFrame([r.model_dump() for r in result.diagnostics.residuals])
+    if (residuals := used_points(result)) is not None:
+        tables["residuals"] = residuals
     if isinstance(result, AllocationFit) and result.budgets:
         tables["isoflop_budgets"] = pd.DataFrame([b.model_dump(exclude={"params", "losses"}) for b in result.budgets])
     if result.bootstrap_samples:
@@ -288,7 +287,8 @@ def prediction_caption(result: FitResult) -> str | None:
 
 
 def used_points(result: FitResult) -> pd.DataFrame | None:
-    """The points the fit used (from its residuals), to mark on the curves."""
+    """The points the fit used, with their residuals (None when the fit has none): ringed on the curves, the
+    residuals chart, and its download."""
     diag = result.diagnostics
     if not diag or not diag.residuals:
         return None
