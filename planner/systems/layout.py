@@ -23,7 +23,7 @@ from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, 
                                  fits_on, layer_activation_bytes, peak_bytes)
 from planner.errors import PlannerError
 from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time,
-                                        tokens_per_s_per_gpu)
+                                        throughput_model)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 BATCH_TOKENS_STEP = 2**20  # the Plan page steps the global batch by 1M tokens
@@ -195,8 +195,8 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
     for lay in layouts:
         memory = memory_of(lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
         (fit_layouts if fits_on(memory, acc.memory_gb) else too_big).append((memory, lay))
-    ranked = sorted(((-round(tokens_per_s_per_gpu(cfg, acc, seq_len, global_batch, lay), 3), memory, lay)
-                     for memory, lay in fit_layouts), key=itemgetter(0, 1))
+    speed_of = throughput_model(cfg, acc, seq_len, global_batch)
+    ranked = sorted(((-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts), key=itemgetter(0, 1))
     smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
     shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]

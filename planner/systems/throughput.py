@@ -19,7 +19,8 @@ The constants below were fitted on the calibration rows of data/published_runs.c
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from functools import cache
+from typing import Callable, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -116,6 +117,8 @@ def _stage_flops(cfg: ModelConfig, seq_len: int, pp: int) -> tuple[float, float]
 
 def _micro_times(cfg: ModelConfig, acc: Accelerator, seq_len: int, lay: Layout) -> dict[str, float]:
     """Seconds one micro-batch spends in each kind of work on the slowest stage."""
+    if lay.recompute not in RECOMPUTE_KINDS:
+        raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
     tokens = seq_len * lay.micro_batch
     dense, attention = _stage_flops(cfg, seq_len, lay.pp)
     extra = {"none": (1.0, 1.0), "selective": (1.0, 4 / 3), "full": (4 / 3, 4 / 3)}[lay.recompute]
@@ -147,34 +150,49 @@ def local_params(cfg: ModelConfig, lay: Layout) -> float:
     return (dense + expert_share / lay.ep) / (lay.tp * lay.pp)
 
 
-def _dp_seconds(cfg: ModelConfig, acc: Accelerator, lay: Layout, microbatches: int) -> float:
-    """Data-parallel traffic per step: gradient all-reduce (ZeRO 0-2: reduce-scatter + all-gather, the same
-    bytes), and for ZeRO-3/FSDP two parameter all-gathers and a reduce-scatter every micro-batch."""
+def _dp_seconds(params: float, acc: Accelerator, lay: Layout, microbatches: int) -> float:
+    """Data-parallel traffic per step for a GPU holding `params` (local_params): gradient all-reduce (ZeRO 0-2:
+    reduce-scatter + all-gather, the same bytes), and for ZeRO-3/FSDP two parameter all-gathers and a
+    reduce-scatter every micro-batch."""
     if lay.dp == 1:
         return 0.0
-    grad_bytes = local_params(cfg, lay) * BF16_BYTES
+    grad_bytes = params * BF16_BYTES
     collectives = 3 * microbatches if lay.zero_stage == 3 else 2
     return collectives * _ring(lay.dp) * grad_bytes / _dp_bandwidth(acc, lay)
 
 
 def tokens_per_s_per_gpu(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> float:
-    """Predicted throughput alone, without building the typed result: the layout search ranks thousands."""
-    m, step, parts = _step(cfg, acc, seq_len, global_batch, lay)
-    return m * lay.dp * lay.micro_batch * seq_len / step / lay.gpus
+    """Predicted throughput alone, without building the typed result."""
+    return throughput_model(cfg, acc, seq_len, global_batch)(lay)
 
 
-def _step(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout):
-    """(micro-batches, step seconds, the parts of the step) of `lay`."""
-    if lay.recompute not in RECOMPUTE_KINDS:
-        raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
+def throughput_model(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int) -> Callable[[Layout], float]:
+    """`tokens_per_s_per_gpu` of one model as a function of the layout, for the search that ranks thousands: a
+    micro-batch's times do not depend on dp or the ZeRO stage, and a stage's parameters only on tp, pp and ep, so
+    each is computed once per value (each computation would otherwise hash the model's config)."""
+    micro_times = cache(lambda tp, pp, ep, micro_batch, recompute, interleave: _micro_times(
+        cfg, acc, seq_len, Layout(tp=tp, pp=pp, dp=1, ep=ep, micro_batch=micro_batch, recompute=recompute,
+                                  interleave=interleave)))
+    stage_params = cache(lambda tp, pp, ep: local_params(cfg, Layout(tp=tp, pp=pp, dp=1, ep=ep)))
+
+    def speed(lay: Layout) -> float:
+        t = micro_times(lay.tp, lay.pp, lay.ep, lay.micro_batch, lay.recompute, lay.interleave)
+        m, step, _ = _step(acc, global_batch, lay, t, stage_params(lay.tp, lay.pp, lay.ep))
+        return m * lay.dp * lay.micro_batch * seq_len / step / lay.gpus
+
+    return speed
+
+
+def _step(acc: Accelerator, global_batch: int, lay: Layout, t: dict[str, float], params: float):
+    """(micro-batches, step seconds, the parts of the step) of `lay`, from one micro-batch's times `t`
+    (_micro_times) and the parameters one GPU holds (local_params)."""
     m = max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch)))
-    t = _micro_times(cfg, acc, seq_len, lay)
     micro = sum(t.values())
-    dp = _dp_seconds(cfg, acc, lay, m)
+    dp = _dp_seconds(params, acc, lay, m)
     # Gradient buckets overlap the backward pass: only what outlasts the compute of the step shows.
     exposed = max(0.0, dp - m * t["compute"]) if lay.zero_stage == 3 else max(0.0, dp - t["compute"])
     shard = lay.dp if lay.zero_stage >= 1 else 1
-    optimizer = local_params(cfg, lay) / shard * OPTIMIZER_BYTES_PER_PARAM / (acc.bandwidth_tbs * 1e12)
+    optimizer = params / shard * OPTIMIZER_BYTES_PER_PARAM / (acc.bandwidth_tbs * 1e12)
     interleaved = lay.interleave if m % lay.pp == 0 else 1
     bubble = (lay.pp - 1) / interleaved * micro
     busy = m * micro + bubble + exposed + optimizer
@@ -184,7 +202,8 @@ def _step(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, l
 
 def step_time(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> Throughput:
     """Predicted step time and MFU of `lay` for a global batch of `global_batch` sequences."""
-    m, step, (t, exposed, optimizer, bubble, overhead) = _step(cfg, acc, seq_len, global_batch, lay)
+    t = _micro_times(cfg, acc, seq_len, lay)
+    m, step, (t, exposed, optimizer, bubble, overhead) = _step(acc, global_batch, lay, t, local_params(cfg, lay))
     tokens = m * lay.dp * lay.micro_batch * seq_len
     model_flops = flops_per_token(cfg, seq_len).total * tokens
     return Throughput(

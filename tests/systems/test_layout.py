@@ -74,9 +74,9 @@ def test_data_parallel_gradient_all_reduce_by_hand():
     # ZeRO-1 over 64 GPUs on 8 nodes: reduce-scatter + all-gather of bf16 grads. All 8 GPUs of a node are in
     # the ring, which NCCL splits over the node's 8 NICs: 8 x 50 GB/s = 400 GB/s per GPU (under NVLink's 450).
     expected = 2 * 63 / 64 * params * 2 / 400e9
-    assert tp_model._dp_seconds(cfg, H100, Layout(tp=1, pp=1, dp=64, zero_stage=1), 4) == pytest.approx(expected)
+    assert tp_model._dp_seconds(params, H100, Layout(tp=1, pp=1, dp=64, zero_stage=1), 4) == pytest.approx(expected)
     # ZeRO-3 adds two parameter all-gathers and reduce-scatters every micro-batch.
-    zero3 = tp_model._dp_seconds(cfg, H100, Layout(tp=1, pp=1, dp=64, zero_stage=3), 4)
+    zero3 = tp_model._dp_seconds(params, H100, Layout(tp=1, pp=1, dp=64, zero_stage=3), 4)
     assert zero3 == pytest.approx(3 * 4 / 2 * expected)
 
 
@@ -85,7 +85,7 @@ def test_data_parallel_ring_uses_the_nics_of_its_members_on_each_node():
     # TP8 x DP8 on 64 GPUs: each DP group has one GPU per node, so one 50 GB/s NIC per GPU.
     tp8 = Layout(tp=8, pp=1, dp=8, zero_stage=1)
     params = tp_model.local_params(cfg, tp8)
-    assert tp_model._dp_seconds(cfg, H100, tp8, 1) == pytest.approx(2 * 7 / 8 * params * 2 / 50e9)
+    assert tp_model._dp_seconds(params, H100, tp8, 1) == pytest.approx(2 * 7 / 8 * params * 2 / 50e9)
     # TP2: 4 members per node share 4 NICs, 200 GB/s; one node only: NVLink.
     assert tp_model._dp_bandwidth(H100, Layout(tp=2, pp=1, dp=32)) == pytest.approx(200e9)
     assert tp_model._dp_bandwidth(H100, Layout(tp=1, pp=1, dp=8)) == pytest.approx(450e9)
