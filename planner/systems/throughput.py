@@ -161,15 +161,11 @@ def _dp_seconds(params: float, acc: Accelerator, lay: Layout, microbatches: int)
     return collectives * _ring(lay.dp) * grad_bytes / _dp_bandwidth(acc, lay)
 
 
-def tokens_per_s_per_gpu(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int, lay: Layout) -> float:
-    """Predicted throughput alone, without building the typed result."""
-    return throughput_model(cfg, acc, seq_len, global_batch)(lay)
-
-
 def throughput_model(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int) -> Callable[[Layout], float]:
-    """`tokens_per_s_per_gpu` of one model as a function of the layout, for the search that ranks thousands: a
-    micro-batch's times do not depend on dp or the ZeRO stage, and a stage's parameters only on tp, pp and ep, so
-    each is computed once per value (each computation would otherwise hash the model's config)."""
+    """Predicted tokens/s per GPU of one model as a function of the layout, without building step_time's typed
+    result, for the search that ranks thousands: a micro-batch's times do not depend on dp or the ZeRO stage, and
+    a stage's parameters only on tp, pp and ep, so each is computed once per value (each computation would
+    otherwise hash the model's config)."""
     micro_times = cache(lambda tp, pp, ep, micro_batch, recompute, interleave: _micro_times(
         cfg, acc, seq_len, Layout(tp=tp, pp=pp, dp=1, ep=ep, micro_batch=micro_batch, recompute=recompute,
                                   interleave=interleave)))
