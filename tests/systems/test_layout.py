@@ -10,7 +10,8 @@ from planner.core.hardware import get_accelerator
 from planner.core.memory import training_memory
 from planner.errors import PlannerError
 from planner.systems import throughput as tp_model
-from planner.systems.layout import evaluate, layout_memory_gb, search_layouts
+from planner.systems.layout import (candidate_layouts, evaluate, layout_memory_gb, layout_memory_model,
+                                   search_layouts)
 from planner.systems.published import check_all, check_memory, published_memory, published_runs, summarise
 from planner.systems.throughput import Layout, step_time
 
@@ -157,3 +158,16 @@ def test_plan_table_states_the_card_in_the_same_gb_as_the_estimates():
     result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=64, days=10, accelerator="H100")))
     assert plan.plan_table(result)["gpu_memory_gb"].iloc[0] == pytest.approx(85.899, rel=1e-4)  # 80 GiB
     assert result.plans[0].layout is not None and result.plans[0].layout.gpus == 64
+
+
+def test_search_models_match_the_typed_results_on_every_candidate():
+    # The search ranks with throughput_model and layout_memory_model (terms computed once per degree); evaluate
+    # builds the typed result term by term. They must agree exactly, or the ranking and the shown numbers drift.
+    for name, gpus in (("llama-2-70b", 64), ("mixtral-8x7b", 32)):
+        cfg = get_preset(name)
+        # One of each for all candidates, as in the search: its caches must not mix up layouts.
+        speed_of, memory_of = tp_model.throughput_model(cfg, H100, 4096, 1024), layout_memory_model(cfg, 4096)
+        for lay in candidate_layouts(cfg, gpus)[::7]:
+            result = evaluate(cfg, H100, 4096, 1024, lay)
+            assert speed_of(lay) == result.tokens_per_s_per_gpu
+            assert memory_of(lay, result.microbatches) == result.memory_gb
