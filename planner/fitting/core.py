@@ -87,7 +87,8 @@ def compare_methods(df: pd.DataFrame, options: FitOptions, result: FitResult) ->
             continue
         if method == "approach1" and not runs.has_curves(df):
             continue
-        opt = options.model_copy(update={"method": method, "bootstrap": 0, "compare": False})
+        # only a, b and the optimum are shown: no bootstrap, no held-out refit
+        opt = options.model_copy(update={"method": method, "bootstrap": 0, "compare": False, "holdout_fraction": 0})
         try:
             rows.append(_row(FITS[method](df, opt)))
         except (PlannerError, ValueError, np.linalg.LinAlgError) as err:
