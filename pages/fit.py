@@ -41,16 +41,17 @@ def fit(table_json: str, options_json: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def figures(table_json: str, options_json: str, points: str, _runs: pd.DataFrame, _result) -> dict:
-    """The five charts of one fit and the tables behind them, keyed on what the fit was keyed on (_runs and
+def figures(table_json: str, options_json: str, points: str, _table: io.RunTable, _result) -> dict:
+    """The five charts of one fit and the tables behind them, keyed on what the fit was keyed on (_table and
     _result follow from the key): a rerun for an unrelated input (the law's name, a tab) reuses them. Shared,
     not copied: charts and downloads only read."""
-    return {"compute": plots.loss_vs_compute(_runs, _result),
+    runs = _table.frame()
+    return {"compute": plots.loss_vs_compute(runs, _result),
             "parabolas": plots.isoflop_parabolas(_result) if getattr(_result, "budgets", None) else None,
-            "params": plots.loss_vs_params(_runs, _result, points),
+            "params": plots.loss_vs_params(runs, _result, points),
             "residuals": plots.residuals_figure(_result),
             "bootstrap": plots.bootstrap_figure(_result) if _result.bootstrap_samples else None,
-            "tables": plots.chart_tables(_runs, _result)}
+            "tables": plots.chart_tables(runs, _result)}
 
 
 # --- input ---------------------------------------------------------------------------------------------
@@ -140,7 +141,6 @@ except ValueError as err:  # PlannerError, pydantic's ValidationError of an opti
     st.stop()
 
 # --- results -------------------------------------------------------------------------------------------
-runs = table.frame()
 with right:
     with st.container(border=True, key="trust"):  # how far to trust it, above the numbers
         st.markdown(plots.verdict_line(result))
@@ -167,7 +167,7 @@ with right:
         st.markdown(plots.COMPARISON_HEADING, help=plots.COMPARISON_HELP)
         st.dataframe(plots.comparison_table(result), hide_index=True, width="stretch", key="comparison")
 
-charts = figures(table_json, options_json, points, runs, result)
+charts = figures(table_json, options_json, points, table, result)
 tabs = st.tabs(["Loss vs compute", "IsoFLOP parabolas", "Loss vs N", "Residuals", "Bootstrap"])
 tabs[0].plotly_chart(charts["compute"], width="stretch")
 if charts["parabolas"] is not None:
