@@ -27,8 +27,7 @@ RECOMPUTE = {"Full recomputation": "full", "Selective": "selective", "None": "no
 # --- page-edge caches: a rerun redraws from these; the planner's functions stay pure ----------------------
 # Keys are JSON of the request plus the chosen laws' definitions (law_key): a law re-saved on the Fit page under
 # the same name is a new key. Figures are cache_resource (shared, not copied: st.plotly_chart only reads them).
-def law_key(names: list[str]) -> str:
-    known = laws.all_laws()
+def law_key(names: list[str], known: dict) -> str:
     return json.dumps({n: known[n].model_dump(mode="json") for n in names if n in known}, sort_keys=True)
 
 
@@ -107,7 +106,8 @@ with left:
         request = None
 
 with right:
-    law_names = list(laws.all_laws())
+    known_laws = laws.all_laws()  # read once per rerun (saved laws are files)
+    law_names = list(known_laws)
     chosen = st.multiselect("Scaling laws", law_names,
                             default=[laws.DEFAULT_LAW, "hoffmann2022-approach1", "kaplan2020"],
                             help="published presets and the laws you saved on the Fit page")
@@ -121,8 +121,8 @@ with right:
     acc_row = hardware.get_accelerator(accelerator)
     with st.expander("Parallel layout and MFU model"):
         s1, s2 = st.columns(2)
-        batch_tokens = s1.number_input("Global batch (tokens)", min_value=1024, value=DEFAULT_BATCH_TOKENS, step=BATCH_TOKENS_STEP,
-                                       key="sys_batch_tokens")
+        batch_tokens = s1.number_input("Global batch (tokens)", min_value=1024, value=DEFAULT_BATCH_TOKENS,
+                                       step=BATCH_TOKENS_STEP, key="sys_batch_tokens")
         goodput = s2.slider("Goodput", 0.30, 1.00, DEFAULT_GOODPUT, 0.01, key="sys_goodput",
                             help=f"productive share of wall-clock, used with predicted MFU. {GOODPUT_SOURCE}")
         hardware_overrides = {
@@ -139,7 +139,7 @@ with right:
         }
 
 law_names_used = chosen or [laws.DEFAULT_LAW]
-laws_json = law_key(law_names_used)
+laws_json = law_key(law_names_used, known_laws)
 try:
     if request is None:
         request = budget.parse_budget(text, accelerator=accelerator, mfu=mfu, gpus=gpus)
@@ -163,6 +163,7 @@ for column, item in zip(st.columns(5) + st.columns(5), plots.headline(first)):
 st.markdown(plots.shape_summary(first))
 # Run recipe (issue 11): learning rate and batch next to the suggested shape; details in the section below.
 law_for_recipe = inference.sizing_law([p.law for p in result.plans])
+recipe_laws_json = law_key([law_for_recipe], known_laws)
 try:
     run_hparams = hparams.hparams(first.allocation.params, first.allocation.tokens, seq_len=int(seq_len))
     st.caption("Learning rate and batch for this run: " + recipe_views.hparams_line(run_hparams)
@@ -212,14 +213,13 @@ st.subheader("Parallel layout and throughput")
 if first.layout is None:
     st.warning(systems_views.no_layout_message(first, b))
 else:
-    chosen_layout = first.layout
     st.markdown(systems_views.layout_headline(first, b, mfu_auto))
-    for column, (label, value) in zip(st.columns(5) + st.columns(5), systems_views.layout_metrics(chosen_layout)):
+    for column, (label, value) in zip(st.columns(5) + st.columns(5), systems_views.layout_metrics(first.layout)):
         column.metric(label, value)
     st.plotly_chart(layout_chart(request_json, laws_json), width="stretch")
     st.caption(systems_views.accuracy_note())  # how far to trust the MFU and memory above
     with st.expander("Other layouts and why they lost"):
-        st.table(systems_views.alternatives_table(chosen_layout))  # static: the ranking is the point
+        st.table(systems_views.alternatives_table(first.layout))  # static: the ranking is the point
     with st.expander("Constants of the throughput model and their sources"):
         st.table(systems_views.constants_table(hardware.with_overrides(b.accelerator, hardware_overrides)))
 
@@ -258,10 +258,10 @@ def serving_section(law_name: str, b: budget.Budget, laws_json: str) -> None:
 
 
 with serving:
-    serving_section(law_for_recipe, b, law_key([law_for_recipe]))
+    serving_section(law_for_recipe, b, recipe_laws_json)
 with overtraining:
     try:
-        over, over_frame, over_figure = overtrain_view(law_for_recipe, b.flops, law_key([law_for_recipe]))
+        over, over_frame, over_figure = overtrain_view(law_for_recipe, b.flops, recipe_laws_json)
         st.table(over_frame)
         st.plotly_chart(over_figure, width="stretch")
         st.caption(f"{over.citation}. Compute for the optimal loss: training compute at that ratio that reaches "
