@@ -4,6 +4,7 @@ import streamlit as st
 
 from planner.core import budget, hardware
 from planner import catalog as models
+from planner.core.numbers import parse_count
 from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.recipe import claims, vision
 from planner.views import models as plots
@@ -80,8 +81,8 @@ claim_tokens = q3.text_input("Tokens", "2T", key="claim_tokens")
 claim_quoted = q4.text_input("Quoted compute", "6000 PF-days", key="claim_quoted",
                              help="'6000 PF-days', '3.1e23 FLOPs' or '3.1e23'")
 try:
-    claim = claims.check_claim(budget.parse_number(claim_params), budget.parse_number(claim_tokens), claim_quoted,
-                               budget.parse_number(claim_active) if claim_active.strip() else None)
+    claim = claims.check_claim(parse_count(claim_params), parse_count(claim_tokens), claim_quoted,
+                               parse_count(claim_active) if claim_active.strip() else None)
     st.table(recipe_views.claim_frame(claim))
     (st.warning if claim.flagged else st.success)(claim.explanation)
 except INPUT_ERRORS as err:

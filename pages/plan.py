@@ -5,6 +5,7 @@ import streamlit as st
 
 from planner.core import budget, format as fmt, hardware, laws
 from planner import plan
+from planner.core.numbers import parse_count
 from planner.errors import PlannerError
 from planner.views.errors import INPUT_ERRORS, error_sentence
 from planner.views import plan as plots
@@ -197,7 +198,7 @@ def fixed_counterpart(names: list[str], resolved: budget.Budget) -> None:
     fixed = f1.radio("Fixed", ["model size (params)", "tokens"])
     amount = f1.text_input("Amount", "7e9" if fixed.startswith("model") else "2e12")
     try:
-        value = budget.parse_number(amount)
+        value = parse_count(amount)
         by_size = fixed.startswith("model")
         f2.dataframe(plan.fixed_allocations(names, resolved, params=value if by_size else None,
                                             tokens=None if by_size else value), hide_index=True)
@@ -241,7 +242,7 @@ def serving_section(law_name: str, b: budget.Budget, laws_json: str) -> None:
     decode_mfu = s3.slider("Generation MFU", 0.01, 0.80, float(b.mfu), 0.01, key="decode_mfu",
                            help="decoding is memory-bound: often 0.05-0.2; prompts run at the training MFU")
     try:
-        demand = inference.InferenceDemand(tokens=budget.parse_number(demand_text), prefill_share=prefill,
+        demand = inference.InferenceDemand(tokens=parse_count(demand_text), prefill_share=prefill,
                                            mfu_train=b.mfu, mfu_prefill=b.mfu, mfu_generate=decode_mfu)
         served, frame, figure = serving_view(law_name, b.flops, demand.model_dump_json(), b.accelerator, laws_json)
         m1, m2, m3, m4 = st.columns(4)

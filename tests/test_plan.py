@@ -4,6 +4,7 @@ import json
 import pytest
 
 from planner.core import budget, laws
+from planner.core.numbers import parse_count
 from planner import plan
 from planner.views import plan as plan_views
 from planner.errors import PlannerError
@@ -93,10 +94,10 @@ def test_fixed_size_allocations_follow_each_law():
         plan.fixed_allocations(["kaplan2020"], resolved)
 
 
-def test_parse_number_reads_counts_as_people_write_them():
-    assert budget.parse_number("7B") == 7e9 and budget.parse_number("1.4T") == 1.4e12
+def test_parse_count_reads_counts_as_people_write_them():
+    assert parse_count("7B") == 7e9 and parse_count("1.4T") == 1.4e12
     with pytest.raises(PlannerError, match="not a positive number"):
-        budget.parse_number("-5")
+        parse_count("-5")
 
 
 def test_budget_beyond_the_shape_search_still_plans_without_a_shape():

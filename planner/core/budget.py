@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from planner.errors import PlannerError
 from planner.core.hardware import Accelerator, get_accelerator, names_and_aliases
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
-from planner.core.numbers import SCALE as _SCALE, check_positive, parse_count
+from planner.core.numbers import SCALE as _SCALE, check_positive
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
@@ -214,11 +214,6 @@ EXAMPLES = '"512 H100 for 30 days", "$2M", "1e24 FLOPs", "3640 PF-days", "10k GP
 
 def _number(digits: str, scale: str | None) -> float:
     return float(digits.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0)
-
-
-def parse_number(text: str) -> float:
-    """A positive count as people write it: '7e9', '7B', '1.4T', '70,000,000', '350M'."""
-    return parse_count(text)  # the one parser of counts (planner.core.numbers)
 
 
 def _accelerator_pattern() -> str:
