@@ -12,7 +12,7 @@ from planner.fitting import allocation, other_laws, parametric, runs, trust, var
 from planner.fitting.results import (AllocationFit, DataConstrainedFit, Diagnostics, FitOptions, FitResult,
                                      KaplanFit, MethodRow, Optimum, ParametricFit, Residual)
 from planner.fitting.uncertainty import bootstrap_weights, intervals, prediction_intervals
-from planner.fitting.uploads import RunTable, cap_points
+from planner.fitting.uploads import RunTable
 from planner.core.laws import DEFAULT_LAW, FLOPS_PER_PARAM_TOKEN, PRESETS, ChinchillaLaw, PowerLawAllocation
 
 # Warm-started resamples: light damping, float32 throughout, at most 30 steps, stop at 1e-6 relative gain
@@ -41,7 +41,7 @@ def fit_runs(table: RunTable | pd.DataFrame, options: FitOptions | None = None) 
     if len(df) > 1 and np.ptp(np.log(df["loss"].to_numpy(float))) < 1e-9:  # nothing to fit; the optimisers would overflow
         raise PlannerError(f"every loss is {df['loss'].iloc[0]:.6g}: a scaling law needs losses that change with "
                            "model size and data; check that the loss column holds each run's evaluation loss")
-    df, cap_note = cap_points(df, MAX_FIT_POINTS)
+    df, cap_note = runs.cap_points(df, MAX_FIT_POINTS)
     import scipy.optimize  # noqa: F401  (heavy; imported before the clock starts so `seconds` is the fit's own)
 
     start = time.perf_counter()

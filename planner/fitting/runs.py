@@ -218,5 +218,25 @@ def select(df: pd.DataFrame, points: str, warmup_fraction: float = WARMUP_FRACTI
     return (lower_envelope(kept) if points == "envelope" else kept), dropped
 
 
+def cap_points(df: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str | None]:
+    """At most `limit` points for a fit: every run's final point, then evenly spaced points of each curve
+    (or, with more runs than the limit, evenly spaced runs by compute); a note says what was kept."""
+    if len(df) <= limit:
+        return df, None
+    df = df.reset_index(drop=True)
+    final = df.groupby("run")["tokens"].transform("max").to_numpy() == df["tokens"].to_numpy()
+    finals = np.flatnonzero(final)
+    if len(finals) >= limit:
+        compute = (df["params"] * df["tokens"]).to_numpy()[finals]
+        by_compute = finals[np.argsort(compute, kind="stable")]
+        keep = by_compute[np.linspace(0, len(by_compute) - 1, limit).round().astype(int)]
+    else:
+        rest = np.flatnonzero(~final)  # file order: each curve's points together, in order
+        keep = np.concatenate([finals, rest[np.linspace(0, len(rest) - 1, limit - len(finals)).round().astype(int)]])
+    kept = df.loc[np.unique(keep)]
+    return kept, (f"{len(df):,} points is over the fit's ceiling of {limit:,}: fitted {len(kept):,} of them "
+                  "(each run's final point and evenly spaced points of each curve)")
+
+
 def has_curves(df: pd.DataFrame) -> bool:
     return bool(df.groupby("run").size().max() > 2)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from planner.core.settings import DATA_TABLES
 from planner.errors import PlannerError, validation_sentence
-from planner.fitting import FitOptions, files, fit_runs, uploads
+from planner.fitting import FitOptions, files, fit_runs, runs, uploads
 from tests.conftest import REPO
 
 HEADER = "run,params,tokens,loss"
@@ -138,10 +138,10 @@ def test_constant_loss_is_a_clear_error():
 def test_fit_ceiling_keeps_final_points_and_says_so():
     rows = [(f"r{i}", n, n * 20 * s / 900, 2 + 1 / s, s) for i, n in enumerate([1e8, 2e8, 4e8]) for s in range(1, 901)]
     df = pd.DataFrame(rows, columns=["run", "params", "tokens", "loss", "step"]).assign(flops=lambda d: 6 * d.params * d.tokens)
-    kept, note = uploads.cap_points(df, 300)
+    kept, note = runs.cap_points(df, 300)
     assert len(kept) == 300 and "2,700 points is over the fit's ceiling of 300" in note
     assert set(kept.groupby("run")["step"].max()) == {900}  # every run's final point survives
-    assert uploads.cap_points(df, 5000) == (df, None)
+    assert runs.cap_points(df, 5000) == (df, None)
 
 
 def test_validation_errors_read_as_sentences():
