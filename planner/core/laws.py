@@ -17,8 +17,9 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter
 
-from planner.errors import PlannerError
+from planner.core.numbers import check_positive
 from planner.core.settings import DATA_TABLES, data_dir
+from planner.errors import PlannerError
 
 FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2ND + backward 4ND
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day
@@ -39,9 +40,7 @@ class Allocation(BaseModel):
 
 
 def check_flops(flops: float) -> float:
-    if not (isinstance(flops, (int, float)) and math.isfinite(flops)) or flops <= 0:
-        raise PlannerError(f"compute budget must be a positive, finite number of FLOPs (got {flops!r})")
-    return float(flops)
+    return check_positive("compute budget", flops, "FLOPs")
 
 
 def _positive(name: str, value) -> np.ndarray:
