@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from planner.core.architecture import ModelConfig, param_counts
+from planner.core.numbers import check_positive
 from planner.errors import PlannerError
 
 GB = 1e9
@@ -206,15 +207,10 @@ def _fewest(fits, limit: int = MAX_GPUS) -> int | None:
     return lo
 
 
-def _check_gpu_memory(gpu_memory_gb: float) -> None:
-    if not (isinstance(gpu_memory_gb, (int, float)) and math.isfinite(gpu_memory_gb) and gpu_memory_gb > 0):
-        raise PlannerError(f"GPU memory must be a positive number of GB (got {gpu_memory_gb!r})")
-
-
 def min_gpus_for_training(cfg: ModelConfig, gpu_memory_gb: float, **training_kwargs) -> int | None:
     """Fewest GPUs whose per-GPU training memory fits a `gpu_memory_gb` card (GiB, overheads included: `fits_on`);
     None if even 4096 don't. Sharding defaults to ZeRO-3 here, since only sharded state shrinks with more GPUs."""
-    _check_gpu_memory(gpu_memory_gb)
+    check_positive("GPU memory", gpu_memory_gb, "GB")
     training_kwargs.setdefault("sharding", "zero3")
     training_kwargs.pop("gpus", None)
     return _fewest(lambda k: fits_on(training_memory(cfg, gpus=k, **training_kwargs).total_gb, gpu_memory_gb))
@@ -268,7 +264,7 @@ def inference_memory(cfg: ModelConfig, weights_dtype: WeightsDtype = "bf16", bat
 
 def min_gpus_for_inference(cfg: ModelConfig, gpu_memory_gb: float, **inference_kwargs) -> int | None:
     """Fewest GPUs that hold one replica split evenly (tensor parallel); None if even 4096 don't."""
-    _check_gpu_memory(gpu_memory_gb)
+    check_positive("GPU memory", gpu_memory_gb, "GB")
     inference_kwargs.pop("gpus", None)
     total = peak_bytes(inference_memory(cfg, **inference_kwargs).total_gb * GB)
     gpus = max(1, math.ceil(total / (gpu_memory_gb * GIB)))
