@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from planner.core import budget, hardware, laws
-from planner.core.laws import FLOPS_PER_PARAM_TOKEN, check_flops
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 from planner.errors import PlannerError
 from planner.recipe._solve import golden_min_log, parametric, smallest_params_for_loss, tokens_for_loss
 
@@ -92,7 +92,7 @@ def inference_aware(law_name: str, flops: float, demand: InferenceDemand,
                     accelerator: str | None = None) -> InferenceAwarePlan:
     """Sardana et al.'s optimum at the loss of the training-only optimum of `flops`."""
     law = parametric(laws.get_law(law_name))
-    base = law.optimal(check_flops(flops))
+    base = law.optimal(flops)  # checks the budget
     if accelerator is not None:
         accelerator = hardware.get_accelerator(accelerator).name
     n_min = smallest_params_for_loss(law, base.loss)
@@ -131,7 +131,7 @@ def cost_curve(law_name: str, flops: float, demand: InferenceDemand, points: int
     (the curve behind the Plan page's chart), from near the smallest such size (or 1/30 of the optimum) to 3x
     the optimum. Inference is weighted by its MFU as in the search (plain FLOPs when the MFUs are equal)."""
     law = parametric(laws.get_law(law_name))
-    base = law.optimal(check_flops(flops))
+    base = law.optimal(flops)  # checks the budget
     n_min = smallest_params_for_loss(law, base.loss)
     sizes = np.geomspace(max(n_min * 1.1, base.params / 30), base.params * 3, points)
     tokens = np.array([tokens_for_loss(law, p, base.loss) for p in sizes])

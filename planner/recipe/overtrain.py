@@ -14,7 +14,7 @@ import math
 from pydantic import BaseModel, Field
 
 from planner.core import laws
-from planner.core.laws import FLOPS_PER_PARAM_TOKEN, check_flops
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN
 from planner.errors import PlannerError
 from planner.recipe._solve import bisect_log, compute_for_optimal_loss, loss as point_loss, parametric
 
@@ -83,7 +83,7 @@ def _row(law, flops: float, optimum: laws.Allocation, ratio: float) -> Overtrain
 def overtrain_table(law_name: str, flops: float, ratios=RATIOS) -> OvertrainTable:
     """Loss penalty, extra compute for equal loss and serving saving at each tokens-per-parameter ratio."""
     law = parametric(laws.get_law(law_name))
-    optimum = law.optimal(check_flops(flops))
+    optimum = law.optimal(flops)  # checks the budget
     if not ratios or any(not (r > 0 and math.isfinite(r)) for r in ratios):
         raise PlannerError(f"tokens-per-parameter ratios must be positive numbers (got {list(ratios)!r})")
     return OvertrainTable(law=law_name, flops=flops, optimal=optimum,
