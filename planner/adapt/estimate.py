@@ -16,7 +16,8 @@ from planner.catalog import catalog
 from planner.core.architecture import PRESETS, ModelConfig, param_counts, suggest_shape
 from planner.core.budget import check_mfu, flops_to_gpu_hours, gpu_hours_to_usd
 from planner.core.hardware import Accelerator, get_accelerator
-from planner.core.memory import GB
+from planner.core.memory import (ALLOCATOR_OVERHEAD, CUDA_CONTEXT_BYTES, GB, GIB, fits_on, peak_bytes,
+                                 usable_gb as memory_usable_gb)
 from planner.core.numbers import check_positive
 from planner.errors import PlannerError
 
@@ -24,15 +25,6 @@ PRECISION_NOTES = {"bf16": "bf16 weights, grads and AdamW states", "mixed": "bf1
                    "amp": "fp32 weights and AdamW states, bf16 autocast activations",
                    "fp32": "fp32 weights, AdamW states and activations"}
 
-# What a GPU holds beyond the tensors the estimate counts (torch.cuda.max_memory_allocated): the CUDA context
-# with cuBLAS/cuDNN workspaces and the caching allocator's reserved-but-unused blocks. fms-acceleration's
-# single-GPU A100 runs (scripts/benchmarks/refs/a100_80gb.csv, PR #14: nvidia_mem_reserved vs
-# peak_torch_mem_alloc_in_bytes) show nvidia-smi's used memory at 1.07-1.24x the allocated peak (3.9-8.5 GiB
-# more); the allocator frees cached blocks and retries before it reports out-of-memory, so the fit check adds
-# the smallest observed overhead, 7%, plus a 0.5 GiB context. Used only for "fits on one GPU", against the
-# card's capacity in bytes (an "80 GB" HBM card holds 80 GiB).
-ALLOCATOR_OVERHEAD = 0.07
-CUDA_CONTEXT_BYTES = 0.5 * 2**30
 
 
 class AdaptEstimate(BaseModel):
@@ -112,18 +104,18 @@ def _optimizer_gpu_hours(req: AdaptRequest, method: AdaptMethod, trainable: int,
 
 
 def device_bytes(memory_gb: float) -> float:
-    """What the GPU must hold for an allocated peak of `memory_gb`: + allocator overhead + CUDA context."""
-    return memory_gb * GB * (1 + ALLOCATOR_OVERHEAD) + CUDA_CONTEXT_BYTES
+    """What the GPU must hold for an allocated peak of `memory_gb` on one GPU (core.memory.peak_bytes)."""
+    return peak_bytes(memory_gb * GB, distributed=False)
 
 
 def fits(memory_gb: float, accel: Accelerator) -> bool:
-    """Allocated bytes + allocator and CUDA-context overhead within the card's capacity in bytes (GiB)."""
-    return device_bytes(memory_gb) <= accel.memory_bytes
+    """Allocated bytes + allocator overhead + CUDA context within the card's capacity (one GPU: no NCCL)."""
+    return fits_on(memory_gb, accel.memory_gb, distributed=False)
 
 
 def usable_gb(accel: Accelerator) -> float:
-    """The largest allocated peak (1e9 bytes) that `fits` this card: `device_bytes` solved for memory_gb."""
-    return (accel.memory_bytes - CUDA_CONTEXT_BYTES) / (1 + ALLOCATOR_OVERHEAD) / GB
+    """The largest allocated peak (1e9 bytes) that `fits` this card."""
+    return memory_usable_gb(accel.memory_gb, distributed=False)
 
 
 def _assumptions(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> list[str]:
@@ -133,7 +125,7 @@ def _assumptions(cfg: ModelConfig, req: AdaptRequest, method: AdaptMethod) -> li
              else "no gradient checkpointing",
              f"micro-batch {req.micro_batch} x {req.seq_len} tokens, {req.mfu:.0%} MFU on {req.accelerator}",
              "one AdamW step per micro-batch, bandwidth-bound (counted in GPU-hours)",
-             f"fits = memory + {ALLOCATOR_OVERHEAD:.0%} allocator overhead + {CUDA_CONTEXT_BYTES / 2**30:g} GiB "
+             f"fits = memory + {ALLOCATOR_OVERHEAD:.0%} allocator overhead + {CUDA_CONTEXT_BYTES / GIB:g} GiB "
              "CUDA context within the card's capacity (80 GB HBM = 80 GiB)"]
     return notes + method.notes(cfg, req)
 

@@ -1,9 +1,10 @@
 """Memory per GPU for training (weights, gradients, optimizer state, activations) and inference.
 
 GB = 1e9 bytes in every estimate; accelerator capacities are GiB (an "80 GB" H100 holds 80 x 2^30 = 85.9e9
-bytes: see Accelerator.memory_bytes), so every "fits" check goes through `fits_on`, which converts, and adds
-what a real process holds beyond the tensors: the CUDA context, cuBLAS workspaces and NCCL buffers
-(RUNTIME_OVERHEAD_BYTES) and the caching allocator's fragmentation (FRAGMENTATION).
+bytes: see Accelerator.memory_bytes), so every "fits" check, pretraining and adaptation alike, goes through
+`fits_on`, which converts, and adds what a real process holds beyond the tensors: the caching allocator's
+overhead (ALLOCATOR_OVERHEAD), the CUDA context (CUDA_CONTEXT_BYTES) and, for runs over several GPUs, NCCL's
+buffers (NCCL_BUFFER_BYTES).
 
 Training state per parameter follows Rajbhandari et al. 2020 (ZeRO, §3.1): mixed-precision Adam keeps
 2 bytes of bf16 weights + 2 of bf16 gradients + 12 of fp32 optimizer state (master weights, m, v) = 16;
@@ -24,12 +25,15 @@ from planner.errors import PlannerError
 
 GB = 1e9
 GIB = 2.0**30
-# Assumptions, stated as such (no single published figure): a CUDA context with cuBLAS/NCCL workspaces takes
-# ~0.5-1 GiB per process outside PyTorch's allocator (PyTorch "CUDA semantics" notes, memory management), and
-# the caching allocator reserves a few percent more than it hands out; torchtitan's tables report reserved
-# memory, which is what must fit.
-RUNTIME_OVERHEAD_BYTES = 1.0 * GIB
-FRAGMENTATION = 0.05
+# What a GPU holds beyond the tensors an estimate counts (torch.cuda.max_memory_allocated). fms-acceleration's
+# single-GPU A100 runs (scripts/benchmarks/refs/a100_80gb.csv, PR #14: nvidia_mem_reserved vs
+# peak_torch_mem_alloc_in_bytes) show the used memory at 1.07-1.24x the allocated peak; the allocator frees cached
+# blocks and retries before it reports out-of-memory, so a fit check adds the smallest observed overhead, 7%.
+# The CUDA context with cuBLAS workspaces takes ~0.5 GiB outside the allocator (PyTorch "CUDA semantics" notes);
+# NCCL's communicator buffers another ~0.5 GiB per process in a distributed run (an assumption, stated as such).
+ALLOCATOR_OVERHEAD = 0.07
+CUDA_CONTEXT_BYTES = 0.5 * GIB
+NCCL_BUFFER_BYTES = 0.5 * GIB
 MAX_GPUS = 4096  # beyond this "how many GPUs" stops being a sizing question
 
 Optimizer = Literal["adam-mixed", "adamw-bf16"]
@@ -149,14 +153,24 @@ class TrainingMemory(BaseModel):
     assumptions: list[str]
 
 
-def peak_bytes(tensor_bytes: float) -> float:
-    """What a process reserves to hold `tensor_bytes` of tensors: fragmentation and the runtime on top."""
-    return tensor_bytes * (1 + FRAGMENTATION) + RUNTIME_OVERHEAD_BYTES
+def runtime_bytes(distributed: bool = True) -> float:
+    """Memory outside the allocator: the CUDA context, and NCCL's buffers when the run spans GPUs."""
+    return CUDA_CONTEXT_BYTES + (NCCL_BUFFER_BYTES if distributed else 0.0)
 
 
-def fits_on(tensor_gb: float, gpu_memory_gb: float) -> bool:
+def peak_bytes(tensor_bytes: float, distributed: bool = True) -> float:
+    """What a process holds for `tensor_bytes` of tensors: the allocator's overhead and the runtime on top."""
+    return tensor_bytes * (1 + ALLOCATOR_OVERHEAD) + runtime_bytes(distributed)
+
+
+def fits_on(tensor_gb: float, gpu_memory_gb: float, distributed: bool = True) -> bool:
     """Whether `tensor_gb` (1e9-byte GB) of tensors fit a card sold as `gpu_memory_gb` GB (which are GiB)."""
-    return peak_bytes(tensor_gb * GB) <= gpu_memory_gb * GIB
+    return peak_bytes(tensor_gb * GB, distributed) <= gpu_memory_gb * GIB
+
+
+def usable_gb(gpu_memory_gb: float, distributed: bool = True) -> float:
+    """The most tensors (1e9-byte GB) that `fits_on` a card of `gpu_memory_gb` GiB: peak_bytes solved for it."""
+    return (gpu_memory_gb * GIB - runtime_bytes(distributed)) / (1 + ALLOCATOR_OVERHEAD) / GB
 
 
 def check_whole(**values) -> None:
@@ -184,8 +198,8 @@ def training_memory(cfg: ModelConfig, seq_len: int, micro_batch: int, gpus: int 
         f"{', '.join(f'{x:g}' for x in OPTIMIZER_BYTES[optimizer])})",
         f"{sharding} over {gpus} data-parallel GPU(s); no tensor or pipeline parallelism",
         f"activations in 16-bit, {attention} attention, recompute={recompute}, logits in fp32 for the loss",
-        f"peak adds {FRAGMENTATION:.0%} allocator fragmentation and {RUNTIME_OVERHEAD_BYTES / GIB:g} GiB of CUDA "
-        "context, cuBLAS and NCCL buffers; fits checks compare with the card's GiB",
+        f"peak adds {ALLOCATOR_OVERHEAD:.0%} allocator overhead and {runtime_bytes() / GIB:g} GiB of CUDA "
+        "context and NCCL buffers; fits checks compare with the card's GiB",
         "not counted: ZeRO-3 parameter gathers in flight",
     ]
     total = sum(state) + activations

@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 from planner.core.architecture import ModelConfig, get_preset
 from planner.core.budget import DEFAULT_ACCELERATOR
 from planner.core.hardware import Accelerator, get_accelerator
-from planner.core.memory import (ACTIVATION_BYTES, GB, HF_LOSS_BYTES_PER_LOGIT, OPTIMIZER_BYTES, check_whole,
-                                 fits_on, layer_activation_bytes, peak_bytes)
+from planner.core.memory import (ACTIVATION_BYTES, ALLOCATOR_OVERHEAD, GB, GIB, HF_LOSS_BYTES_PER_LOGIT,
+                                 OPTIMIZER_BYTES, check_whole, fits_on, layer_activation_bytes, peak_bytes,
+                                 runtime_bytes)
 from planner.errors import PlannerError
 from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time,
                                         throughput_model)
@@ -216,6 +217,7 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
                             "mixed-precision Adam (16 bytes/param before sharding), bf16 activations, flash attention",
                             "1F1B pipeline schedule (interleaved when `interleave` > 1); tensor parallel with "
                             "sequence parallelism",
-                            f"memory fits when tensors x 1.05 + 1 GiB runtime <= {acc.memory_gb:g} GiB "
+                            f"memory fits when tensors x {1 + ALLOCATOR_OVERHEAD:g} + {runtime_bytes() / GIB:g} GiB "
+                            f"runtime <= {acc.memory_gb:g} GiB "
                             f"({capacity:.1f} GB)",
                             "MFU model: calibrated on data/published_runs.csv; held-out error in RESULTS.md"])
