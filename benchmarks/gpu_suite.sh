@@ -5,7 +5,7 @@
 #                                   torch.compile on both: tokens/s and MFU (bench_train_throughput.py)
 #   ladder_isoflop.json, ladder_wsd.json   the GPU ladder preset and the WSD ladder on the same budgets,
 #                                   through the job system (a worker on cuda:0): wall time, MFU per run, fit
-#   adapt.json                      measured adaptation comparison on gpt2 (124M), every method incl. QLoRA
+#   adapt.json                      measured adaptation comparison on gpt2 (124M), every method except QLoRA (measured QLoRA runs are not implemented: estimate only)
 #   memory.json                     estimated vs measured peak memory, 4 full-size configs (gpu_memory.py)
 #   suite.log                       everything printed, with the card, the date and each step's time
 #
