@@ -277,8 +277,9 @@ with hyper:
         st.markdown(run_hparams.schedule_advice)
 
 d1, d2 = st.columns(2)
-# Deferred (a callable): the files are built when a button is pressed, not on every rerun.
+# Deferred (a callable): the files are built when a button is pressed, not on every rerun; on_click="ignore":
+# a download needs no rerun, and a rerun started by one click dropped the next click's file (CI, e2e).
 d1.download_button("Download plan (JSON)", lambda: json.dumps(result.model_dump(mode="json"), indent=2),
-                   file_name="scaleplan-plan.json", mime="application/json")
+                   file_name="scaleplan-plan.json", mime="application/json", on_click="ignore")
 d2.download_button("Download plan (CSV)", lambda: csv_download(table), file_name="scaleplan-plan.csv",
-                   mime="text/csv")
+                   mime="text/csv", on_click="ignore")

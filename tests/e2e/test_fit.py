@@ -122,6 +122,7 @@ def test_downloads_are_built_on_click_and_formula_safe(page_at, tmp_path):
     lines = open(info.value.path(), encoding="utf-8").read().splitlines()
     assert lines[0].startswith("run,") and len(lines) == 7
     assert all(line.startswith("'=cmd") for line in lines[1:])  # OWASP: a leading quote, never a formula
+    wait_for_app(page)  # a download must not start a rerun; if one did, let it end before the next click
     with page.expect_download(timeout=30_000) as info:
         page.get_by_role("button", name="Download full result (JSON)").click()
     result = json.loads(open(info.value.path(), encoding="utf-8").read())

@@ -1,4 +1,5 @@
-"""Pages hold layout only: no arithmetic in a page (formulas live in planner/, shared by CLI, pages and tests)."""
+"""Pages hold layout only: no arithmetic in a page (formulas live in planner/, shared by CLI, pages and tests); and
+downloads do not rerun the page."""
 import ast
 
 import pytest
@@ -26,3 +27,15 @@ def _arithmetic(node) -> bool:
 def test_page_has_no_arithmetic(path):
     found = [f"{path.name}:{n.lineno} {ast.unparse(n)}" for n in ast.walk(ast.parse(path.read_text())) if _arithmetic(n)]
     assert not found, "compute this in planner/ (or a view helper):\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+def test_downloads_do_not_rerun_the_page(path):
+    """A download needs no rerun; with the default `on_click="rerun"` a click's rerun re-registers every deferred
+    file and a second click made meanwhile got no file (seen in CI on the Fit page)."""
+    calls = [n for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "download_button"]
+    rerunning = [f"{path.name}:{c.lineno}" for c in calls
+                 if not any(k.arg == "on_click" and isinstance(k.value, ast.Constant) and k.value.value == "ignore"
+                            for k in c.keywords)]
+    assert not rerunning, "pass on_click=\"ignore\" to: " + ", ".join(rerunning)
