@@ -2,8 +2,10 @@
 
 1. Predicted vs published MFU for every run of data/published_runs.csv at its published layout, calibration
    and held-out rows separately (planner.systems.published).
-2. GPU-hours of the catalog's published runs with `--mfu auto` (best layout's predicted MFU) and the default
-   goodput (0.9, Llama 3 §3.3.4), and the goodput each run implies (planner.systems.goodput).
+2. The realized share: published MFU / MFU predicted for the best layout at each run's scale, the share
+   `--mfu auto` plans with (planner.systems.published.REALIZED_SHARE), calibration and held-out rows.
+   Then GPU-hours of the catalog's published runs with `--mfu auto` (best layout's predicted MFU x that share)
+   and the default goodput (0.9, Llama 3 §3.3.4), and the goodput each run implies (planner.systems.goodput).
 3. Pretraining memory per GPU vs published peaks (data/published_memory.csv).
 4. How long a layout search takes.
 
@@ -17,15 +19,15 @@ import itertools
 import sys
 import time
 from pathlib import Path
-from statistics import median
+from statistics import median, quantiles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.systems import throughput  # noqa: E402
 from planner.systems.goodput import DEFAULT_GOODPUT, median_abs_error, published_goodputs  # noqa: E402
 from planner.systems.layout import search_layouts  # noqa: E402
-from planner.systems.published import (check_all, check_memory, check_run, published_memory,  # noqa: E402
-                                       published_runs, summarise)
+from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory,  # noqa: E402
+                                       check_run, published_memory, published_runs, realized_shares, summarise)
 
 GRID = {"SIZE_KNEE": [0, 32, 64, 128, 192, 256, 320, 384, 512],
         "ATTENTION_EFFICIENCY": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
@@ -82,6 +84,23 @@ def gpu_hours_section() -> None:
           f"{', '.join(f'{r.model} {r.error_at_published_mfu:+.0%}' for r in with_pub)}; "
           f"at --mfu auto {', '.join(f'{r.model} {r.error:+.0%}' for r in with_pub)}")
     print(f"all {len(runs)} runs: median |error| {median(abs(r.error) for r in runs):.0%}")
+    print(f"reported hours inside the predicted 10-90% range: {sum(r.within_range for r in scored)} of "
+          f"{len(scored)} comparable runs ({', '.join(r.model for r in scored if not r.within_range)} outside)")
+
+
+def realized_section() -> None:
+    """What published runs reached of the best layout's predicted MFU: the share --mfu auto plans with."""
+    shares = realized_shares()
+    print(f"\n## Realized share: published MFU / MFU predicted for the best layout at the run's scale "
+          f"(constant {REALIZED_SHARE}, range {REALIZED_RANGE[0]}-{REALIZED_RANGE[1]})")
+    for r in shares:
+        print(f"{r.id:32s} {r.split:11s} published {r.published_mfu:.3f}  best layout {r.best_layout_mfu:.3f}  "
+              f"share {r.share:.2f}")
+    for split in ("calibration", "held-out"):
+        values = [r.share for r in shares if r.split == split]
+        deciles = quantiles(values, n=10, method="inclusive")
+        print(f"{split}: {len(values)} runs, median share {median(values):.3f}, 10th-90th percentile "
+              f"{deciles[0]:.2f}-{deciles[8]:.2f}")
 
 
 def memory_section() -> None:
@@ -111,6 +130,7 @@ if __name__ == "__main__":
         calibrate()
     else:
         mfu_section()
+        realized_section()
         gpu_hours_section()
         memory_section()
         speed_section()

@@ -12,6 +12,7 @@ from planner.views import plan as plots
 from planner.views import systems as systems_views
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.systems.layout import BATCH_TOKENS_STEP, DEFAULT_BATCH_TOKENS
+from planner.systems.published import REALIZED_SHARE
 from planner.recipe import hparams, inference, overtrain
 from planner.views import recipe as recipe_views
 from planner.views.export import csv_download  # every CSV download: formula-safe cells
@@ -87,8 +88,10 @@ with left:
     mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01,
                    help="model-FLOPs utilisation: achieved / peak dense BF16 FLOP/s (0.35-0.5 is typical)")
     mfu_auto = b.checkbox("Predict MFU for the best layout", key="sys_mfu_auto",
-                          help="use the MFU the systems model predicts for the fastest parallel layout that fits, "
-                               "times the goodput (see 'Parallel layout and MFU model'); the slider is then ignored")
+                          help="plan with the MFU the systems model predicts for the fastest parallel layout that "
+                               f"fits, times the share of it published runs reached ({REALIZED_SHARE:.2f}) and the "
+                               "goodput (see "
+                               "'Parallel layout and MFU model'); the slider is then ignored")
     if form == "GPUs × days":
         days = st.number_input("Days", min_value=0.01, value=30.0, step=1.0)
         request = budget.BudgetRequest(gpus=gpus, days=days, accelerator=accelerator, mfu=mfu)

@@ -13,8 +13,9 @@ from planner.core import architecture, budget, format as fmt, hardware, laws
 from planner.core.memory import (InferenceMemory, TrainingMemory, inference_memory,
                                  min_gpus_for_training, training_memory)
 from planner.errors import PlannerError
+from planner.systems.auto import layout_cost
 from planner.systems.goodput import DEFAULT_GOODPUT
-from planner.systems.layout import ParallelPlan, layout_summary, search_layouts
+from planner.systems.layout import ParallelPlan, search_layouts
 
 
 class PlanRequest(BaseModel):
@@ -27,7 +28,8 @@ class PlanRequest(BaseModel):
     sharding: str = Field(default="zero3", description="none | zero1 | zero2 | zero3 | fsdp")
     recompute: str = Field(default="full", description="activation recomputation: none | selective | full")
     family: str = Field(default="llama", description="architecture family of the suggested shape")
-    mfu_auto: bool = Field(default=False, description="use the MFU predicted for the best parallel layout (times "
+    mfu_auto: bool = Field(default=False, description="use the expected MFU of the best parallel layout (its "
+                                                      "predicted MFU x the share published runs reached, times "
                                                       "`goodput`) instead of budget.mfu")
     goodput: float = Field(default=DEFAULT_GOODPUT, gt=0, le=1, description="productive share of wall-clock, "
                                                                           "applied with mfu_auto")
@@ -81,8 +83,8 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
     except PlannerError as err:  # does not fit in any layout: the memory warning says what to change
         note = str(err)
     if layout is not None and request.mfu_auto:
-        cost = budget.training_cost(allocation.params, allocation.tokens, resolved.accelerator, resolved.gpus,
-                                    layout.mfu, request.goodput).model_copy(update={"layout": layout_summary(layout)})
+        cost = layout_cost(allocation.params, allocation.tokens, resolved.accelerator, resolved.gpus, layout,
+                           request.goodput)
     return result.model_copy(update=dict(
         shape=shape, shape_params=architecture.param_counts(shape).total, cost=cost, layout=layout,
         layout_note=note, memory=training_memory(shape, gpus=resolved.gpus, **knobs),
@@ -94,10 +96,10 @@ def make_plan(request: PlanRequest) -> Plan:
     resolved = budget.resolve_budget(request.budget)
     if request.mfu_auto:
         # The budget's FLOPs depend on the MFU, which depends on the model the budget buys: one fixed-point step
-        # from the default MFU, with the first law's layout (predicted MFU x goodput).
+        # from the default MFU, with the first law's layout (expected MFU x goodput).
         first = plan_for_law(request.laws[0], resolved, request)
         if first.layout is not None:
-            effective = first.layout.mfu * request.goodput
+            effective = first.cost.mfu * request.goodput
             resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": effective}))
     return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
 

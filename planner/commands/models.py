@@ -9,6 +9,7 @@ from planner.core import budget, hardware
 from planner.errors import PlannerError
 from planner.recipe import claims, vision
 from planner.systems import auto, goodput
+from planner.systems.published import REALIZED_SHARE
 
 
 def cost_command(sub) -> Callable:
@@ -18,8 +19,8 @@ def cost_command(sub) -> Callable:
     add_gpu_argument(p)
     p.add_argument("--gpus", type=int, default=1, help="number of accelerators (sets wall-clock days)")
     p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
-                   help=f"model-FLOPs utilisation, 0-1 (default {budget.DEFAULT_MFU}), or 'auto': predicted "
-                        "for the best parallel layout")
+                   help=f"model-FLOPs utilisation, 0-1 (default {budget.DEFAULT_MFU}), or 'auto': the best "
+                        f"parallel layout's predicted MFU x {REALIZED_SHARE} (what published runs reached)")
     p.add_argument("--seq", type=int, default=4096, help="sequence length for --mfu auto")
     p.add_argument("--preset", default=None, help="model shape for --mfu auto (default: a suggested shape)")
     p.add_argument("--goodput", type=float, default=None,

@@ -11,6 +11,7 @@ from planner.recipe import hparams, overtrain
 from planner.recipe.data_limits import with_data_limits
 from planner.systems.auto import parse_mfu
 from planner.systems.goodput import DEFAULT_GOODPUT
+from planner.systems.published import REALIZED_SHARE
 
 
 def laws_command(sub) -> Callable:
@@ -98,8 +99,9 @@ def plan_command(sub) -> Callable:
     add_gpu_argument(p, "when the budget names none")
     p.add_argument("--gpus", type=int, default=None, help="GPU count when the budget names none")
     p.add_argument("--mfu", default=str(budget.DEFAULT_MFU),
-                   help=f"model-FLOPs utilisation (default {budget.DEFAULT_MFU}), or 'auto': predicted "
-                        f"for the best parallel layout, with {DEFAULT_GOODPUT:.0%}% goodput")  # %% for argparse
+                   help=f"model-FLOPs utilisation (default {budget.DEFAULT_MFU}), or 'auto': the best parallel "
+                        f"layout's predicted MFU x {REALIZED_SHARE} (what published runs reached), with "
+                        f"{DEFAULT_GOODPUT:.0%}% goodput")  # %% for argparse
     p.add_argument("--seq", type=int, default=2048, help="training sequence length")
     p.add_argument("--sharding", default="zero3", help="none | zero1 | zero2 | zero3 | fsdp")
 

@@ -102,6 +102,10 @@ class Cost(BaseModel):
     goodput: float = Field(1.0, description="productive share of wall-clock; GPU-hours = FLOPs / (peak x MFU x "
                                             "goodput). 1 when the MFU given is already the all-in figure")
     layout: str | None = Field(None, description="the parallel layout the MFU was predicted for (--mfu auto)")
+    layout_mfu: float | None = Field(None, description="MFU predicted for `layout` on a well-tuned stack; with "
+                                                       "--mfu auto, `mfu` is this x the share published runs reached")
+    gpu_hours_range: tuple[float, float] | None = Field(None, description="GPU-hours if the run reaches the 90th / "
+                                                        "10th percentile of that share (--mfu auto)")
 
 
 def check_goodput(goodput) -> float:

@@ -1,11 +1,17 @@
-"""`--mfu auto`: the MFU predicted for the best layout of a model, with the default goodput, for cost and plan."""
+"""`--mfu auto`: the MFU to plan with for a model on a cluster, for cost and plan.
+
+The layout search predicts the best layout's MFU on a well-tuned stack; published runs reached a median 0.87 of
+it at their own scale (planner.systems.published.REALIZED_SHARE). Auto plans with that share of it, at the
+default goodput, and gives the hours at the 10th-90th percentile of the share as the range to expect.
+"""
 from __future__ import annotations
 
 from planner.core.architecture import ModelConfig, get_preset, suggest_shape
 from planner.core.budget import Cost, check_mfu, training_cost
 from planner.errors import PlannerError
 from planner.systems.goodput import DEFAULT_GOODPUT
-from planner.systems.layout import layout_summary, search_layouts
+from planner.systems.layout import ParallelPlan, layout_summary, search_layouts
+from planner.systems.published import expected_mfu, hours_range
 
 DEFAULT_SEQ_LEN = 4096
 
@@ -24,9 +30,16 @@ def shape_for(params: float, preset: str | None = None, seq_len: int = DEFAULT_S
     return get_preset(preset) if preset else suggest_shape(params, seq_len=seq_len)
 
 
+def layout_cost(params: float, tokens: float, gpu: str, gpus: int, layout: ParallelPlan,
+                goodput: float = DEFAULT_GOODPUT) -> Cost:
+    """Training cost at the expected MFU of `layout` (found by search_layouts), with its range."""
+    cost = training_cost(params, tokens, gpu, gpus, expected_mfu(layout.mfu), goodput)
+    return cost.model_copy(update={"layout": layout_summary(layout), "layout_mfu": layout.mfu,
+                                   "gpu_hours_range": hours_range(cost.gpu_hours)})
+
+
 def auto_cost(params: float, tokens: float, gpu: str, gpus: int, seq_len: int = DEFAULT_SEQ_LEN,
               goodput: float = DEFAULT_GOODPUT, preset: str | None = None) -> Cost:
-    """Training cost at the predicted MFU of the best layout for a model of `params` (or `preset`) on `gpus`."""
+    """Training cost at the expected MFU of the best layout for a model of `params` (or `preset`) on `gpus`."""
     plan = search_layouts(shape_for(params, preset, seq_len), gpus, gpu, seq_len)
-    cost = training_cost(params, tokens, gpu, gpus, plan.mfu, goodput)
-    return cost.model_copy(update={"layout": layout_summary(plan)})
+    return layout_cost(params, tokens, gpu, gpus, plan, goodput)

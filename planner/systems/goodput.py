@@ -16,6 +16,7 @@ from planner.core.architecture import ModelConfig
 from planner.core.budget import SECONDS_PER_HOUR, training_flops
 from planner.core.hardware import get_accelerator
 from planner.systems.layout import layout_summary, search_layouts
+from planner.systems.published import expected_mfu, hours_range
 
 # Dubey et al. 2024, "The Llama 3 Herd of Models", §3.3.4: "higher than 90% effective training time" over a
 # 54-day snapshot of 405B pre-training with 466 interruptions.
@@ -105,13 +106,18 @@ class RunGoodput(BaseModel):
     reported_gpu_hours: float
     hours_basis: HoursBasis = Field(description="what the published hours count (see RUN_SETUPS)")
     comparable: bool = Field(description="False where the hours cover more than one clean run: shown, not scored")
-    predicted_mfu: float = Field(description="steady-state MFU of the best layout (planner.systems)")
+    predicted_mfu: float = Field(description="steady-state MFU --mfu auto plans with: the best layout's x the "
+                                             "share published runs reached (planner.systems.published)")
+    layout_mfu: float = Field(description="MFU predicted for the best layout on a well-tuned stack")
     published_mfu: float | None = Field(None, description="steady-state MFU the run's source reports")
     layout: str
     implied_goodput: float = Field(description="hours at predicted MFU and goodput 1 / reported hours")
     goodput_applied: float = Field(description="DEFAULT_GOODPUT for wall-clock hours, 1 for throughput-derived")
     predicted_gpu_hours: float = Field(description="at predicted MFU and goodput_applied")
     error: float = Field(description="predicted / reported - 1")
+    predicted_range: tuple[float, float] = Field(description="predicted hours at the 90th and 10th percentile of "
+                                                             "the realized share (what --mfu auto gives as range)")
+    within_range: bool = Field(description="the reported hours fall inside predicted_range")
     error_at_published_mfu: float | None = Field(None, description="the same at the source's own MFU: the "
                                                  "goodput part of the error, without the MFU prediction's")
     assumptions: str
@@ -125,18 +131,21 @@ def run_goodput(name: str) -> RunGoodput:
                           int(setup.batch_tokens))
     peak = get_accelerator(model.reported_accelerator).peak_flops
     flops = training_flops(model.training_params, model.tokens)
-    ideal_hours = flops / (peak * plan.mfu) / SECONDS_PER_HOUR
+    mfu = expected_mfu(plan.mfu)  # what --mfu auto plans with
+    ideal_hours = flops / (peak * mfu) / SECONDS_PER_HOUR
     goodput = 1.0 if setup.basis == "throughput" else DEFAULT_GOODPUT
     predicted = ideal_hours / goodput
+    low, high = hours_range(predicted)
     at_published = None
     if setup.published_mfu:
         at_published = flops / (peak * setup.published_mfu * goodput) / SECONDS_PER_HOUR / model.reported_gpu_hours - 1
     return RunGoodput(model=name, accelerator=model.reported_accelerator, gpus=setup.gpus,
                       reported_gpu_hours=model.reported_gpu_hours, hours_basis=setup.basis,
-                      comparable=setup.basis != "not comparable", predicted_mfu=plan.mfu,
+                      comparable=setup.basis != "not comparable", predicted_mfu=mfu, layout_mfu=plan.mfu,
                       published_mfu=setup.published_mfu, layout=layout_summary(plan),
                       implied_goodput=ideal_hours / model.reported_gpu_hours, goodput_applied=goodput,
                       predicted_gpu_hours=predicted, error=predicted / model.reported_gpu_hours - 1,
+                      predicted_range=(low, high), within_range=low <= model.reported_gpu_hours <= high,
                       error_at_published_mfu=at_published, assumptions=setup.note)
 
 

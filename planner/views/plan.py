@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from planner.core import budget, format as fmt, hardware
 from planner.core.memory import MAX_GPUS, fits_on
 from planner.plan import LawPlan, Plan
+from planner.systems.published import REALIZED_RANGE, REALIZED_SHARE
 from planner.views.style import colour
 
 
@@ -29,13 +30,25 @@ def headline(p: LawPlan) -> list[Headline]:
         Headline(label="Tokens / parameter", value=fmt.ratio(p.allocation.tokens_per_param)),
         Headline(label="Predicted loss", value=f"{p.allocation.loss:.3f}", help=p.allocation.loss_note or None),
         Headline(label="Cost", value=fmt.usd(p.cost.usd)),
-        Headline(label="GPU-hours", value=fmt.count(p.cost.gpu_hours)),
+        Headline(label="GPU-hours", value=fmt.count(p.cost.gpu_hours), help=hours_range_note(p.cost)),
         Headline(label="Wall-clock", value=fmt.days(p.cost.days)),
         Headline(label="Memory / GPU", value=fmt.gb(mem.total_gb) if mem else "—",
                  help="; ".join(mem.assumptions) if mem else p.shape_note),
         Headline(label="GPUs needed (min)", value=gpus),
         Headline(label="Serving memory (bf16)", value=fmt.gb(inf.total_gb) if inf else "—"),
     ]
+
+
+def hours_range_note(cost: budget.Cost) -> str | None:
+    """With a predicted MFU: the hours a run would book at the 10th-90th percentile of what published runs reached
+    of the best layout's MFU (planner.systems.published)."""
+    if cost.gpu_hours_range is None:
+        return None
+    low, high = cost.gpu_hours_range
+    return (f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours: planned at {cost.mfu:.1%} MFU, "
+            f"{REALIZED_SHARE:.2f} × the {cost.layout_mfu:.1%} predicted for the best layout (the median that "
+            f"published runs reached); the range is their 10th–90th percentile "
+            f"({REALIZED_RANGE[0]:.2f}–{REALIZED_RANGE[1]:.2f}×), at {cost.goodput:.0%} goodput.")
 
 
 def budget_summary(b: budget.Budget) -> str:

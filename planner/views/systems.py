@@ -10,7 +10,8 @@ from planner.plan import LawPlan
 from planner.systems import throughput
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
 from planner.systems.layout import LayoutResult, ParallelPlan
-from planner.systems.published import check_all, check_memory, published_memory, summarise
+from planner.systems.published import (REALIZED_SHARE, REALIZED_SOURCE, check_all, check_memory, published_memory,
+                                       summarise)
 
 PARTS = {"compute_s": ("compute", "#4477AA"), "memory_s": ("memory-bound ops", "#CCBB44"),
          "communication_s": ("communication", "#EE6677"), "bubble_s": ("pipeline bubble", "#AA3377"),
@@ -20,7 +21,11 @@ CALIBRATION = "fitted on the calibration rows of data/published_runs.csv (benchm
 
 def layout_headline(p: LawPlan, b: Budget, mfu_auto: bool) -> str:
     """One markdown line above the layout section: whose model, which layout, on what, and what the MFU is used for."""
-    use = "MFU predicted and used for cost" if mfu_auto else "predicted MFU shown; cost uses the slider"
+    if mfu_auto:
+        use = (f"cost planned at {p.cost.mfu:.1%} MFU: {REALIZED_SHARE:.2f} × the predicted {p.layout.mfu:.1%}, "
+               "the share of the best layout's MFU that published runs reached (median)")
+    else:
+        use = "predicted MFU shown; cost uses the slider"
     return f"**{p.law}**: {layout_label(p.layout)} on {b.gpus:,} × {b.accelerator} — {use}"
 
 
@@ -69,6 +74,7 @@ def constants_table(acc: Accelerator) -> pd.DataFrame:
         ("element-wise bytes per token·layer·width", throughput.ELEMENTWISE_BYTES, CALIBRATION),
         ("unmodelled overhead (share of step)", throughput.OVERHEAD, CALIBRATION),
         ("default goodput", DEFAULT_GOODPUT, GOODPUT_SOURCE),
+        ("realized share of the best layout's MFU (auto)", REALIZED_SHARE, REALIZED_SOURCE),
     ]
     return pd.DataFrame([{"constant": n, "value": v, "source": s} for n, v, s in rows])
 

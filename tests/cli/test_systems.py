@@ -1,6 +1,10 @@
 """`parallel`, and `cost` / `plan` with --mfu auto, run as subprocesses."""
 import json
 
+import pytest
+
+from planner.systems.published import REALIZED_RANGE, REALIZED_SHARE
+
 KEYS = {"tp", "pp", "dp", "ep", "zero_stage", "micro_batch", "recompute", "memory_gb", "mfu", "tokens_per_s_per_gpu",
         "step_seconds", "alternatives", "breakdown"}
 
@@ -35,6 +39,11 @@ def test_cost_with_mfu_auto_names_the_layout_and_goodput(run_cli):
     data = json.loads(out.stdout)
     assert data["goodput"] == 0.9 and data["layout"].startswith("TP")
     assert 0.3 < data["mfu"] < 0.7
+    # Planned at the share of the best layout's MFU that published runs reached, with the hours' 10-90% range.
+    assert data["mfu"] == pytest.approx(data["layout_mfu"] * REALIZED_SHARE)
+    low, high = data["gpu_hours_range"]
+    assert low < data["gpu_hours"] < high
+    assert low == pytest.approx(data["gpu_hours"] * REALIZED_SHARE / REALIZED_RANGE[1])
     given = json.loads(run_cli("cost", "--params", "65.2e9", "--tokens", "1.4e12", "--gpu", "A100-80GB",
                                "--gpus", "2048", "--mfu", "0.48", "--json").stdout)
     assert given["goodput"] == 1.0 and given["layout"] is None
@@ -47,8 +56,9 @@ def test_plan_with_mfu_auto_attaches_the_layout(run_cli):
     data = json.loads(out.stdout)
     law = data["plans"][0]
     assert law["layout"]["tp"] * law["layout"]["pp"] * law["layout"]["dp"] == 512
-    assert law["cost"]["mfu"] == law["layout"]["mfu"] and law["cost"]["goodput"] == 0.9
-    assert data["budget"]["mfu"] < law["layout"]["mfu"]  # the budget uses MFU x goodput
+    assert law["cost"]["mfu"] == pytest.approx(law["layout"]["mfu"] * REALIZED_SHARE)
+    assert law["cost"]["layout_mfu"] == law["layout"]["mfu"] and law["cost"]["goodput"] == 0.9
+    assert data["budget"]["mfu"] < law["cost"]["mfu"]  # the budget uses the expected MFU x goodput
 
 
 def test_goodput_lists_every_published_run(run_cli):

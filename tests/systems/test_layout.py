@@ -1,5 +1,5 @@
 """The systems model: layout search on known cases, its terms against hand computations, every published point."""
-from statistics import median
+from statistics import median, quantiles
 
 import pytest
 
@@ -12,7 +12,8 @@ from planner.errors import PlannerError
 from planner.systems import throughput as tp_model
 from planner.systems.layout import (candidate_layouts, evaluate, layout_memory_gb, layout_memory_model,
                                    search_layouts)
-from planner.systems.published import check_all, check_memory, published_memory, published_runs, summarise
+from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory, expected_mfu, hours_range,
+                                       published_memory, published_runs, realized_shares, summarise)
 from planner.systems.throughput import Layout, step_time
 
 H100 = get_accelerator("H100-SXM")
@@ -133,6 +134,24 @@ def test_held_out_accuracy_holds():
     assert held_out.median_abs_points <= 3.0
     assert held_out.within_5_points >= 0.75 * held_out.runs
     assert median(abs(c.error_points) for c in checks if c.split == "calibration") <= 3.0
+
+
+def test_realized_share_is_what_the_published_runs_give():
+    """`--mfu auto` plans with REALIZED_SHARE x the best layout's MFU: the constant is the median over the
+    calibration rows of published / best-layout MFU, its range their 10th-90th percentiles; the held-out rows
+    (never used) must agree within 0.05 (median) and 0.1 (each percentile)."""
+    shares = realized_shares()
+    assert {s.id for s in shares} == {r.id for r in published_runs()}
+    for split, tolerance in (("calibration", 0.005), ("held-out", 0.05)):
+        values = [s.share for s in shares if s.split == split]
+        deciles = quantiles(values, n=10, method="inclusive")
+        assert median(values) == pytest.approx(REALIZED_SHARE, abs=tolerance)
+        assert deciles[0] == pytest.approx(REALIZED_RANGE[0], abs=2 * tolerance)
+        assert deciles[8] == pytest.approx(REALIZED_RANGE[1], abs=2 * tolerance)
+    assert expected_mfu(0.6) == pytest.approx(0.6 * REALIZED_SHARE) and expected_mfu(1.2) == 1.0
+    low, high = hours_range(1000.0)
+    assert low == pytest.approx(1000 * REALIZED_SHARE / REALIZED_RANGE[1])
+    assert high == pytest.approx(1000 * REALIZED_SHARE / REALIZED_RANGE[0])
 
 
 def test_interleaving_divides_the_bubble_by_the_chunks():

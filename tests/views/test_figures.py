@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from planner import plan
-from planner.core import budget, laws
+from planner.core import budget, format as fmt, laws
 from planner.core.settings import DATA_TABLES
 from planner.fitting import FitOptions, fit_runs
 from planner.fitting import uploads
@@ -106,5 +106,12 @@ def test_page_lines_composed_in_views():
     first, b = result.plans[0], result.budget
     line = systems_views.layout_headline(first, b, mfu_auto=False)
     assert line.startswith(f"**{first.law}**: TP{first.layout.tp}") and "cost uses the slider" in line
-    assert "used for cost" in systems_views.layout_headline(first, b, mfu_auto=True)
+    auto = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=512, days=30, accelerator="H100-SXM"),
+                                           laws=[laws.DEFAULT_LAW], mfu_auto=True))
+    line = systems_views.layout_headline(auto.plans[0], auto.budget, mfu_auto=True)
+    assert f"cost planned at {auto.plans[0].cost.mfu:.1%} MFU" in line and f"{auto.plans[0].layout.mfu:.1%}" in line
+    hours = next(h for h in plan_views.headline(auto.plans[0]) if h.label == "GPU-hours")
+    low, high = auto.plans[0].cost.gpu_hours_range
+    assert hours.help.startswith(f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours")
+    assert next(h for h in plan_views.headline(first) if h.label == "GPU-hours").help is None  # slider MFU
     assert first.law in systems_views.no_layout_message(first.model_copy(update={"layout_note": "too big"}), b)
