@@ -45,9 +45,9 @@ def hours_range_note(cost: budget.Cost) -> str | None:
     if cost.gpu_hours_range is None:
         return None
     low, high = cost.gpu_hours_range
-    return (f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours: planned at {cost.mfu:.1%} MFU, "
-            f"{REALIZED_SHARE:.2f} × the {cost.layout_mfu:.1%} predicted for the best layout (the median that "
-            f"published runs reached); the range is their 10th–90th percentile "
+    return (f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours to train this model on these tokens: planned at "
+            f"{cost.mfu:.1%} MFU = {REALIZED_SHARE:.2f} × the {cost.layout_mfu:.1%} predicted for the best layout "
+            f"(the median share published runs reached); the range is their 10th–90th percentile "
             f"({REALIZED_RANGE[0]:.2f}–{REALIZED_RANGE[1]:.2f}×), at {cost.goodput:.0%} goodput.")
 
 
