@@ -44,8 +44,8 @@ def cached_table(request_json: str, laws_json: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def isoflop_chart(name: str, flops: float, laws_json: str):
-    return plots.isoflop_figure(plan.isoflop_curves(name, plan.budgets_around(flops)), flops)
+def isoflop_chart(names: tuple[str, ...], flops: float, laws_json: str):
+    return plots.isoflop_figure(plan.isoflop_panels(list(names), flops), flops)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -185,9 +185,7 @@ st.dataframe(plots.display_table(table), hide_index=True, width="stretch")
 # Only the open tab is drawn (on_change="rerun" makes .open known): each chart costs a figure's serialisation.
 tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"], key="plan_charts", on_change="rerun")
 if tabs[0].open:
-    with tabs[0]:
-        for name in law_names_used:
-            st.plotly_chart(isoflop_chart(name, b.flops, laws_json), width="stretch")
+    tabs[0].plotly_chart(isoflop_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
 if tabs[1].open:
     tabs[1].plotly_chart(frontier_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
 if tabs[2].open:

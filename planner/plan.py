@@ -170,6 +170,12 @@ def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: 
     return pd.concat(frames, ignore_index=True)
 
 
+def isoflop_panels(law_names: list[str], flops: float) -> pd.DataFrame:
+    """The IsoFLOP curves of several laws around one budget, one table (a panel per law in the figure)."""
+    budgets = budgets_around(flops)
+    return pd.concat([isoflop_curves(name, budgets) for name in law_names], ignore_index=True)
+
+
 def frontier_range(flops: float, decades: float = 3.0) -> tuple[float, float]:
     """The compute range of the frontier chart: `decades` either side of the budget."""
     laws.check_flops(flops)

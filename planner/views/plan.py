@@ -101,32 +101,45 @@ def _sci(x: float) -> str:
 
 
 def isoflop_figure(curves: pd.DataFrame, user_flops: float | None = None) -> go.Figure:
-    """Loss vs model size for each budget of one law; the optimum of each curve is marked."""
-    fig = go.Figure()
-    for i, (flops, curve) in enumerate(curves.groupby("flops", sort=True)):
-        hue = colour(i)
-        is_user = user_flops is not None and abs(flops / user_flops - 1) < 1e-9
-        name = f"{_sci(flops)} FLOPs" + (" (your budget)" if is_user else "")
-        fig.add_trace(go.Scatter(x=curve["params"], y=curve["loss"], mode="lines", name=name,
-                                 line=dict(color=hue, width=4 if is_user else 2),
-                                 hovertemplate="N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[curve["optimal_params"].iloc[0]], y=[curve["optimal_loss"].iloc[0]],
-                                 mode="markers", marker=dict(color=hue, size=11, symbol="star"),
-                                 showlegend=False, hovertemplate="optimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
-    law = curves["law"].iloc[0] if len(curves) else ""
-    title = f"IsoFLOP curves — {law} (★ = the law's optimum)"
-    apart = (curves["curve_min_params"] / curves["optimal_params"] - 1).abs() > 0.15
-    if apart.any():
-        minima = curves[apart].drop_duplicates("flops")
-        fig.add_trace(go.Scatter(x=minima["curve_min_params"], y=minima["curve_min_loss"], mode="markers",
-                                 name="minimum of L(N, D) on the curve",
-                                 marker=dict(symbol="circle-open", size=11, color="black"),
-                                 hovertemplate="curve minimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"))
-        title += ("<br><sup>○ = minimum of the loss curve; this law's allocation (★) is its own fit, "
+    """Loss vs model size for each budget, one panel per law (curves from plan.isoflop_curves, concatenated);
+    each curve's optimum is marked. One figure, not one per law: each plotly chart costs the browser ~60 ms to
+    draw on every rerun."""
+    names = list(dict.fromkeys(curves["law"]))
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, horizontal_spacing=0.06)
+    notes = []
+    for col, name in enumerate(names, start=1):
+        law_curves = curves[curves["law"] == name]
+        for i, (flops, curve) in enumerate(law_curves.groupby("flops", sort=True)):
+            hue = colour(i)
+            is_user = user_flops is not None and abs(flops / user_flops - 1) < 1e-9
+            label = f"{_sci(flops)} FLOPs" + (" (your budget)" if is_user else "")
+            fig.add_trace(go.Scatter(x=curve["params"], y=curve["loss"], mode="lines", name=label,
+                                     legendgroup=label, showlegend=col == 1,
+                                     line=dict(color=hue, width=4 if is_user else 2),
+                                     hovertemplate=f"N=%{{x:.3s}}<br>loss=%{{y:.4f}}<extra>{name}</extra>"),
+                          row=1, col=col)
+            fig.add_trace(go.Scatter(x=[curve["optimal_params"].iloc[0]], y=[curve["optimal_loss"].iloc[0]],
+                                     mode="markers", marker=dict(color=hue, size=11, symbol="star"),
+                                     legendgroup=label, showlegend=False,
+                                     hovertemplate=f"optimum N=%{{x:.3s}}<br>loss=%{{y:.4f}}<extra>{name}</extra>"),
+                          row=1, col=col)
+        apart = (law_curves["curve_min_params"] / law_curves["optimal_params"] - 1).abs() > 0.15
+        if apart.any():
+            minima = law_curves[apart].drop_duplicates("flops")
+            fig.add_trace(go.Scatter(x=minima["curve_min_params"], y=minima["curve_min_loss"], mode="markers",
+                                     name="minimum of L(N, D) on the curve", legendgroup="minimum",
+                                     showlegend=not notes,
+                                     marker=dict(symbol="circle-open", size=11, color="black"),
+                                     hovertemplate="curve minimum N=%{x:.3s}<br>loss=%{y:.4f}<extra></extra>"),
+                          row=1, col=col)
+            notes.append(name)
+        fig.update_xaxes(type="log", title_text="parameters N", row=1, col=col)
+    fig.update_yaxes(title_text="predicted loss", row=1, col=1)
+    title = "IsoFLOP curves (★ = the law's optimum)"
+    if notes:
+        title += (f"<br><sup>○ = minimum of the loss curve; {', '.join(notes)}'s allocation (★) is its own fit, "
                   "not derived from the loss form shown</sup>")
-    fig.update_layout(title=title, xaxis_title="parameters N",
-                      yaxis_title="predicted loss", xaxis_type="log", height=420, legend_title="budget",
-                      margin=dict(t=50, b=40))
+    fig.update_layout(title=title, height=440, legend_title="budget", margin=dict(t=80, b=40))
     return fig
 
 

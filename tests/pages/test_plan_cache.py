@@ -35,4 +35,4 @@ def test_only_the_open_chart_tab_is_drawn():
     at.session_state["plan_charts"] = "Memory per GPU"  # what clicking the tab does
     at.run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == charts - 3 + 1  # three IsoFLOP charts (one per law) -> one memory chart
+    assert len(at.get("plotly_chart")) == charts  # one IsoFLOP chart (a panel per law) -> one memory chart

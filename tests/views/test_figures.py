@@ -35,6 +35,22 @@ def test_isoflop_figure_marks_each_curves_minimum():
         assert markers
 
 
+def test_isoflop_figure_draws_one_panel_per_law_in_one_chart():
+    """Several laws share one figure (one chart for the browser to draw), a panel each, the budgets' legend once;
+    Kaplan's allocation is not its own curve's minimum, so its panel marks both and the title says why."""
+    names = [laws.DEFAULT_LAW, "kaplan2020"]
+    curves = plan.isoflop_panels(names, FLOPS)
+    fig = plan_views.isoflop_figure(curves, FLOPS)
+    assert [a.text for a in fig.layout.annotations] == names
+    budgets = plan.budgets_around(FLOPS)
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert len(lines) == len(names) * len(budgets)
+    assert sum(t.showlegend is not False for t in lines) == len(budgets)
+    assert {t.xaxis for t in lines} == {"x", "x2"}
+    assert "kaplan2020's allocation" in fig.layout.title.text
+    assert laws.DEFAULT_LAW + "'s" not in fig.layout.title.text
+
+
 def test_frontier_figure_has_a_line_per_law():
     low, high = plan.frontier_range(FLOPS)
     names = [laws.DEFAULT_LAW, "kaplan2020"]
