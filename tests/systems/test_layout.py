@@ -12,8 +12,8 @@ from planner.errors import PlannerError
 from planner.systems import throughput as tp_model
 from planner.systems.layout import (candidate_layouts, evaluate, layout_memory_gb, layout_memory_model,
                                    search_layouts)
-from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory, expected_mfu, hours_range,
-                                       published_memory, published_runs, realized_shares, summarise)
+from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory, expected_mfu,
+                                       hours_range, published_memory, published_runs, realized_shares, summarise)
 from planner.systems.throughput import Layout, step_time
 
 H100 = get_accelerator("H100-SXM")
