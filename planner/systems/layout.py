@@ -23,13 +23,18 @@ from planner.core.memory import (ACTIVATION_BYTES, ALLOCATOR_OVERHEAD, GB, GIB, 
                                  OPTIMIZER_BYTES, check_whole, fits_on, layer_activation_bytes, peak_bytes,
                                  runtime_bytes)
 from planner.errors import PlannerError
-from planner.systems.throughput import (RECOMPUTE_KINDS, Layout, Throughput, TimeBreakdown, local_params, step_time,
+from planner.systems.throughput import (Layout, Throughput, TimeBreakdown, local_params, step_time,
                                         throughput_model)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 BATCH_TOKENS_STEP = 2**20  # the Plan page steps the global batch by 1M tokens
 MICRO_BATCHES = (1, 2, 4, 8, 16)
-ZERO_STAGES = (0, 1, 2, 3)
+# The search leaves out what the model says can never win: ZeRO-0 and -1 move the same gradient bytes as ZeRO-2
+# and hold more (so with data parallelism only ZeRO-2 and -3 are tried, and ZeRO-0 without it, where all stages
+# are one), and selective recomputation of the attention core saves nothing under flash attention (which the
+# memory model assumes) while costing an extra attention forward. step_time still takes every stage and kind.
+SEARCHED_ZERO = (2, 3)
+SEARCHED_RECOMPUTE = ("none", "full")
 INTERLEAVE = (1, 2, 4)  # model chunks per stage; uneven splits allowed, as Llama 3 ran 126 layers on 16 stages
 SHOWN_ALTERNATIVES = 12
 
@@ -126,7 +131,7 @@ def _degrees(n: int, limit: int) -> list[int]:
 
 def candidate_layouts(cfg: ModelConfig, gpus: int) -> list[Layout]:
     """Every layout worth evaluating: tp divides the heads and stays within 2 nodes, pp at most the layers,
-    ep divides the experts and dp."""
+    ep divides the experts and dp; ZeRO stages and recomputation as SEARCHED_ZERO / SEARCHED_RECOMPUTE say."""
     found = []
     for tp in _degrees(gpus, 16):
         if cfg.n_heads % tp or cfg.kv_heads % tp and tp > cfg.kv_heads:
@@ -135,8 +140,8 @@ def candidate_layouts(cfg: ModelConfig, gpus: int) -> list[Layout]:
             dp = gpus // (tp * pp)
             eps = [e for e in _degrees(dp, cfg.n_experts) if cfg.n_experts % e == 0] if cfg.n_experts > 1 else [1]
             chunks = [v for v in INTERLEAVE if v == 1 or math.ceil(cfg.n_layers / pp) >= v] if pp > 1 else [1]
-            for ep, zero, mb, rc, v in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, RECOMPUTE_KINDS,
-                                                         chunks or [1]):
+            zeros = SEARCHED_ZERO if dp > 1 else (0,)
+            for ep, zero, mb, rc, v in itertools.product(eps, zeros, MICRO_BATCHES, SEARCHED_RECOMPUTE, chunks):
                 found.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero_stage=zero, micro_batch=mb, recompute=rc,
                                     interleave=v))
     return found
