@@ -45,11 +45,18 @@ def _print_human(data, depth: int = 0) -> None:
     items = data.items() if isinstance(data, dict) else ((f"- [{i}]", v) for i, v in enumerate(data))
     for key, value in items:
         label = key if isinstance(data, list) else f"{key}:"
-        if isinstance(value, (dict, list)) and value:
+        if str(key).endswith("_range") and _short_numbers(value):  # on one line: 4.579e+04 – 9.074e+04
+            print(f"{pad}{label} {' – '.join(map(_readable, value))}")
+        elif isinstance(value, (dict, list)) and value:
             print(f"{pad}{label}")
             _print_human(value, depth + 1)
         else:
             print(f"{pad}{label} {_readable(value)}")
+
+
+def _short_numbers(value) -> bool:
+    return (isinstance(value, list) and 0 < len(value) <= 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
 
 
 def _readable(value) -> str:

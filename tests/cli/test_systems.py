@@ -48,6 +48,9 @@ def test_cost_with_mfu_auto_names_the_layout_and_goodput(run_cli):
                                "--gpus", "2048", "--mfu", "0.48", "--json").stdout)
     assert given["goodput"] == 1.0 and given["layout"] is None
     assert run_cli("cost", "--params", "7e9", "--tokens", "1e12", "--mfu", "fast").returncode == 2
+    human = run_cli("cost", "--params", "65.2e9", "--tokens", "1.4e12", "--gpu", "A100-80GB", "--gpus", "2048",
+                    "--mfu", "auto").stdout
+    assert f"gpu_hours_range: {low:.4g} – {high:.4g}" in human  # a range on one line, as the JSON's pair
 
 
 def test_plan_with_mfu_auto_attaches_the_layout(run_cli):
