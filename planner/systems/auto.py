@@ -1,6 +1,6 @@
 """`--mfu auto`: the MFU to plan with for a model on a cluster, for cost and plan.
 
-The layout search predicts the best layout's MFU on a well-tuned stack; published runs reached a median 0.87 of
+The layout search predicts the best layout's MFU on a well-tuned stack; published runs reached a median 0.86 of
 it at their own scale (planner.systems.published.REALIZED_SHARE). Auto plans with that share of it, at the
 default goodput, and gives the hours at the 10th-90th percentile of the share as the range to expect.
 """

@@ -21,10 +21,10 @@ from planner.core.budget import DEFAULT_ACCELERATOR
 from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import (ACTIVATION_BYTES, ALLOCATOR_OVERHEAD, GB, GIB, HF_LOSS_BYTES_PER_LOGIT,
                                  OPTIMIZER_BYTES, check_whole, fits_on, layer_activation_bytes, peak_bytes,
-                                 runtime_bytes)
+                                 runtime_bytes, usable_gb)
 from planner.errors import PlannerError
-from planner.systems.throughput import (Layout, Throughput, TimeBreakdown, local_params, step_time,
-                                        throughput_model)
+from planner.systems.throughput import (Layout, Throughput, TimeBreakdown, local_params,
+                                        step_time, throughput_model)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 BATCH_TOKENS_STEP = 2**20  # the Plan page steps the global batch by 1M tokens
@@ -49,6 +49,7 @@ class LayoutResult(BaseModel):
     zero_stage: int
     micro_batch: int
     recompute: str
+    recompute_layers: int = Field(0, description="recompute 'partial': layers per stage recomputed whole")
     interleave: int = Field(1, description="model chunks per pipeline stage (interleaved 1F1B)")
     memory_gb: float = Field(description="per GPU, 1e9-byte GB, tensors only (see peak_gb)")
     peak_gb: float = Field(description="memory_gb plus allocator fragmentation and CUDA/NCCL runtime")
@@ -80,7 +81,12 @@ def layout_summary(plan: LayoutResult) -> str:
     """One line: TP x PP x DP (EP, chunks), ZeRO stage, micro-batch, recomputation."""
     return (f"TP{plan.tp} x PP{plan.pp} x DP{plan.dp}" + (f" (EP{plan.ep})" if plan.ep > 1 else "")
             + (f", {plan.interleave} chunks/stage" if plan.interleave > 1 else "")
-            + f", ZeRO-{plan.zero_stage}, micro-batch {plan.micro_batch}, recompute {plan.recompute}")
+            + f", ZeRO-{plan.zero_stage}, micro-batch {plan.micro_batch}, recompute {recompute_label(plan)}")
+
+
+def recompute_label(plan: LayoutResult) -> str:
+    """none / selective / full, or 'k layers/stage' for partial recomputation."""
+    return f"{plan.recompute_layers} layers/stage" if plan.recompute == "partial" else plan.recompute
 
 
 def layout_memory_gb(cfg: ModelConfig, seq_len: int, lay: Layout, microbatches: int,
@@ -114,9 +120,12 @@ def layout_memory_model(cfg: ModelConfig, seq_len: int, loss_bytes_per_logit: fl
         extra = (lay.pp - 1) / (lay.pp * lay.interleave) if lay.interleave > 1 else 0.0
         in_flight = min(microbatches, lay.pp) * (1 + extra)
         full_layer = layer_bytes(lay.micro_batch) / lay.tp
-        if lay.recompute == "full":
+        # recomputed_layers(lay, layers) without its checks: this runs for every candidate of a search
+        recomputed = layers if lay.recompute == "full" else lay.recompute_layers if lay.recompute == "partial" else 0
+        if recomputed:
+            # a recomputed layer keeps its input only; in the backward pass one of them at a time is whole again
             kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
-            activations = in_flight * layers * kept + full_layer
+            activations = in_flight * (recomputed * kept + (layers - recomputed) * full_layer) + full_layer
         else:
             activations = in_flight * layers * full_layer
         logits = loss_bytes_per_logit * seq_len * lay.micro_batch * cfg.vocab_size / lay.tp  # vocab-parallel loss
@@ -147,12 +156,39 @@ def candidate_layouts(cfg: ModelConfig, gpus: int) -> list[Layout]:
     return found
 
 
+def _fewest_recomputed(lay: Layout, layers: int, memory_of: Callable[[Layout], float],
+                       acc: Accelerator) -> list[tuple[float, Layout]]:
+    """`lay` with the fewest of its stage's layers recomputed that fits; nothing when no partial count fits or
+    all of them are needed (that is "full", searched anyway). Memory falls by the same amount with every layer
+    recomputed (layout_memory_model), so two evaluations give the count; a third checks it."""
+    def at(k: int) -> Layout:  # lay._replace(...), at a third of its cost
+        return Layout(lay.tp, lay.pp, lay.dp, lay.ep, lay.zero_stage, lay.micro_batch, "partial", lay.interleave, k)
+
+    most = layers - 1
+    if most < 1:
+        return []
+    most_memory = memory_of(at(most))
+    if not fits_on(most_memory, acc.memory_gb):
+        return []
+    fewest_memory = memory_of(at(1))
+    if fits_on(fewest_memory, acc.memory_gb):
+        return [(fewest_memory, at(1))]
+    saved_per_layer = (fewest_memory - most_memory) / (most - 1)
+    k = min(most, 1 + math.ceil((fewest_memory - usable_gb(acc.memory_gb)) / saved_per_layer - 1e-9))
+    memory = memory_of(at(k))
+    while k < most and not fits_on(memory, acc.memory_gb):  # rounding at the boundary: one more layer
+        k += 1
+        memory = memory_of(at(k))
+    return [(memory, at(k))]
+
+
 def evaluate(cfg: ModelConfig, gpu: str | Accelerator, seq_len: int, global_batch: int, lay: Layout) -> LayoutResult:
     acc = get_accelerator(gpu)
     speed: Throughput = step_time(cfg, acc, seq_len, global_batch, lay)
     memory = layout_memory_gb(cfg, seq_len, lay, speed.microbatches)
     return LayoutResult(tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, zero_stage=lay.zero_stage,
                         micro_batch=lay.micro_batch, recompute=lay.recompute, interleave=lay.interleave,
+                        recompute_layers=lay.recompute_layers,
                         memory_gb=memory,
                         peak_gb=peak_bytes(memory * GB) / GB, fits=fits_on(memory, acc.memory_gb),
                         mfu=speed.mfu, tokens_per_s_per_gpu=speed.tokens_per_s_per_gpu,
@@ -199,10 +235,21 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
     # that do not (shown as alternatives): a 512-GPU search then costs tens of ms, not hundreds.
     memory_of, fit_layouts, too_big = layout_memory_model(cfg, seq_len), [], []
     for lay in layouts:
-        memory = memory_of(lay, max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch))))
-        (fit_layouts if fits_on(memory, acc.memory_gb) else too_big).append((memory, lay))
+        microbatches = max(1, math.ceil(global_batch / (lay.dp * lay.micro_batch)))
+        memory = memory_of(lay, microbatches)
+        fits = fits_on(memory, acc.memory_gb)
+        (fit_layouts if fits else too_big).append((memory, lay))
+        if not fits and lay.recompute == "none":  # recompute as few layers as it takes to fit
+            fit_layouts.extend(_fewest_recomputed(lay, math.ceil(cfg.n_layers / lay.pp),
+                                                  lambda candidate: memory_of(candidate, microbatches), acc))
     speed_of = throughput_model(cfg, acc, seq_len, global_batch)
-    ranked = sorted(((-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts), key=itemgetter(0, 1))
+    whole = [(-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts if lay.recompute != "partial"]
+    # A partially recomputed layout is timed only if its speed ceiling could place it among those shown.
+    shown_slowest = -sorted(key for key, _, _ in whole)[SHOWN_ALTERNATIVES - 1] if len(whole) >= SHOWN_ALTERNATIVES \
+        else 0.0
+    partial = [(-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts
+               if lay.recompute == "partial" and speed_of.ceiling(lay) >= shown_slowest - 1e-3]
+    ranked = sorted(whole + partial, key=itemgetter(0, 1))
     smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
     shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]

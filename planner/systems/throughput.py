@@ -11,7 +11,8 @@ the interleaved schedule with v model chunks per stage cuts the bubble to (p-1)/
 pipeline sends (Narayanan 2021 §2.2.2; it needs m to be a multiple of p, else the plain schedule runs);
 data-parallel gradient collectives (ZeRO-3/FSDP: parameter all-gathers too, every micro-batch) run over the
 inter-node fabric and hide behind compute where they can. Full recomputation costs one extra forward pass
-(x4/3 of the matmuls), selective recomputation one extra attention-core forward (Korthikanti 2022 §5).
+(x4/3 of the matmuls), recomputing k of a stage's L layers k/L of that, selective recomputation one extra
+attention-core forward (Korthikanti 2022 §5).
 
 The constants below were fitted on the calibration rows of data/published_runs.csv by
 `python benchmarks/bench_systems.py --calibrate`; the held-out rows measure how far to trust the result.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +39,7 @@ OVERHEAD = 0.08             # launch gaps, data loading, logging: a share of the
 BF16_BYTES = 2
 LOSS_BYTES_PER_LOGIT = 12  # the fp32 logits are written, read by the softmax and their gradient written: 3 x 4
 OPTIMIZER_BYTES_PER_PARAM = 32  # Adam step reads and writes fp32 master, m, v and the gradient (2 x 16)
-RECOMPUTE_KINDS = ("none", "selective", "full")
+RECOMPUTE_KINDS = ("none", "selective", "partial", "full")
 
 
 class Layout(NamedTuple):
@@ -55,10 +56,22 @@ class Layout(NamedTuple):
     micro_batch: int = 1
     recompute: str = "none"
     interleave: int = 1  # model chunks per pipeline stage (interleaved 1F1B); 1 = plain 1F1B
+    # recompute "partial": how many of a stage's layers are recomputed whole, the others keep all their activations
+    # (Megatron's --recompute-num-layers; torchtitan's every-k-th-layer checkpointing)
+    recompute_layers: int = 0
 
     @property
     def gpus(self) -> int:
         return self.tp * self.pp * self.dp
+
+
+def recomputed_layers(lay: Layout, layers: int) -> int:
+    """How many of a stage's `layers` are recomputed whole in the backward pass."""
+    if lay.recompute not in RECOMPUTE_KINDS:
+        raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
+    if lay.recompute == "partial" and not 0 < lay.recompute_layers <= layers:
+        raise PlannerError(f"partial recomputation needs 1 to {layers} layers per stage (got {lay.recompute_layers})")
+    return {"full": layers, "partial": lay.recompute_layers}.get(lay.recompute, 0)
 
 
 class TimeBreakdown(BaseModel):
@@ -117,21 +130,20 @@ def _stage_flops(cfg: ModelConfig, seq_len: int, pp: int) -> tuple[float, float]
 
 def _micro_times(cfg: ModelConfig, acc: Accelerator, seq_len: int, lay: Layout) -> dict[str, float]:
     """Seconds one micro-batch spends in each kind of work on the slowest stage."""
-    if lay.recompute not in RECOMPUTE_KINDS:
-        raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
     tokens = seq_len * lay.micro_batch
     dense, attention = _stage_flops(cfg, seq_len, lay.pp)
-    extra = {"none": (1.0, 1.0), "selective": (1.0, 4 / 3), "full": (4 / 3, 4 / 3)}[lay.recompute]
+    layers = math.ceil(cfg.n_layers / lay.pp)
+    share = recomputed_layers(lay, layers) / layers  # of the stage's layers, each one more forward pass
+    extra = (1 + share / 3, 4 / 3 if lay.recompute == "selective" else 1 + share / 3)
     compute = tokens / lay.tp * (dense * extra[0] / _matmul_rate(acc, cfg.d_model / lay.tp)
                                  + attention * extra[1] / (_matmul_rate(acc, 1e9) * ATTENTION_EFFICIENCY))
-    layers = math.ceil(cfg.n_layers / lay.pp)
     width = cfg.d_model + cfg.d_ff * cfg.experts_per_token
     elementwise = ELEMENTWISE_BYTES * width * layers * extra[0] + LOSS_BYTES_PER_LOGIT * cfg.vocab_size
     memory = tokens * elementwise / lay.tp / (acc.bandwidth_tbs * 1e12)
     activation = tokens * cfg.d_model * BF16_BYTES
     comm = 0.0
     if lay.tp > 1:
-        per_layer = 6 if lay.recompute == "full" else 4
+        per_layer = 4 + 2 * share  # a recomputed layer repeats its forward all-gather and reduce-scatter
         comm += per_layer * layers * 2 * _ring(lay.tp) * activation / _bandwidth(acc, lay.tp)
     if lay.ep > 1:
         comm += 4 * layers * _ring(lay.ep) * activation * cfg.experts_per_token / lay.tp \
@@ -161,22 +173,43 @@ def _dp_seconds(params: float, acc: Accelerator, lay: Layout, microbatches: int)
     return collectives * _ring(lay.dp) * grad_bytes / _dp_bandwidth(acc, lay)
 
 
-def throughput_model(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int) -> Callable[[Layout], float]:
-    """Predicted tokens/s per GPU of one model as a function of the layout, without building step_time's typed
-    result, for the search that ranks thousands: a micro-batch's times do not depend on dp or the ZeRO stage, and
-    a stage's parameters only on tp, pp and ep, so each is computed once per value (each computation would
-    otherwise hash the model's config)."""
-    micro_times = cache(lambda tp, pp, ep, micro_batch, recompute, interleave: _micro_times(
-        cfg, acc, seq_len, Layout(tp=tp, pp=pp, dp=1, ep=ep, micro_batch=micro_batch, recompute=recompute,
-                                  interleave=interleave)))
-    stage_params = cache(lambda tp, pp, ep: local_params(cfg, Layout(tp=tp, pp=pp, dp=1, ep=ep)))
+class SpeedModel:
+    """Predicted tokens/s per GPU of one model as a function of the layout (`model(layout)`), without building
+    step_time's typed result, for the search that ranks thousands: a micro-batch's times do not depend on dp or
+    the ZeRO stage, and a stage's parameters only on tp, pp and ep, so each is computed once per value (each
+    computation would otherwise hash the model's config)."""
 
-    def speed(lay: Layout) -> float:
-        t = micro_times(lay.tp, lay.pp, lay.ep, lay.micro_batch, lay.recompute, lay.interleave)
-        m, step, _ = _step(acc, global_batch, lay, t, stage_params(lay.tp, lay.pp, lay.ep))
-        return m * lay.dp * lay.micro_batch * seq_len / step / lay.gpus
+    def __init__(self, cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int):
+        self.cfg, self.acc, self.seq_len, self.global_batch = cfg, acc, seq_len, global_batch
+        self._micro_times = cache(lambda tp, pp, ep, micro_batch, recompute, interleave: _micro_times(
+            cfg, acc, seq_len, Layout(tp=tp, pp=pp, dp=1, ep=ep, micro_batch=micro_batch, recompute=recompute,
+                                      interleave=interleave)))
+        self._stage_params = cache(lambda tp, pp, ep: local_params(cfg, Layout(tp=tp, pp=pp, dp=1, ep=ep)))
 
-    return speed
+    def times(self, lay: Layout) -> dict[str, float]:
+        """One micro-batch's times (_micro_times). Every part is linear in the share of layers recomputed, so
+        partial layouts interpolate between none and full instead of computing each count anew."""
+        if lay.recompute != "partial":
+            return self._micro_times(lay.tp, lay.pp, lay.ep, lay.micro_batch, lay.recompute, lay.interleave)
+        none, full = (self._micro_times(lay.tp, lay.pp, lay.ep, lay.micro_batch, kind, lay.interleave)
+                      for kind in ("none", "full"))
+        share = lay.recompute_layers / math.ceil(self.cfg.n_layers / lay.pp)
+        return {part: none[part] + share * (full[part] - none[part]) for part in none}
+
+    def __call__(self, lay: Layout) -> float:
+        m, step, _ = _step(self.acc, self.global_batch, lay, self.times(lay),
+                           self._stage_params(lay.tp, lay.pp, lay.ep))
+        return m * lay.dp * lay.micro_batch * self.seq_len / step / lay.gpus
+
+    def ceiling(self, lay: Layout) -> float:
+        """An upper bound on the speed of `lay` at a third of its cost: every micro-batch slot busy with its own
+        work, no bubble, exposed traffic or optimizer step (the overhead share still applies, _step)."""
+        micro = sum(self.times(lay).values())
+        return lay.dp * lay.micro_batch * self.seq_len / (micro * (1 + OVERHEAD)) / lay.gpus
+
+
+def throughput_model(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int) -> SpeedModel:
+    return SpeedModel(cfg, acc, seq_len, global_batch)
 
 
 def _step(acc: Accelerator, global_batch: int, lay: Layout, t: dict[str, float], params: float):

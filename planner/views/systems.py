@@ -9,7 +9,7 @@ from planner.core.hardware import Accelerator
 from planner.plan import LawPlan
 from planner.systems import throughput
 from planner.systems.goodput import DEFAULT_GOODPUT, GOODPUT_SOURCE
-from planner.systems.layout import LayoutResult, ParallelPlan
+from planner.systems.layout import LayoutResult, ParallelPlan, recompute_label
 from planner.systems.published import (REALIZED_SHARE, REALIZED_SOURCE, check_all, check_memory, published_memory,
                                        summarise)
 
@@ -36,7 +36,8 @@ def no_layout_message(p: LawPlan, b: Budget) -> str:
 def layout_label(r: LayoutResult) -> str:
     ep = f" EP{r.ep}" if r.ep > 1 else ""
     chunks = f" v{r.interleave}" if r.interleave > 1 else ""
-    return f"TP{r.tp} PP{r.pp}{chunks} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {r.recompute}"
+    recompute = f"recompute {r.recompute_layers}/stage" if r.recompute == "partial" else r.recompute
+    return f"TP{r.tp} PP{r.pp}{chunks} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {recompute}"
 
 
 def time_figure(plan: ParallelPlan, others: int = 4) -> go.Figure:
@@ -83,7 +84,7 @@ def layout_metrics(plan: ParallelPlan) -> list[tuple[str, str]]:
     """The ten numbers of a layout as the page shows them."""
     return [("Tensor parallel", str(plan.tp)), ("Pipeline parallel", str(plan.pp)), ("Data parallel", str(plan.dp)),
             ("Expert parallel", str(plan.ep)), ("ZeRO stage", str(plan.zero_stage)),
-            ("Micro-batch", str(plan.micro_batch)), ("Recompute", plan.recompute),
+            ("Micro-batch", str(plan.micro_batch)), ("Recompute", recompute_label(plan)),
             ("Memory / GPU (peak)", f"{plan.peak_gb:.1f} GB"), ("Predicted MFU", f"{plan.mfu:.1%}"),
             ("Tokens/s per GPU", f"{plan.tokens_per_s_per_gpu:,.0f}")]
 

@@ -63,7 +63,7 @@ def test_default_goodput_at_the_runs_own_published_mfu():
 
 def test_published_gpu_hours_with_auto_mfu_and_default_goodput():
     """Median error of predicted vs published GPU-hours over the 10 comparable catalog runs with --mfu auto (best
-    layout's MFU x the realized share) and the default goodput. The goal of issue 12 is 10%; we reach 13%
+    layout's MFU x the realized share) and the default goodput. The goal of issue 12 is 10%; we reach 12%
     (benchmarks/RESULTS.md; 23% before the realized share). This pins the current accuracy so it cannot silently
     drop, and checks the range --mfu auto gives: an 80% interval should hold about 8 of 10 runs' hours."""
     runs = published_goodputs()

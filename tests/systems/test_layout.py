@@ -11,7 +11,7 @@ from planner.core.memory import training_memory
 from planner.errors import PlannerError
 from planner.systems import throughput as tp_model
 from planner.systems.layout import (candidate_layouts, evaluate, layout_memory_gb, layout_memory_model,
-                                   search_layouts)
+                                   layout_summary, search_layouts)
 from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory, expected_mfu,
                                        hours_range, published_memory, published_runs, realized_shares, summarise)
 from planner.systems.throughput import Layout, step_time
@@ -100,6 +100,43 @@ def test_full_recomputation_costs_a_third_more_matmul_time():
     assert full == pytest.approx(4 / 3 * plain)
 
 
+def test_partial_recomputation_lies_between_none_and_full():
+    """Recomputing k of a stage's L layers: each costs a third more of its matmuls and its two TP collectives
+    again, and keeps only its input; memory falls by the same amount per layer, and k = L is full recomputation
+    (memory, time) while k = 0 is none apart from the one recomputed layer alive in the backward pass."""
+    cfg = get_preset("llama-2-70b")
+    base = Layout(tp=4, pp=4, dp=4, zero_stage=2, micro_batch=1, interleave=2)
+    layers = 20  # 80 layers on 4 stages
+    none, full = (tp_model._micro_times(cfg, H100, 4096, base._replace(recompute=kind)) for kind in ("none", "full"))
+    memory = [layout_memory_gb(cfg, 4096, base._replace(recompute="partial", recompute_layers=k), 8)
+              for k in range(1, layers + 1)]
+    steps = [a - b for a, b in zip(memory, memory[1:])]
+    assert min(steps) > 0 and max(steps) == pytest.approx(min(steps))
+    assert memory[-1] == pytest.approx(layout_memory_gb(cfg, 4096, base._replace(recompute="full"), 8))
+    for k in (1, 5, 20):
+        part = tp_model._micro_times(cfg, H100, 4096, base._replace(recompute="partial", recompute_layers=k))
+        for key in ("compute", "memory", "communication"):
+            assert part[key] == pytest.approx(none[key] + k / layers * (full[key] - none[key]))
+    with pytest.raises(PlannerError, match="1 to 20 layers"):
+        tp_model._micro_times(cfg, H100, 4096, base._replace(recompute="partial", recompute_layers=21))
+
+
+def test_search_recomputes_the_fewest_layers_that_fit():
+    """70B on 16 H100: nothing fits without recomputation, full recomputation wastes time; the search recomputes
+    just enough layers (one fewer does not fit) and beats full recomputation of the same layout."""
+    cfg = get_preset("llama-2-70b")
+    best = search_layouts(cfg, 16, H100, 4096)
+    assert best.recompute == "partial" and 0 < best.recompute_layers < cfg.n_layers / best.pp
+    lay = Layout(tp=best.tp, pp=best.pp, dp=best.dp, ep=best.ep, zero_stage=best.zero_stage,
+                 micro_batch=best.micro_batch, recompute="partial", interleave=best.interleave,
+                 recompute_layers=best.recompute_layers)
+    fewer = evaluate(cfg, H100, 4096, 1024, lay._replace(recompute_layers=best.recompute_layers - 1))
+    assert not fewer.fits and best.fits
+    full = evaluate(cfg, H100, 4096, 1024, lay._replace(recompute="full", recompute_layers=0))
+    assert best.tokens_per_s_per_gpu > full.tokens_per_s_per_gpu
+    assert "layers/stage" in layout_summary(best)
+
+
 def test_layout_memory_matches_the_single_gpu_estimate():
     cfg = get_preset("llama-2-7b")
     single = training_memory(cfg, 2048, 1, gpus=1)
@@ -186,7 +223,9 @@ def test_search_models_match_the_typed_results_on_every_candidate():
         cfg = get_preset(name)
         # One of each for all candidates, as in the search: its caches must not mix up layouts.
         speed_of, memory_of = tp_model.throughput_model(cfg, H100, 4096, 1024), layout_memory_model(cfg, 4096)
-        for lay in candidate_layouts(cfg, gpus)[::7]:
+        partial = [lay._replace(recompute="partial", recompute_layers=1) for lay in candidate_layouts(cfg, gpus)[::29]]
+        for lay in candidate_layouts(cfg, gpus)[::7] + partial:
             result = evaluate(cfg, H100, 4096, 1024, lay)
-            assert speed_of(lay) == result.tokens_per_s_per_gpu
+            # partial layouts interpolate between none and full in the search: equal up to rounding
+            assert speed_of(lay) == pytest.approx(result.tokens_per_s_per_gpu, rel=1e-12)
             assert memory_of(lay, result.microbatches) == result.memory_gb
