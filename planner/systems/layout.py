@@ -182,6 +182,24 @@ def _fewest_recomputed(lay: Layout, layers: int, memory_of: Callable[[Layout], f
     return [(memory, at(k))]
 
 
+def _fastest(speed_of, fit_layouts: list[tuple[float, Layout]]) -> list[tuple[float, float, Layout]]:
+    """The SHOWN_ALTERNATIVES fastest of `fit_layouts` ((memory, layout) pairs) as (-speed rounded to 0.001,
+    memory, layout), fastest first, ties to the smaller memory. Branch and bound: layouts are timed in order of
+    their speed ceiling (SpeedModel.ceiling, a third of a timing's cost), and once a ceiling is below the slowest
+    of the ones kept, no later layout can enter."""
+    bounded = sorted(((speed_of.ceiling(lay), memory, lay) for memory, lay in fit_layouts), key=itemgetter(0),
+                     reverse=True)
+    kept: list[tuple[float, float, Layout]] = []
+    for ceiling, memory, lay in bounded:
+        # a speed below the ceiling by 1e-3 rounds strictly below the slowest kept: it cannot tie or enter
+        if len(kept) == SHOWN_ALTERNATIVES and ceiling < -kept[-1][0] - 1e-3:
+            break
+        kept.append((-round(speed_of(lay), 3), memory, lay))
+        kept.sort(key=itemgetter(0, 1))
+        del kept[SHOWN_ALTERNATIVES:]
+    return kept
+
+
 def evaluate(cfg: ModelConfig, gpu: str | Accelerator, seq_len: int, global_batch: int, lay: Layout) -> LayoutResult:
     acc = get_accelerator(gpu)
     speed: Throughput = step_time(cfg, acc, seq_len, global_batch, lay)
@@ -242,14 +260,7 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
         if not fits and lay.recompute == "none":  # recompute as few layers as it takes to fit
             fit_layouts.extend(_fewest_recomputed(lay, math.ceil(cfg.n_layers / lay.pp),
                                                   lambda candidate: memory_of(candidate, microbatches), acc))
-    speed_of = throughput_model(cfg, acc, seq_len, global_batch)
-    whole = [(-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts if lay.recompute != "partial"]
-    # A partially recomputed layout is timed only if its speed ceiling could place it among those shown.
-    shown_slowest = -sorted(key for key, _, _ in whole)[SHOWN_ALTERNATIVES - 1] if len(whole) >= SHOWN_ALTERNATIVES \
-        else 0.0
-    partial = [(-round(speed_of(lay), 3), memory, lay) for memory, lay in fit_layouts
-               if lay.recompute == "partial" and speed_of.ceiling(lay) >= shown_slowest - 1e-3]
-    ranked = sorted(whole + partial, key=itemgetter(0, 1))
+    ranked = _fastest(throughput_model(cfg, acc, seq_len, global_batch), fit_layouts)
     smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
     shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]
