@@ -137,6 +137,17 @@ def test_search_recomputes_the_fewest_layers_that_fit():
     assert "layers/stage" in layout_summary(best)
 
 
+def test_speed_ceiling_bounds_every_layout_so_branch_and_bound_is_exact():
+    """The search times layouts in order of SpeedModel.ceiling and stops below the slowest kept: that is exact only
+    if no layout is faster than its ceiling. Checked on every candidate (and partial variants) of two models."""
+    for name, gpus in (("llama-2-70b", 64), ("mixtral-8x7b", 32)):
+        cfg = get_preset(name)
+        speed_of = tp_model.throughput_model(cfg, H100, 4096, 1024)
+        layouts = candidate_layouts(cfg, gpus)
+        layouts += [lay._replace(recompute="partial", recompute_layers=1) for lay in layouts[::5]]
+        assert all(speed_of(lay) <= speed_of.ceiling(lay) for lay in layouts)
+
+
 def test_layout_memory_matches_the_single_gpu_estimate():
     cfg = get_preset("llama-2-7b")
     single = training_memory(cfg, 2048, 1, gpus=1)
