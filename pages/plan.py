@@ -90,8 +90,7 @@ with left:
     mfu_auto = b.checkbox("Predict MFU for the best layout", key="sys_mfu_auto",
                           help="plan with the MFU the systems model predicts for the fastest parallel layout that "
                                f"fits, times the share of it published runs reached ({REALIZED_SHARE:.2f}) and the "
-                               "goodput (see "
-                               "'Parallel layout and MFU model'); the slider is then ignored")
+                               "goodput (see 'Parallel layout and MFU model'); the slider is then ignored")
     if form == "GPUs × days":
         days = st.number_input("Days", min_value=0.01, value=30.0, step=1.0)
         request = budget.BudgetRequest(gpus=gpus, days=days, accelerator=accelerator, mfu=mfu)

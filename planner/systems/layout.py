@@ -23,8 +23,8 @@ from planner.core.memory import (ACTIVATION_BYTES, ALLOCATOR_OVERHEAD, GB, GIB, 
                                  OPTIMIZER_BYTES, check_whole, fits_on, layer_activation_bytes, peak_bytes,
                                  runtime_bytes, usable_gb)
 from planner.errors import PlannerError
-from planner.systems.throughput import (Layout, Throughput, TimeBreakdown, local_params,
-                                        step_time, throughput_model)
+from planner.systems.throughput import (Layout, SpeedModel, Throughput, TimeBreakdown, local_params,
+                                        recomputed_layers, step_time)
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens: Llama 2's batch (Touvron et al. 2023, §2.2)
 BATCH_TOKENS_STEP = 2**20  # the Plan page steps the global batch by 1M tokens
@@ -120,8 +120,7 @@ def layout_memory_model(cfg: ModelConfig, seq_len: int, loss_bytes_per_logit: fl
         extra = (lay.pp - 1) / (lay.pp * lay.interleave) if lay.interleave > 1 else 0.0
         in_flight = min(microbatches, lay.pp) * (1 + extra)
         full_layer = layer_bytes(lay.micro_batch) / lay.tp
-        # recomputed_layers(lay, layers) without its checks: this runs for every candidate of a search
-        recomputed = layers if lay.recompute == "full" else lay.recompute_layers if lay.recompute == "partial" else 0
+        recomputed = recomputed_layers(lay, layers)
         if recomputed:
             # a recomputed layer keeps its input only; in the backward pass one of them at a time is whole again
             kept = ACTIVATION_BYTES * seq_len * lay.micro_batch * cfg.d_model / lay.tp
@@ -182,7 +181,7 @@ def _fewest_recomputed(lay: Layout, layers: int, memory_of: Callable[[Layout], f
     return [(memory, at(k))]
 
 
-def _fastest(speed_of, fit_layouts: list[tuple[float, Layout]]) -> list[tuple[float, float, Layout]]:
+def _fastest(speed_of: SpeedModel, fit_layouts: list[tuple[float, Layout]]) -> list[tuple[float, float, Layout]]:
     """The SHOWN_ALTERNATIVES fastest of `fit_layouts` ((memory, layout) pairs) as (-speed rounded to 0.001,
     memory, layout), fastest first, ties to the smaller memory. Branch and bound: layouts are timed in order of
     their speed ceiling (SpeedModel.ceiling, a third of a timing's cost), and once a ceiling is below the slowest
@@ -260,7 +259,7 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
         if not fits and lay.recompute == "none":  # recompute as few layers as it takes to fit
             fit_layouts.extend(_fewest_recomputed(lay, math.ceil(cfg.n_layers / lay.pp),
                                                   lambda candidate: memory_of(candidate, microbatches), acc))
-    ranked = _fastest(throughput_model(cfg, acc, seq_len, global_batch), fit_layouts)
+    ranked = _fastest(SpeedModel(cfg, acc, seq_len, global_batch), fit_layouts)
     smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
     shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]

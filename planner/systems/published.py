@@ -160,7 +160,8 @@ def check_memory(row: MemoryMeasurement) -> MemoryCheck:
 REALIZED_SHARE = 0.86
 REALIZED_RANGE = (0.55, 1.09)
 REALIZED_SOURCE = ("median over the calibration rows of data/published_runs.csv of published MFU / the MFU "
-                   "predicted for the best layout at the run's scale; 10th-90th percentile 0.55-1.09")
+                   "predicted for the best layout at the run's scale; 10th-90th percentile "
+                   f"{REALIZED_RANGE[0]}-{REALIZED_RANGE[1]}")
 
 
 def expected_mfu(best_layout_mfu: float) -> float:

@@ -71,7 +71,7 @@ def recomputed_layers(lay: Layout, layers: int) -> int:
         raise PlannerError(f"recompute must be one of {', '.join(RECOMPUTE_KINDS)} (got {lay.recompute!r})")
     if lay.recompute == "partial" and not 0 < lay.recompute_layers <= layers:
         raise PlannerError(f"partial recomputation needs 1 to {layers} layers per stage (got {lay.recompute_layers})")
-    return {"full": layers, "partial": lay.recompute_layers}.get(lay.recompute, 0)
+    return layers if lay.recompute == "full" else lay.recompute_layers if lay.recompute == "partial" else 0
 
 
 class TimeBreakdown(BaseModel):
@@ -206,10 +206,6 @@ class SpeedModel:
         work, no bubble, exposed traffic or optimizer step (the overhead share still applies, _step)."""
         micro = sum(self.times(lay).values())
         return lay.dp * lay.micro_batch * self.seq_len / (micro * (1 + OVERHEAD)) / lay.gpus
-
-
-def throughput_model(cfg: ModelConfig, acc: Accelerator, seq_len: int, global_batch: int) -> SpeedModel:
-    return SpeedModel(cfg, acc, seq_len, global_batch)
 
 
 def _step(acc: Accelerator, global_batch: int, lay: Layout, t: dict[str, float], params: float):

@@ -36,8 +36,7 @@ def no_layout_message(p: LawPlan, b: Budget) -> str:
 def layout_label(r: LayoutResult) -> str:
     ep = f" EP{r.ep}" if r.ep > 1 else ""
     chunks = f" v{r.interleave}" if r.interleave > 1 else ""
-    recompute = f"recompute {r.recompute_layers}/stage" if r.recompute == "partial" else r.recompute
-    return f"TP{r.tp} PP{r.pp}{chunks} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {recompute}"
+    return f"TP{r.tp} PP{r.pp}{chunks} DP{r.dp}{ep} Z{r.zero_stage} mb{r.micro_batch} {recompute_label(r)}"
 
 
 def time_figure(plan: ParallelPlan, others: int = 4) -> go.Figure:

@@ -142,7 +142,7 @@ def test_speed_ceiling_bounds_every_layout_so_branch_and_bound_is_exact():
     if no layout is faster than its ceiling. Checked on every candidate (and partial variants) of two models."""
     for name, gpus in (("llama-2-70b", 64), ("mixtral-8x7b", 32)):
         cfg = get_preset(name)
-        speed_of = tp_model.throughput_model(cfg, H100, 4096, 1024)
+        speed_of = tp_model.SpeedModel(cfg, H100, 4096, 1024)
         layouts = candidate_layouts(cfg, gpus)
         layouts += [lay._replace(recompute="partial", recompute_layers=1) for lay in layouts[::5]]
         assert all(speed_of(lay) <= speed_of.ceiling(lay) for lay in layouts)
@@ -228,12 +228,12 @@ def test_plan_table_states_the_card_in_the_same_gb_as_the_estimates():
 
 
 def test_search_models_match_the_typed_results_on_every_candidate():
-    # The search ranks with throughput_model and layout_memory_model (terms computed once per degree); evaluate
+    # The search ranks with SpeedModel and layout_memory_model (terms computed once per degree); evaluate
     # builds the typed result term by term. They must agree exactly, or the ranking and the shown numbers drift.
     for name, gpus in (("llama-2-70b", 64), ("mixtral-8x7b", 32)):
         cfg = get_preset(name)
         # One of each for all candidates, as in the search: its caches must not mix up layouts.
-        speed_of, memory_of = tp_model.throughput_model(cfg, H100, 4096, 1024), layout_memory_model(cfg, 4096)
+        speed_of, memory_of = tp_model.SpeedModel(cfg, H100, 4096, 1024), layout_memory_model(cfg, 4096)
         partial = [lay._replace(recompute="partial", recompute_layers=1) for lay in candidate_layouts(cfg, gpus)[::29]]
         for lay in candidate_layouts(cfg, gpus)[::7] + partial:
             result = evaluate(cfg, H100, 4096, 1024, lay)
