@@ -9,9 +9,11 @@
 3. Pretraining memory per GPU vs published peaks (data/published_memory.csv).
 4. How long a layout search takes.
 
-Run: .venv/bin/python benchmarks/bench_systems.py [--calibrate]
+Run: .venv/bin/python benchmarks/bench_systems.py [--calibrate | --balance-knee]
 (--calibrate: grid-search the four constants of planner/systems/throughput.py on the calibration rows and print
-the best; the module's constants are the result of this search.)
+the best; the module's constants are the result of this search. --balance-knee: the same search with the matmul
+knee scaled by each accelerator's FLOP:byte balance instead of one SIZE_KNEE, calibration vs held-out; tried
+and not adopted, RESULTS.md.)
 """
 from __future__ import annotations
 
@@ -47,6 +49,36 @@ def calibrate() -> None:
     print(f"best constants (mean |error| {best[0]:.2f} points on {len(runs)} calibration runs):")
     for name, value in zip(GRID, best[1]):
         print(f"  {name} = {value}")
+
+
+def balance_knee() -> None:
+    """Would a matmul knee proportional to the accelerator's peak FLOP/s per byte/s of HBM (H100's is ~2x A100's)
+    predict held-out MFU better than one SIZE_KNEE? Fit on the calibration rows, report both splits."""
+    runs = published_runs()
+    splits = {s: [r for r in runs if r.split == s] for s in ("calibration", "held-out")}
+
+    def score(rows):
+        errors = [abs(check_run(r).error_points) for r in rows]
+        return sum(errors) / len(errors), sum(e <= 5 for e in errors)
+
+    def knee_by_balance(k):
+        return lambda acc, width: acc.peak_flops * acc.matmul_efficiency * width / (
+            width + k * acc.peak_flops / (acc.bandwidth_tbs * 1e12))
+
+    print("one SIZE_KNEE (as shipped):", {s: score(rows) for s, rows in splits.items()})
+    shipped = throughput._matmul_rate
+    trials = []
+    for k in (0.5, 1, 1.5, 2, 2.5, 3, 4):
+        throughput._matmul_rate = knee_by_balance(k)
+        for values in itertools.product([0.7, 0.8, 0.9, 1.0], [40, 80, 120, 160], [0.04, 0.08, 0.12]):
+            throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES, throughput.OVERHEAD = values
+            trials.append((score(splits["calibration"])[0], k, values))
+    _, k, values = min(trials)
+    throughput._matmul_rate = knee_by_balance(k)
+    throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES, throughput.OVERHEAD = values
+    print(f"knee = {k} x FLOP:byte balance, (attention, elementwise bytes, overhead) = {values}:",
+          {s: score(rows) for s, rows in splits.items()}, "(mean |error| points, rows within 5)")
+    throughput._matmul_rate = shipped
 
 
 def mfu_section() -> None:
@@ -128,6 +160,8 @@ def speed_section() -> None:
 if __name__ == "__main__":
     if "--calibrate" in sys.argv:
         calibrate()
+    elif "--balance-knee" in sys.argv:
+        balance_knee()
     else:
         mfu_section()
         realized_section()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from planner.catalog import catalog
 from planner.core.architecture import ModelConfig
 from planner.core.budget import SECONDS_PER_HOUR, training_flops
-from planner.core.hardware import get_accelerator
+from planner.core.hardware import Accelerator, get_accelerator
 from planner.systems.layout import layout_summary, search_layouts
 from planner.systems.published import expected_mfu, hours_range
 
@@ -39,6 +39,19 @@ def _llama1(d: int, layers: int, heads: int, d_ff: int) -> ModelConfig:
 
 
 # microsoft/phi-2 config.json: 32 layers, width 2560, 32 heads, MLP 10240, vocab 51200, 2048 context, untied head.
+# MPT (mosaicml/mpt-7b and mpt-1b-redpajama-200b model cards): GELU MLP of 4 x width, no biases, ALiBi, tied
+# embeddings, vocabulary 50,432 (the 7B card; the 1.3B card uses the same GPT-NeoX tokenizer).
+MPT_7B = _gpt(32, 4096, 32, 50432)
+MPT_1B = _gpt(24, 2048, 16, 50432)
+# TinyLlama README: 22 layers, 32 heads, 4 query groups, width 2048, SwiGLU 5632, Llama 2 tokenizer (32,000).
+TINYLLAMA = ModelConfig(vocab_size=32000, d_model=2048, n_layers=22, n_heads=32, n_kv_heads=4, d_ff=5632,
+                        max_seq_len=2048)
+# tiiuae/falcon-180B model card: 80 layers, width 14,848, head dim 64 (232 heads), 8 key/value groups (one per
+# TP rank), vocabulary 65,024, GELU MLP of 4 x width. Written as a SwiGLU block of two thirds that size: the same
+# weights and FLOPs (2 x 14848 x 59392 = 3 x 14848 x 39595), which the speed model sees.
+FALCON_180B = ModelConfig(vocab_size=65024, d_model=14848, n_layers=80, n_heads=232, n_kv_heads=8, d_ff=39595,
+                          max_seq_len=2048)
+
 PHI_2 = ModelConfig(family="gpt2", vocab_size=51200, d_model=2560, n_layers=32, n_heads=32, d_ff=10240,
                     max_seq_len=2048, tie_embeddings=False)
 
@@ -59,6 +72,12 @@ class RunSetup(NamedTuple):
     basis: HoursBasis
     published_mfu: float | None  # steady-state MFU the run's own paper reports, if any
     note: str
+    inter_node_gbs: float | None = None  # the cluster's network per GPU where it differs from the GPU table's
+
+
+# AWS p4d.24xlarge: 8 A100 40GB with 400 Gbps of EFA networking per instance (AWS EC2 P4 instance page), so
+# 50 Gb/s = 6.25 GB/s per GPU, a quarter of the DGX A100's one 200 Gb/s HDR port per GPU that data/gpus.csv assumes.
+P4D_INTER_NODE_GBS = 400 / 8 / 8
 
 
 # How each catalog run was trained, with sources; GPU counts not published are assumed (said so in the note).
@@ -96,6 +115,29 @@ RUN_SETUPS: dict[str, RunSetup] = {
                          "its own 147 TFLOP/s one pass takes 2.3x fewer hours than reported"),
     "Phi-2": RunSetup(PHI_2, 96, 2048, 4e6, "wall-clock", None,
                       "96 A100 for '14 days' (Microsoft blog; rounded); batch not published: 4M tokens assumed"),
+    "MPT-7B": RunSetup(MPT_7B, 440, 2048, 1760 * 2048, "wall-clock", None,
+                       "440 A100-40GB for 'about 9.5 days', FSDP, batch 1760 x 2048 (model card); network of the "
+                       "MosaicML platform not published: the GPU table's assumed"),
+    "MPT-1.3B": RunSetup(MPT_1B, 440, 2048, 2200 * 2048, "wall-clock", None,
+                         "440 A100-40GB for 'about half a day', FSDP, batch 2200 x 2048 (model card); the hours are "
+                         "the coarsest in the table"),
+    "TinyLlama-1.1B": RunSetup(TINYLLAMA, 16, 2048, 2048 * 1024, "throughput", 0.56,
+                               "16 A100-40G, FSDP, batch 2048 x 1024, 24k tokens/s per GPU = 56% MFU as the README "
+                               "states; hours derived from that throughput"),
+    "Falcon-180B": RunSetup(FALCON_180B, 4096, 2048, 2048 * 2048, "wall-clock", None,
+                            "up to 4,096 A100 40GB in AWS P4d instances (TP8 x PP8 x DP64, ZeRO; model card), whose "
+                            "network is 6.25 GB/s per GPU; batch 2048 x 2048 after a ramp-up; '~7,000,000 GPU hours'",
+                            inter_node_gbs=P4D_INTER_NODE_GBS),
+}
+
+# Catalog runs with published hours that the check above leaves out, and why (a test keeps this list complete).
+NOT_CHECKED: dict[str, str] = {
+    "CLIP ViT-L/14": "vision: the speed model is for decoder-only language models",
+    "DINOv2 ViT-g/14": "vision: the speed model is for decoder-only language models",
+    "SAM ViT-H": "vision: the speed model is for decoder-only language models",
+    "GPT-4": "unofficial estimate of size, tokens and hours (SemiAnalysis), nothing published to check against",
+    "DeepSeek-V3": "FP8 matmuls, multi-head latent attention and 256 fine-grained experts with DualPipe: none of "
+                   "them is in the speed model, which would predict a different run",
 }
 
 
@@ -123,13 +165,20 @@ class RunGoodput(BaseModel):
     assumptions: str
 
 
+def run_accelerator(name: str) -> Accelerator:
+    """The accelerator catalog run `name` trained on, with its cluster's network where the source states one."""
+    acc = get_accelerator(next(m for m in catalog() if m.name == name).reported_accelerator)
+    network = RUN_SETUPS[name].inter_node_gbs
+    return acc.model_copy(update={"inter_node_gbs": network}) if network else acc
+
+
 def run_goodput(name: str) -> RunGoodput:
     """What the published GPU-hours of catalog run `name` imply, next to the predicted hours."""
     model = next(m for m in catalog() if m.name == name)
     setup = RUN_SETUPS[name]
-    plan = search_layouts(setup.shape, setup.gpus, model.reported_accelerator, setup.seq_len,
-                          int(setup.batch_tokens))
-    peak = get_accelerator(model.reported_accelerator).peak_flops
+    acc = run_accelerator(name)
+    plan = search_layouts(setup.shape, setup.gpus, acc, setup.seq_len, int(setup.batch_tokens))
+    peak = acc.peak_flops
     flops = training_flops(model.training_params, model.tokens)
     mfu = expected_mfu(plan.mfu)  # what --mfu auto plans with
     ideal_hours = flops / (peak * mfu) / SECONDS_PER_HOUR
@@ -156,3 +205,20 @@ def published_goodputs() -> list[RunGoodput]:
 def median_abs_error(runs: list[RunGoodput]) -> float:
     """Median |error| over the comparable runs (the ones whose hours count one clean run)."""
     return median(abs(r.error) for r in runs if r.comparable)
+
+
+class HoursCheck(NamedTuple):
+    runs: int
+    median_abs_error: float
+    within_range: int
+
+
+def hours_check(runs: list[RunGoodput]) -> HoursCheck:
+    """How the comparable runs' published hours compare with what --mfu auto predicts for them."""
+    scored = [r for r in runs if r.comparable]
+    return HoursCheck(len(scored), median_abs_error(runs), sum(r.within_range for r in scored))
+
+
+# The result of hours_check(published_goodputs()), recorded for the pages (a search per run is too slow to redo on
+# every redraw); tests/systems/test_goodput.py recomputes it.
+HOURS_CHECKED = HoursCheck(runs=14, median_abs_error=0.18, within_range=11)
