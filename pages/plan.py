@@ -85,9 +85,10 @@ with left:
     a, b = st.columns(2)
     gpus = a.number_input("GPUs", min_value=1, value=256, step=64,
                           help="GPUs the run uses; sets wall-clock days and memory per GPU")
-    mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01,
+    # Read before the checkbox below draws: with a predicted MFU the slider has no effect, so it is greyed out.
+    mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01, disabled=st.session_state.get("sys_mfu_auto", False),
                    help="model-FLOPs utilisation: achieved / peak dense BF16 FLOP/s (0.35-0.5 is typical)")
-    mfu_auto = b.checkbox("Predict MFU for the best layout", key="sys_mfu_auto",
+    mfu_auto = b.checkbox("Use predicted MFU", key="sys_mfu_auto",
                           help="plan with the MFU the systems model predicts for the fastest parallel layout that "
                                f"fits, times the share of it published runs reached ({REALIZED_SHARE:.2f}) and the "
                                "goodput (see 'Parallel layout and MFU model'); the slider is then ignored")

@@ -24,10 +24,11 @@ def test_layout_section_and_predicted_mfu(page_at):
 
     budget = page.locator('[data-testid="stAlert"]', has_text="Budget:").first
     assert "at 40% MFU" in budget.inner_text()
-    box = page.locator('[data-testid="stCheckbox"]', has_text="Predict MFU for the best layout").first
+    box = page.locator('[data-testid="stCheckbox"]', has_text="Use predicted MFU").first
     box.scroll_into_view_if_needed()
     box.locator("label").click()
     wait_for_app(page)
     expect(page.locator('[data-testid="stAlert"]', has_text="Budget:").first).not_to_contain_text(
         "at 40% MFU", timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "plan-auto-mfu")

@@ -21,8 +21,11 @@ def test_the_layout_section_shows_layout_mfu_and_where_time_goes():
 def test_predicted_mfu_drives_the_cost_when_asked():
     at = run_page()
     before = metric(at, "Parameters N*")
+    mfu_slider = next(s for s in at.slider if s.label == "MFU")
+    assert not mfu_slider.disabled
     at.checkbox(key="sys_mfu_auto").check().run()
     assert not at.exception
+    assert next(s for s in at.slider if s.label == "MFU").disabled  # the slider no longer counts: greyed out
     # The budget fixes the cost; the predicted MFU changes the FLOPs it buys, hence the compute-optimal N.
     assert metric(at, "Parameters N*") != before
     assert "40% MFU" not in at.info[0].value
