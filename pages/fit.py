@@ -149,7 +149,7 @@ with right:
     for d in table.dropped:
         st.warning(plain(d.message()))
     for note in table.notes + result.notes:  # table.notes include how each file was read
-        st.caption(f"ℹ️ {plain(note)}")
+        st.caption(f":material/info: {plain(note)}")
     (m1, m2), (m3, m4) = st.columns(2), st.columns(2)
     m1.metric("a (N_opt ∝ C^a)", f"{result.a:.3f}" if result.a is not None else "—")
     m2.metric("b (D_opt ∝ C^b)", f"{result.b:.3f}" if result.b is not None else "—")

@@ -247,11 +247,16 @@ def verdict_line(result: FitResult) -> str:
             f"(fitted in {result.seconds:.2f} s)")
 
 
+# Material icons, which Streamlit ships with its page, rather than emoji, which need a font the machine may lack
+# (a headless Chromium without one draws a box).
+WARNING_MARK = {True: ":red[:material/error:]", False: ":orange[:material/warning:]"}
+
+
 def warning_lines(result: FitResult) -> list[tuple[str, str]]:
     """(markdown line, tooltip) per warning: the finding, what to do next; the tooltip says why it matters."""
     lines = []
     for w in result.trust:
-        mark = "🔴" if w.severity == "unreliable" else "🟠"
+        mark = WARNING_MARK[w.severity == "unreliable"]
         advice = f" → {w.advice}" if w.advice else ""
         lines.append((f"{mark} {plain(w.text)}{plain(advice) if advice else ''}", w.explanation))
     return lines

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO
 
 from planner.core import laws
+from planner.views import fit as plots
 
 PAGE = str(REPO / "pages" / "fit.py")
 
@@ -27,7 +28,7 @@ def _params(at):
 
 def _trust(at) -> list:
     """The markdown lines of the trust panel: the verdict line, then one line per warning."""
-    return [m for m in at.markdown if m.value.startswith(("Trust:", "🔴", "🟠"))]
+    return [m for m in at.markdown if m.value.startswith(("Trust:", *plots.WARNING_MARK.values()))]
 
 
 def test_sample_is_fitted_on_load(app):
@@ -141,7 +142,7 @@ def test_intermediate_checkpoints_give_a_caution_with_an_explanation(app):
     verdict, *warnings = _trust(app)
     assert "**caution**" in verdict.value
     first = next(w for w in warnings if "intermediate checkpoints" in w.value)
-    assert first.value.startswith("🟠") and "use final points" in first.value
+    assert first.value.startswith(plots.WARNING_MARK[False]) and "use final points" in first.value
     assert "Hoffmann et al. 2022 §3.1" in first.help  # the hover explanation
 
 
