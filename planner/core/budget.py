@@ -106,6 +106,8 @@ class Cost(BaseModel):
                                                        "--mfu auto, `mfu` is this x the share published runs reached")
     gpu_hours_range: tuple[float, float] | None = Field(None, description="GPU-hours if the run reaches the 90th / "
                                                         "10th percentile of that share (--mfu auto)")
+    gpu_hours_checked: str | None = Field(None, description="how this way of predicting hours did on published runs "
+                                                            "(--mfu auto)")
 
 
 def check_goodput(goodput) -> float:

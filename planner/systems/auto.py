@@ -9,7 +9,7 @@ from __future__ import annotations
 from planner.core.architecture import ModelConfig, get_preset, suggest_shape
 from planner.core.budget import Cost, check_mfu, training_cost
 from planner.errors import PlannerError
-from planner.systems.goodput import DEFAULT_GOODPUT
+from planner.systems.goodput import DEFAULT_GOODPUT, HOURS_CHECKED_SENTENCE
 from planner.systems.layout import ParallelPlan, layout_summary, search_layouts
 from planner.systems.published import expected_mfu, hours_range
 
@@ -35,7 +35,8 @@ def layout_cost(params: float, tokens: float, gpu: str, gpus: int, layout: Paral
     """Training cost at the expected MFU of `layout` (found by search_layouts), with its range."""
     cost = training_cost(params, tokens, gpu, gpus, expected_mfu(layout.mfu), goodput)
     return cost.model_copy(update={"layout": layout_summary(layout), "layout_mfu": layout.mfu,
-                                   "gpu_hours_range": hours_range(cost.gpu_hours)})
+                                   "gpu_hours_range": hours_range(cost.gpu_hours),
+                                   "gpu_hours_checked": HOURS_CHECKED_SENTENCE})
 
 
 def auto_cost(params: float, tokens: float, gpu: str, gpus: int, seq_len: int = DEFAULT_SEQ_LEN,

@@ -222,3 +222,6 @@ def hours_check(runs: list[RunGoodput]) -> HoursCheck:
 # The result of hours_check(published_goodputs()), recorded for the pages (a search per run is too slow to redo on
 # every redraw); tests/systems/test_goodput.py recomputes it.
 HOURS_CHECKED = HoursCheck(runs=14, median_abs_error=0.18, within_range=11)
+HOURS_CHECKED_SENTENCE = (f"checked on {HOURS_CHECKED.runs} published runs: median error "
+                          f"{HOURS_CHECKED.median_abs_error:.0%}, {HOURS_CHECKED.within_range} of {HOURS_CHECKED.runs} "
+                          "inside their range (benchmarks/RESULTS.md)")

@@ -10,7 +10,6 @@ from pydantic import BaseModel
 from planner.core import budget, format as fmt, hardware
 from planner.core.memory import MAX_GPUS, fits_on
 from planner.plan import LawPlan, Plan
-from planner.systems.goodput import HOURS_CHECKED
 from planner.systems.published import REALIZED_RANGE, REALIZED_SHARE
 from planner.views.style import colour
 
@@ -49,9 +48,8 @@ def hours_range_note(cost: budget.Cost) -> str | None:
     return (f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours to train this model on these tokens: planned at "
             f"{cost.mfu:.1%} MFU = {REALIZED_SHARE:.2f} × the {cost.layout_mfu:.1%} predicted for the best layout "
             f"(the median share published runs reached); the range is their 10th–90th percentile "
-            f"({REALIZED_RANGE[0]:.2f}–{REALIZED_RANGE[1]:.2f}×), at {cost.goodput:.0%} goodput. Checked on "
-            f"{HOURS_CHECKED.runs} published runs: median error {HOURS_CHECKED.median_abs_error:.0%}, "
-            f"{HOURS_CHECKED.within_range} of {HOURS_CHECKED.runs} inside their range (benchmarks/RESULTS.md).")
+            f"({REALIZED_RANGE[0]:.2f}–{REALIZED_RANGE[1]:.2f}×), at {cost.goodput:.0%} goodput; "
+            f"{cost.gpu_hours_checked}.")
 
 
 def budget_summary(b: budget.Budget) -> str:

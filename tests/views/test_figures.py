@@ -129,5 +129,6 @@ def test_page_lines_composed_in_views():
     hours = next(h for h in plan_views.headline(auto.plans[0]) if h.label == "GPU-hours")
     low, high = auto.plans[0].cost.gpu_hours_range
     assert hours.help.startswith(f"Likely {fmt.count(low)}–{fmt.count(high)} GPU-hours")
+    assert "checked on 14 published runs" in hours.help  # how far the range has held
     assert next(h for h in plan_views.headline(first) if h.label == "GPU-hours").help is None  # slider MFU
     assert first.law in systems_views.no_layout_message(first.model_copy(update={"layout_note": "too big"}), b)
