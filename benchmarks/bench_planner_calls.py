@@ -44,6 +44,8 @@ CALLS = {
     "min_gpus_for_inference(llama-2-70b, 80 GB)": lambda: min_gpus_for_inference(llama70, 80, seq_len=4096),
     "laws.get_law(hoffmann2022).optimal(1e24)": lambda: laws.get_law("hoffmann2022").optimal(1e24),
     "plan.make_plan(512 H100 x 30 days, 3 laws)": lambda: plan.make_plan(PLAN_REQUEST),
+    # --mfu auto: each law sized at the MFU its own layout predicts (a fixed point, a few layout searches per law)
+    "plan.make_plan(same, --mfu auto)": lambda: plan.make_plan(PLAN_REQUEST.model_copy(update={"mfu_auto": True})),
     # A new request: no shape, count or FLOPs cached yet.
     "plan.make_plan(same, caches cleared)": lambda: (suggest_shape.cache_clear(), param_counts.cache_clear(),
                                                      flops_per_token.cache_clear(), plan.make_plan(PLAN_REQUEST)),

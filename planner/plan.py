@@ -59,6 +59,9 @@ class LawPlan(BaseModel):
 
 
 class Plan(BaseModel):
+    """The budget in every unit and each law's run. With mfu_auto the budget is stated at the MFU of the first
+    law's run; each law's own FLOPs are in its allocation."""
+
     budget: budget.Budget
     plans: list[LawPlan]
 
@@ -92,16 +95,45 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
         inference=inference_memory(shape, seq_len=request.seq_len)))
 
 
+# With a predicted MFU, a law's plan is sized and priced at the same MFU to within this share (two or three steps:
+# the MFU changes slowly with model size).
+AUTO_MFU_TOLERANCE = 0.005
+AUTO_MFU_STEPS = 5
+
+
+def _plan_at_its_own_mfu(name: str, request: PlanRequest, mfu: float) -> tuple[LawPlan, budget.Budget]:
+    """With mfu_auto: a budget in hours, days or dollars buys FLOPs at an MFU that depends on the model those FLOPs
+    buy under this law. Iterate from `mfu` until the model is priced at the MFU that sized it, so that every law's
+    run fits the stated budget (a FLOPs budget settles at once: its FLOPs do not move)."""
+    tried = []
+    for _ in range(AUTO_MFU_STEPS):
+        resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": mfu}))
+        law_plan = plan_for_law(name, resolved, request)
+        if law_plan.layout is None:  # no layout, no predicted MFU: priced at the MFU given
+            return law_plan, resolved
+        reached = law_plan.cost.mfu * request.goodput
+        if abs(reached - mfu) <= AUTO_MFU_TOLERANCE * mfu:
+            return law_plan, resolved
+        tried.append((reached / mfu - 1, law_plan, resolved))
+        mfu = reached
+    # Suggested shapes are discrete, so the MFU can swing between two models: take the closest one that runs
+    # within the budget (reached >= sized), else the closest.
+    within = [t for t in tried if t[0] >= 0]
+    _, law_plan, resolved = min(within or tried, key=lambda t: abs(t[0]))
+    return law_plan, resolved
+
+
 def make_plan(request: PlanRequest) -> Plan:
-    resolved = budget.resolve_budget(request.budget)
-    if request.mfu_auto:
-        # The budget's FLOPs depend on the MFU, which depends on the model the budget buys: one fixed-point step
-        # from the default MFU, with the first law's layout (expected MFU x goodput).
-        first = plan_for_law(request.laws[0], resolved, request)
-        if first.layout is not None:
-            effective = first.cost.mfu * request.goodput
-            resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": effective}))
-    return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
+    if not request.mfu_auto:
+        resolved = budget.resolve_budget(request.budget)
+        return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
+    plans, budgets, mfu = [], [], request.budget.mfu
+    for name in request.laws:  # each law from the MFU the previous one settled at: usually close
+        law_plan, resolved = _plan_at_its_own_mfu(name, request, mfu)
+        plans.append(law_plan)
+        budgets.append(resolved)
+        mfu = resolved.mfu
+    return Plan(budget=budgets[0], plans=plans)
 
 
 def plan_table(plan: Plan) -> pd.DataFrame:
@@ -114,7 +146,7 @@ def plan_table(plan: Plan) -> pd.DataFrame:
         rows.append({
             "law": p.law, "params": p.allocation.params, "tokens": p.allocation.tokens,
             "tokens_per_param": p.allocation.tokens_per_param, "loss": p.allocation.loss,
-            "flops": p.allocation.flops, "gpu_hours": p.cost.gpu_hours, "days": p.cost.days,
+            "flops": p.allocation.flops, "mfu": p.cost.mfu, "gpu_hours": p.cost.gpu_hours, "days": p.cost.days,
             "usd": p.cost.usd, "memory_per_gpu_gb": m.total_gb if m else None, "min_gpus": p.min_gpus,
             "layers": shape.n_layers if shape else None, "d_model": shape.d_model if shape else None,
             "heads": shape.n_heads if shape else None, "shape_params": p.shape_params,

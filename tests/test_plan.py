@@ -28,6 +28,36 @@ def test_plan_spends_the_budget_under_every_law():
         assert p.min_gpus is not None and p.min_gpus >= 1
 
 
+@pytest.mark.parametrize("stated", [{"days": 30}, {"usd": 8e5}, {"gpu_hours": 3e5}])
+def test_with_a_predicted_mfu_every_law_still_fits_the_budget(stated):
+    """With mfu_auto a budget in time or money buys FLOPs at an MFU that depends on each law's model (Kaplan's is
+    ten times larger and runs at a lower MFU): each law is sized at the MFU its own run is priced at, so none
+    overruns the budget (it once took Kaplan's run 34.7 days out of 30)."""
+    fields = {"gpus": 256, "accelerator": "H100-SXM", "mfu": 0.4} | stated
+    req = plan.PlanRequest(budget=budget.BudgetRequest(**fields), mfu_auto=True,
+                           laws=["besiroglu2024", "hoffmann2022-approach1", "kaplan2020"])
+    result = plan.make_plan(req)
+    target = plan.budget.resolve_budget(req.budget).gpu_hours  # hours do not depend on the MFU
+    assert result.budget.mfu == pytest.approx(result.plans[0].cost.mfu * req.goodput, rel=plan.AUTO_MFU_TOLERANCE)
+    for p in result.plans:
+        assert p.layout is not None
+        assert p.cost.gpu_hours == pytest.approx(target, rel=plan.AUTO_MFU_TOLERANCE)
+        assert p.cost.gpu_hours <= target * (1 + plan.AUTO_MFU_TOLERANCE)
+    kaplan = result.plans[2]
+    assert kaplan.cost.mfu < result.plans[0].cost.mfu  # its far larger model runs slower...
+    assert kaplan.allocation.flops < result.plans[0].allocation.flops  # ...so the same hours buy fewer FLOPs
+    shown = plan_views.display_table(plan.plan_table(result))  # and the laws table says so
+    assert {"FLOPs", "MFU"} <= set(shown.columns) and shown["MFU"].nunique() >= 2
+
+
+def test_with_a_predicted_mfu_a_flops_budget_keeps_its_flops():
+    req = plan.PlanRequest(budget=budget.BudgetRequest(flops=1e24, gpus=1024, accelerator="H100-SXM"),
+                           mfu_auto=True, laws=["besiroglu2024", "kaplan2020"])
+    result = plan.make_plan(req)
+    assert all(p.allocation.flops == pytest.approx(1e24) for p in result.plans)
+    assert result.plans[1].cost.days > result.plans[0].cost.days  # same FLOPs, lower MFU: longer
+
+
 def test_laws_disagree_as_published():
     """Kaplan's allocation favours far larger models than Chinchilla-style laws at the same budget."""
     by_law = {p.law: p.allocation for p in plan.make_plan(request()).plans}
@@ -47,6 +77,7 @@ def test_table_and_json_round_trip():
     assert list(table["law"]) == ["hoffmann2022-approach1", "besiroglu2024", "kaplan2020"]
     assert json.loads(result.model_dump_json())["budget"]["accelerator"] == "H100-SXM"
     assert set(plan_views.display_table(table).columns) >= {"N*", "D*", "cost (USD)"}
+    assert "MFU" not in plan_views.display_table(table).columns  # one MFU for every law: said in the budget line
 
 
 def test_isoflop_curves_have_their_minimum_at_the_optimum():

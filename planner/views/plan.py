@@ -52,11 +52,14 @@ def hours_range_note(cost: budget.Cost) -> str | None:
             f"{cost.gpu_hours_checked}.")
 
 
-def budget_summary(b: budget.Budget) -> str:
-    """One line that states the budget in every unit (markdown)."""
+def budget_summary(b: budget.Budget, goodput: float | None = None) -> str:
+    """One line that states the budget in every unit (markdown). With a predicted MFU (`goodput` given) the MFU
+    is the first law's, split into the steady-state MFU the laws table shows and the goodput."""
     assumed = " — GPU count assumed" if b.gpus_assumed else ""
+    mfu = (f"{b.mfu / goodput:.1%} MFU × {goodput:.0%} goodput (the first law's run)" if goodput
+           else f"{b.mfu:.0%} MFU")
     return (f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on {b.gpus:,} × "
-            f"{b.accelerator} at {b.mfu:.0%} MFU = {fmt.usd(b.usd)} (${b.usd_per_gpu_hour:.2f}/GPU-h, price of "
+            f"{b.accelerator} at {mfu} = {fmt.usd(b.usd)} (${b.usd_per_gpu_hour:.2f}/GPU-h, price of "
             f"{b.price_date}){assumed}")
 
 
@@ -85,6 +88,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown["cost (USD)"] = shown["cost (USD)"].map(fmt.usd)
     shown["tokens/param"] = shown["tokens/param"].map(fmt.ratio)
     shown["days"] = table["days"].map(fmt.days)
+    if table["mfu"].nunique() > 1:  # a predicted MFU per law: why the same budget buys each law other FLOPs
+        shown.insert(shown.columns.get_loc("GPU-hours"), "MFU", table["mfu"].map("{:.1%}".format))
+        shown.insert(shown.columns.get_loc("MFU"), "FLOPs", table["flops"].map("{:.3g}".format))
     return shown.round({"loss": 3, "GB/GPU": 1})
 
 

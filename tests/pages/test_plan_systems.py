@@ -29,6 +29,7 @@ def test_predicted_mfu_drives_the_cost_when_asked():
     # The budget fixes the cost; the predicted MFU changes the FLOPs it buys, hence the compute-optimal N.
     assert metric(at, "Parameters N*") != before
     assert "40% MFU" not in at.info[0].value
+    assert "MFU × 90% goodput (the first law's run)" in at.info[0].value  # the MFU split as the table shows it
 
 
 def test_editing_the_network_changes_the_prediction():
