@@ -186,6 +186,8 @@ st.dataframe(plots.display_table(table), hide_index=True, width="stretch")
 tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"], key="plan_charts", on_change="rerun")
 if tabs[0].open:
     tabs[0].plotly_chart(isoflop_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
+    if note := plots.isoflop_budget_note(result):
+        tabs[0].caption(note)
 if tabs[1].open:
     tabs[1].plotly_chart(frontier_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
 if tabs[2].open:

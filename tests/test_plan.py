@@ -48,6 +48,7 @@ def test_with_a_predicted_mfu_every_law_still_fits_the_budget(stated):
     assert kaplan.allocation.flops < result.plans[0].allocation.flops  # ...so the same hours buy fewer FLOPs
     shown = plan_views.display_table(plan.plan_table(result))  # and the laws table says so
     assert {"FLOPs", "MFU"} <= set(shown.columns) and shown["MFU"].nunique() >= 2
+    assert "kaplan2020" in plan_views.isoflop_budget_note(result)  # the shared IsoFLOP curves say whose budget
 
 
 def test_with_a_predicted_mfu_a_flops_budget_keeps_its_flops():
@@ -78,6 +79,7 @@ def test_table_and_json_round_trip():
     assert json.loads(result.model_dump_json())["budget"]["accelerator"] == "H100-SXM"
     assert set(plan_views.display_table(table).columns) >= {"N*", "D*", "cost (USD)"}
     assert "MFU" not in plan_views.display_table(table).columns  # one MFU for every law: said in the budget line
+    assert plan_views.isoflop_budget_note(result) is None  # every law on the same budget
 
 
 def test_isoflop_curves_have_their_minimum_at_the_optimum():

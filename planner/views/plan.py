@@ -52,6 +52,16 @@ def hours_range_note(cost: budget.Cost) -> str | None:
             f"{cost.gpu_hours_checked}.")
 
 
+def isoflop_budget_note(result: Plan) -> str | None:
+    """Under --mfu auto each law's run buys its own FLOPs; the IsoFLOP curves share the first law's budget."""
+    others = [p for p in result.plans[1:] if abs(p.allocation.flops / result.budget.flops - 1) > 0.01]
+    if not others:
+        return None
+    theirs = ", ".join(f"{p.law} {fmt.flops(p.allocation.flops)}" for p in others)
+    return (f"Curves drawn around the first law's budget ({fmt.flops(result.budget.flops)}); at their own predicted "
+            f"MFU the other runs buy {theirs} (laws table), so their planned sizes sit on a nearby curve.")
+
+
 def budget_summary(b: budget.Budget, goodput: float | None = None) -> str:
     """One line that states the budget in every unit (markdown). With a predicted MFU (`goodput` given) the MFU
     is the first law's, split into the steady-state MFU the laws table shows and the goodput."""
