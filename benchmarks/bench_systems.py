@@ -66,7 +66,8 @@ def balance_knee() -> None:
             width + k * acc.peak_flops / (acc.bandwidth_tbs * 1e12))
 
     print("one SIZE_KNEE (as shipped):", {s: score(rows) for s, rows in splits.items()})
-    shipped = throughput._matmul_rate
+    shipped = (throughput._matmul_rate, throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES,
+               throughput.OVERHEAD)
     trials = []
     for k in (0.5, 1, 1.5, 2, 2.5, 3, 4):
         throughput._matmul_rate = knee_by_balance(k)
@@ -78,7 +79,8 @@ def balance_knee() -> None:
     throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES, throughput.OVERHEAD = values
     print(f"knee = {k} x FLOP:byte balance, (attention, elementwise bytes, overhead) = {values}:",
           {s: score(rows) for s, rows in splits.items()}, "(mean |error| points, rows within 5)")
-    throughput._matmul_rate = shipped
+    (throughput._matmul_rate, throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES,
+     throughput.OVERHEAD) = shipped
 
 
 def mfu_section() -> None:

@@ -158,7 +158,7 @@ except INPUT_ERRORS as err:
     st.stop()
 
 b = result.budget
-st.info(plots.budget_summary(b, goodput if mfu_auto else None))
+st.info(plots.budget_summary(b, goodput if mfu_auto and result.plans[0].layout else None))  # predicted MFU
 
 first = result.plans[0]
 st.subheader(f"Compute-optimal run — {first.law}")

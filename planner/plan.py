@@ -5,6 +5,8 @@ This module only composes the others (laws, budget, hardware, architecture, memo
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -105,9 +107,11 @@ def _plan_at_its_own_mfu(name: str, request: PlanRequest, mfu: float) -> tuple[L
     """With mfu_auto: a budget in hours, days or dollars buys FLOPs at an MFU that depends on the model those FLOPs
     buy under this law. Iterate from `mfu` until the model is priced at the MFU that sized it, so that every law's
     run fits the stated budget (a FLOPs budget settles at once: its FLOPs do not move)."""
-    tried = []
+    tried, law_plan = [], None
     for _ in range(AUTO_MFU_STEPS):
         resolved = budget.resolve_budget(request.budget.model_copy(update={"mfu": mfu}))
+        if law_plan is not None and math.isclose(resolved.flops, law_plan.allocation.flops, rel_tol=1e-9):
+            return law_plan, resolved  # a FLOPs budget: the same FLOPs buy the same run, now stated at its MFU
         law_plan = plan_for_law(name, resolved, request)
         if law_plan.layout is None:  # no layout, no predicted MFU: priced at the MFU given
             return law_plan, resolved
@@ -127,13 +131,12 @@ def make_plan(request: PlanRequest) -> Plan:
     if not request.mfu_auto:
         resolved = budget.resolve_budget(request.budget)
         return Plan(budget=resolved, plans=[plan_for_law(name, resolved, request) for name in request.laws])
-    plans, budgets, mfu = [], [], request.budget.mfu
+    plans, first, mfu = [], None, request.budget.mfu
     for name in request.laws:  # each law from the MFU the previous one settled at: usually close
         law_plan, resolved = _plan_at_its_own_mfu(name, request, mfu)
         plans.append(law_plan)
-        budgets.append(resolved)
-        mfu = resolved.mfu
-    return Plan(budget=budgets[0], plans=plans)
+        first, mfu = first or resolved, resolved.mfu
+    return Plan(budget=first, plans=plans)
 
 
 def plan_table(plan: Plan) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from planner.catalog import catalog
+from planner.catalog import get_model
 from planner.core.architecture import ModelConfig
 from planner.core.budget import SECONDS_PER_HOUR, training_flops
 from planner.core.hardware import Accelerator, get_accelerator
@@ -167,14 +167,14 @@ class RunGoodput(BaseModel):
 
 def run_accelerator(name: str) -> Accelerator:
     """The accelerator catalog run `name` trained on, with its cluster's network where the source states one."""
-    acc = get_accelerator(next(m for m in catalog() if m.name == name).reported_accelerator)
+    acc = get_accelerator(get_model(name).reported_accelerator)
     network = RUN_SETUPS[name].inter_node_gbs
     return acc.model_copy(update={"inter_node_gbs": network}) if network else acc
 
 
 def run_goodput(name: str) -> RunGoodput:
     """What the published GPU-hours of catalog run `name` imply, next to the predicted hours."""
-    model = next(m for m in catalog() if m.name == name)
+    model = get_model(name)
     setup = RUN_SETUPS[name]
     acc = run_accelerator(name)
     plan = search_layouts(setup.shape, setup.gpus, acc, setup.seq_len, int(setup.batch_tokens))

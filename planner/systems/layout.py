@@ -261,7 +261,7 @@ def search_layouts(model: str | ModelConfig, gpus: int, gpu: str | Accelerator =
                                                   lambda candidate: memory_of(candidate, microbatches), acc))
     ranked = _fastest(SpeedModel(cfg, acc, seq_len, global_batch), fit_layouts)
     smallest_too_big = sorted(too_big, key=itemgetter(0))[:3]
-    shown = [lay for _, _, lay in ranked[:SHOWN_ALTERNATIVES]] + [lay for _, lay in smallest_too_big]
+    shown = [lay for _, _, lay in ranked] + [lay for _, lay in smallest_too_big]  # ranked: the fastest few
     results = [evaluate(cfg, acc, seq_len, global_batch, lay) for lay in shown]
     fitting = sorted((r for r in results if r.fits), key=lambda r: (-round(r.tokens_per_s_per_gpu, 3), r.memory_gb))
     if not fitting:

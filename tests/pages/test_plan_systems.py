@@ -49,3 +49,6 @@ def test_a_model_that_fits_no_layout_is_a_warning_not_a_crash():
     assert not at.exception
     assert any("No parallel layout" in w.value for w in at.warning)
     assert metric(at, "Parameters N*")  # the rest of the plan still renders
+    at.checkbox(key="sys_mfu_auto").check().run()  # no layout, so no predicted MFU: the slider's MFU stands
+    assert not at.exception
+    assert "at 40% MFU" in at.info[0].value and "goodput" not in at.info[0].value
