@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import itertools
 import platform
 import statistics
 import sys
@@ -93,6 +94,20 @@ def peft_full_finetuning_check() -> str:
             f"{est.activations_gb:.1f}) vs measured peak {measured:.2f} GB: {est.total_gb / measured - 1:+.1%}")
 
 
+def auto_budget_check() -> str:
+    """Under --mfu auto, how far any law's run overshoots a dollar budget (each law is sized at its own predicted
+    MFU, planner.plan._plan_at_its_own_mfu): 3 accelerators x 3 GPU counts x 3 budgets, 3 laws each."""
+    worst, plans = 0.0, 0
+    for acc, gpus, usd in itertools.product(["H100-SXM", "A100-80GB", "H200"], [64, 512, 2048], [2e5, 2e6, 2e7]):
+        result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(usd=usd, gpus=gpus, accelerator=acc),
+                                                 laws=list(PLAN_REQUEST.laws), mfu_auto=True))
+        for p in result.plans:
+            if p.layout is not None:  # without a layout the slider's MFU prices the run: nothing to check
+                plans += 1
+                worst = max(worst, p.cost.usd / usd - 1)
+    return f"--mfu auto, every law within the budget: {plans} law plans over 27 dollar budgets, worst overrun {worst:+.2%}"
+
+
 def main() -> None:
     cold_start = time.perf_counter()
     suggest_shape(3e9)
@@ -108,6 +123,7 @@ def main() -> None:
         print(f"| {name} | {median:.3f} | {p99:.3f} | {worst_cpu:.3f} | {'yes' if worst_cpu < LIMIT_MS else 'NO'} |")
     print()
     print(peft_full_finetuning_check())
+    print(auto_budget_check())
 
 
 if __name__ == "__main__":
