@@ -26,10 +26,12 @@ from statistics import median, quantiles
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from planner.systems import throughput  # noqa: E402
-from planner.systems.goodput import DEFAULT_GOODPUT, median_abs_error, published_goodputs  # noqa: E402
+from planner.systems.goodput import (DEFAULT_GOODPUT, RUN_SETUPS, median_abs_error,  # noqa: E402
+                                      published_goodputs)
 from planner.systems.layout import search_layouts  # noqa: E402
 from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory,  # noqa: E402
-                                       check_run, published_memory, published_runs, realized_shares, summarise)
+                                       check_run, expected_mfu, published_memory, published_runs, realized_shares,
+                                       summarise)
 
 GRID = {"SIZE_KNEE": [0, 32, 64, 128, 192, 256, 320, 384, 512],
         "ATTENTION_EFFICIENCY": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
@@ -120,6 +122,12 @@ def gpu_hours_section() -> None:
     print(f"all {len(runs)} runs: median |error| {median(abs(r.error) for r in runs):.0%}")
     print(f"reported hours inside the predicted 10-90% range: {sum(r.within_range for r in scored)} of "
           f"{len(scored)} comparable runs ({', '.join(r.model for r in scored if not r.within_range)} outside)")
+    for r in (r for r in runs if RUN_SETUPS[r.model].inter_node_gbs):  # a cluster network from the run's source
+        setup = RUN_SETUPS[r.model]
+        table_mfu = search_layouts(setup.shape, setup.gpus, r.accelerator, setup.seq_len, int(setup.batch_tokens)).mfu
+        table_error = (1 + r.error) * expected_mfu(r.layout_mfu) / expected_mfu(table_mfu) - 1  # hours ~ 1 / MFU
+        print(f"{r.model} on the GPU table's network instead of its own: best layout {table_mfu:.3f} "
+              f"(not {r.layout_mfu:.3f}), error {table_error:+.0%} (not {r.error:+.0%})")
 
 
 def realized_section() -> None:
