@@ -9,11 +9,12 @@
 3. Pretraining memory per GPU vs published peaks (data/published_memory.csv).
 4. How long a layout search takes.
 
-Run: .venv/bin/python benchmarks/bench_systems.py [--calibrate | --balance-knee]
+Run: .venv/bin/python benchmarks/bench_systems.py [--calibrate | --balance-knee | --published-layouts]
 (--calibrate: grid-search the four constants of planner/systems/throughput.py on the calibration rows and print
 the best; the module's constants are the result of this search. --balance-knee: the same search with the matmul
 knee scaled by each accelerator's FLOP:byte balance instead of one SIZE_KNEE, calibration vs held-out; tried
-and not adopted, RESULTS.md.)
+and not adopted, RESULTS.md. --published-layouts: the GPU-hours check with each run's layout taken from its
+source where it states one, instead of the best layout x the realized share; tried and not adopted, RESULTS.md.)
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ from statistics import median, quantiles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.systems import throughput  # noqa: E402
+from planner.catalog import get_model  # noqa: E402
+from planner.core.budget import SECONDS_PER_HOUR, training_flops  # noqa: E402
+from planner.systems import layout, throughput  # noqa: E402
 from planner.systems.goodput import (DEFAULT_GOODPUT, RUN_SETUPS, median_abs_error,  # noqa: E402
-                                      published_goodputs)
-from planner.systems.layout import search_layouts  # noqa: E402
+                                      published_goodputs, run_accelerator)
+from planner.systems.layout import layout_summary, search_layouts  # noqa: E402
 from planner.systems.published import (REALIZED_RANGE, REALIZED_SHARE, check_all, check_memory,  # noqa: E402
                                        check_run, expected_mfu, published_memory, published_runs, realized_shares,
                                        summarise)
@@ -83,6 +86,55 @@ def balance_knee() -> None:
           {s: score(rows) for s, rows in splits.items()}, "(mean |error| points, rows within 5)")
     (throughput._matmul_rate, throughput.ATTENTION_EFFICIENCY, throughput.ELEMENTWISE_BYTES,
      throughput.OVERHEAD) = shipped
+
+
+# What the sources of the GPU-hours runs state of their layout (None: not stated, searched). Zero stage 1 counts as 2
+# (the search's equivalent: same gradient traffic). Llama 3.1 405B: TP8 PP16 (Dubey et al. 2024 Table 4); BLOOM:
+# TP4 PP12 ZeRO-1, micro-batch 2, full recomputation (BLOOM §3.4); Falcon-180B: TP8 PP8 (model card); MPT-7B,
+# MPT-1.3B and TinyLlama: FSDP full sharding, no TP or PP (model cards, README).
+STATED_LAYOUTS = {  # name: (tp, pp, zero stage, micro-batch, recompute)
+    "Llama-3.1-405B": (8, 16, None, None, None),
+    "BLOOM 176B": (4, 12, 2, 2, "full"),
+    "Falcon-180B": (8, 8, None, None, None),
+    "MPT-7B": (1, 1, 3, None, None),
+    "MPT-1.3B": (1, 1, 3, None, None),
+    "TinyLlama-1.1B": (1, 1, 3, None, None),
+}
+
+
+def published_layouts() -> None:
+    """GPU-hours with each run's stated layout (the rest searched) at the median published / predicted MFU of the
+    calibration rows at their own layouts, instead of the best layout x REALIZED_SHARE: does knowing the layout
+    close the gap to a 10% median?"""
+    share = median(c.published_mfu / c.predicted_mfu for c in check_all() if c.split == "calibration")
+    print(f"share at a run's own layout (median over calibration rows): {share:.3f}")
+    shipped, errors = layout.candidate_layouts, []
+    for run in published_goodputs():
+        if not run.comparable:
+            continue
+        if run.model not in STATED_LAYOUTS:
+            errors.append(abs(run.error))
+            print(f"{run.model:16s} no layout stated: best layout x share, error {run.error:+.0%}")
+            continue
+        tp, pp, zero, micro_batch, recompute = STATED_LAYOUTS[run.model]
+        layout.candidate_layouts = lambda cfg, gpus: [  # reads this iteration's values: used before the next
+            lay for lay in shipped(cfg, gpus) if (lay.tp, lay.pp) == (tp, pp) and zero in (None, lay.zero_stage)
+            and micro_batch in (None, lay.micro_batch) and recompute in (None, lay.recompute)]
+        try:
+            setup = RUN_SETUPS[run.model]
+            plan = search_layouts(setup.shape, setup.gpus, run_accelerator(run.model), setup.seq_len,
+                                  int(setup.batch_tokens))
+        finally:
+            layout.candidate_layouts = shipped
+        model = get_model(run.model)
+        hours = (training_flops(model.training_params, model.tokens) / SECONDS_PER_HOUR
+                 / (run_accelerator(run.model).peak_flops * plan.mfu * share * run.goodput_applied))
+        error = hours / run.reported_gpu_hours - 1
+        errors.append(abs(error))
+        print(f"{run.model:16s} {layout_summary(plan)}: MFU {plan.mfu:.3f}, error {error:+.0%} "
+              f"(best layout x share: {run.error:+.0%})")
+    print(f"median |error| {median(errors):.1%} over {len(errors)} runs (shipped: "
+          f"{median_abs_error(published_goodputs()):.1%}); within 10%: {sum(e <= 0.1 for e in errors)}")
 
 
 def mfu_section() -> None:
@@ -172,6 +224,8 @@ if __name__ == "__main__":
         calibrate()
     elif "--balance-knee" in sys.argv:
         balance_knee()
+    elif "--published-layouts" in sys.argv:
+        published_layouts()
     else:
         mfu_section()
         realized_section()
