@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
+import os
+import re
 import sys
 from typing import Callable
 
@@ -16,17 +19,34 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse reads "-1e24" as an option (its pattern knows only -1 and -1.5), so `--flops -1e24` said
+        # "expected one argument" instead of the value's own error: negative numbers in any notation are values.
+        self._negative_number_matcher = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$", re.I)
+
     def error(self, message):  # argparse's default prints the whole usage; keep errors to one line
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
-def _emit(result, as_json: bool) -> None:
-    data = _plain(result)
+def _emit(data, as_json: bool) -> None:
+    """Print a result already made plain (`_plain`)."""
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:
         _print_human(data)
+
+
+def _not_finite(data, path: str = "") -> str | None:
+    """Where in a result a number is NaN or infinite (the first one), or None: such a number is never an answer."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "the result"
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in children:
+        if found := _not_finite(value, f"{path}.{key}" if path else str(key)):
+            return found
+    return None
 
 
 def _plain(result):
@@ -37,6 +57,12 @@ def _plain(result):
     if isinstance(result, dict):
         return {k: _plain(v) for k, v in result.items()}
     return result
+
+
+def _at(data, path: str):
+    for key in path.split("."):
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data
 
 
 def _print_human(data, depth: int = 0) -> None:
@@ -102,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = handlers[args.command](args)
+        data = _plain(handlers[args.command](args))
+        if where := _not_finite(data):  # an input past what floats hold: say so, and print nothing wrong
+            raise PlannerError(f"{where} comes out as {_readable(_at(data, where))}: an input is too large or too "
+                               "small to compute with; use values closer to real training runs")
     except PlannerError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -113,8 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({err.filename})" if err.filename else ""
         print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:  # a bug: still one line, and exit 1 (not 2) so it is not mistaken for bad input
+        if os.environ.get("SCALEPLAN_DEBUG"):
+            raise
+        print(f"error: internal error ({type(err).__name__}: {err}); this is a bug in scaleplan, please report "
+              "the command (SCALEPLAN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     try:
-        _emit(result, args.json)
+        _emit(data, args.json)
     except BrokenPipeError:  # `python -m planner ... | head` closed the pipe: not an error
         sys.stderr.close()
     return 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from planner.core.budget import DEFAULT_ACCELERATOR
+from planner.core.budget import DEFAULT_ACCELERATOR, check_mfu
+from planner.core.hardware import get_accelerator
+from planner.errors import PlannerError
 
 
 def gpu_help(use: str = "", default: str | None = DEFAULT_ACCELERATOR) -> str:
@@ -22,5 +24,25 @@ def add_gpu_argument(parser: argparse.ArgumentParser, use: str = "", default: st
 
     `--accelerator` (the old name in `ladder` and `adapt-estimate`) stays as a hidden alias so old scripts
     work. `default` is None only where no accelerator means no dollars (`optimal`)."""
-    parser.add_argument("--gpu", dest="gpu", default=default, metavar="NAME", help=gpu_help(use, default))
-    parser.add_argument("--accelerator", dest="gpu", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--gpu", dest="gpu", default=default, metavar="NAME", type=accelerator_name,
+                        help=gpu_help(use, default))
+    parser.add_argument("--accelerator", dest="gpu", default=argparse.SUPPRESS, type=accelerator_name,
+                        help=argparse.SUPPRESS)
+
+
+def accelerator_name(text: str) -> str:
+    """`--gpu`'s type: the accelerator's table name, checked when the command line is read, so that no command
+    can ignore an unknown one (`optimal --gpu FOO` without dollars to price did)."""
+    try:
+        return get_accelerator(text).name
+    except PlannerError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def mfu_value(text: str) -> float:
+    """An MFU option's type: the one MFU check (planner.core.budget.check_mfu) when the command line is read."""
+    try:
+        return check_mfu(float(text))
+    except ValueError as err:  # not a number, or out of range (PlannerError is a ValueError)
+        message = str(err) if isinstance(err, PlannerError) else f"MFU must be a number such as 0.4 (got {text!r})"
+        raise argparse.ArgumentTypeError(message) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from planner.core import architecture, memory
+from planner.core.numbers import check_positive
 from planner.errors import PlannerError
 
 # --flag -> ModelConfig field, for custom shapes or overriding a preset (e.g. --vocab for a tokenizer).
@@ -67,22 +68,30 @@ def memory_command(sub) -> Callable:
 
 def _memory(args):
     cfg = _config(args)
+    # 0 is a value, not "not given": `--seq 0` planned 2,048 tokens and `--gpu-memory-gb 0` one GPU
+    if args.seq is not None and args.seq <= 0:
+        raise PlannerError(f"--seq must be a positive number of tokens (got {args.seq})")
+    if args.gpu_memory_gb is not None:
+        check_positive("--gpu-memory-gb", args.gpu_memory_gb, "GB")
+        if args.gpus != 1:
+            raise PlannerError("give --gpus or --gpu-memory-gb (which picks the fewest GPUs), not both")
     if args.inference:
         kwargs = dict(weights_dtype=args.weights_dtype, batch=args.batch, seq_len=args.seq, kv_dtype=args.kv_dtype)
         gpus = _fewest(memory.min_gpus_for_inference(cfg, args.gpu_memory_gb, **kwargs), args) \
-            if args.gpu_memory_gb else args.gpus
+            if args.gpu_memory_gb is not None else args.gpus
         return memory.inference_memory(cfg, gpus=gpus, **kwargs)
-    kwargs = dict(seq_len=args.seq or 2048, micro_batch=args.batch, optimizer=args.optimizer,
+    kwargs = dict(seq_len=2048 if args.seq is None else args.seq, micro_batch=args.batch, optimizer=args.optimizer,
                   sharding=args.sharding, recompute=args.recompute, attention=args.attention)
     gpus = _fewest(memory.min_gpus_for_training(cfg, args.gpu_memory_gb, **kwargs), args) \
-        if args.gpu_memory_gb else args.gpus
+        if args.gpu_memory_gb is not None else args.gpus
     return memory.training_memory(cfg, gpus=gpus, **kwargs)
 
 
 def _fewest(gpus: int | None, args) -> int:
     if gpus is None:
         hint = "" if args.inference else " (try --sharding zero3, --recompute full or a smaller --batch)"
-        raise PlannerError(f"does not fit on {memory.MAX_GPUS} GPUs of {args.gpu_memory_gb:g} GB{hint}")
+        raise PlannerError(f"does not fit on any count up to {memory.MAX_GPUS:,} GPUs of {args.gpu_memory_gb:g} GB"
+                           f"{hint}")
     return gpus
 
 

@@ -31,6 +31,9 @@ def cost_command(sub) -> Callable:
 
 def _cost(a):
     mfu = auto.parse_mfu(a.mfu)
+    if mfu != "auto" and a.preset is not None:  # it would be silently ignored
+        raise PlannerError("--preset sets the model shape of --mfu auto's layout search; without --mfu auto the "
+                           "cost needs only --params and --tokens")
     if mfu == "auto":
         share = goodput.DEFAULT_GOODPUT if a.goodput is None else a.goodput
         return auto.auto_cost(a.params, a.tokens, a.gpu, a.gpus, a.seq, share, a.preset)
@@ -72,6 +75,8 @@ def claim_command(sub) -> Callable:
 
     def handle(a):
         if a.vision is not None:
+            if a.params is not None or a.tokens is not None or a.active_params is not None:
+                raise PlannerError("give --vision PRESET or --params and --tokens, not both (one would be ignored)")
             return claims.check_vision_claim(a.vision, a.quoted)
         if a.params is None or a.tokens is None:
             raise PlannerError("give --params and --tokens (or --vision PRESET)")

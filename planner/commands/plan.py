@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.commands import add_gpu_argument
+from planner.commands import add_gpu_argument, mfu_value
 from planner.core import budget, laws
 from planner.errors import PlannerError
 from planner.recipe import hparams, overtrain
@@ -28,10 +28,10 @@ def _optimal_arguments(p) -> None:
     p.add_argument("--inference-tokens", type=float, help="lifetime inference tokens (with --flops): the "
                                                           "size with the least training + inference cost")
     p.add_argument("--prefill-share", type=float, default=0.5, help="share of inference tokens that are prompt")
-    p.add_argument("--mfu", type=float, default=budget.DEFAULT_MFU,
+    p.add_argument("--mfu", type=mfu_value, default=budget.DEFAULT_MFU,
                    help=f"training MFU (default {budget.DEFAULT_MFU})")
-    p.add_argument("--mfu-prefill", type=float, default=None, help="prompt-token MFU (default: training's)")
-    p.add_argument("--mfu-generate", type=float, default=None, help="generated-token MFU (default: training's)")
+    p.add_argument("--mfu-prefill", type=mfu_value, default=None, help="prompt-token MFU (default: training's)")
+    p.add_argument("--mfu-generate", type=mfu_value, default=None, help="generated-token MFU (default: training's)")
     add_gpu_argument(p, "to price training + inference in dollars", default=None)
     p.add_argument("--unique-tokens", type=float, help="unique tokens available: epochs and effective data")
 
@@ -86,6 +86,9 @@ def hparams_command(sub) -> Callable:
         if args.flops is not None and args.params is None and args.tokens is None:
             return hparams.hparams_for_flops(args.flops, args.law, args.seq)
         if args.flops is None and args.params is not None and args.tokens is not None:
+            if args.law != laws.DEFAULT_LAW:
+                raise PlannerError("--law sizes the run of --flops; with --params and --tokens there is nothing to "
+                                   "size: drop --law")
             return hparams.hparams(args.params, args.tokens, args.seq)
         raise PlannerError("give --flops, or --params with --tokens")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Callable
 
 from planner.commands import add_gpu_argument
+from planner.core.architecture import get_preset
+from planner.errors import PlannerError
 from planner.systems.goodput import published_goodputs
 from planner.systems.layout import search_layouts
 
@@ -13,9 +15,18 @@ def parallel_command(sub) -> Callable:
     p.add_argument("--preset", required=True, help="model preset (see `presets`)")
     p.add_argument("--gpus", type=int, required=True, help="number of accelerators")
     add_gpu_argument(p)
-    p.add_argument("--seq", type=int, default=4096, help="training sequence length")
+    p.add_argument("--seq", type=int, default=None,
+                   help="training sequence length (default 4096, or the preset's context if shorter)")
     p.add_argument("--global-batch-tokens", type=int, default=None, help="tokens per step (default 4M)")
-    return lambda args: search_layouts(args.preset, args.gpus, args.gpu, args.seq, args.global_batch_tokens)
+
+    def handle(args):
+        cfg = get_preset(args.preset)
+        seq = min(4096, cfg.max_seq_len) if args.seq is None else args.seq  # gpt2-xl holds 1,024 positions
+        if cfg.family == "gpt2" and seq > cfg.max_seq_len:  # learned positions: no longer sequence exists
+            raise PlannerError(f"{args.preset} has {cfg.max_seq_len:,} learned positions: --seq {seq:,} is longer")
+        return search_layouts(cfg, args.gpus, args.gpu, seq, args.global_batch_tokens)
+
+    return handle
 
 
 def goodput_command(sub) -> Callable:

@@ -54,7 +54,7 @@ def ladder_command(sub) -> Callable:
         from planner.verify import analysis, control, design
         from planner.verify.grid import LadderRequest
 
-        if args.ladder:
+        if args.ladder is not None:  # `--ladder ""` is a (bad) id, not "start a new ladder"
             return analysis.analyze_ladder(args.ladder)
         extra = {"cooldown_share": args.cooldown_share} if args.cooldown_share is not None else {}
         if args.horizons:
@@ -81,6 +81,8 @@ def _corpus(path: str | None) -> CorpusSpec | None:
     """A corpus named on the command line must exist now, not fail in every run of the ladder later."""
     if path is None:
         return None
+    if Path(path).expanduser().is_dir():
+        raise PlannerError(f"--corpus: {path!r} is a folder; name one .txt or .jsonl file")
     if not Path(path).expanduser().is_file():
         raise PlannerError(f"--corpus: no such file {path!r} (a .txt or .jsonl file)")
     return CorpusSpec(source=path)

@@ -32,7 +32,7 @@ class ModelConfig(BaseModel):
     d_model: int = Field(gt=0, description="hidden size")
     n_layers: int = Field(gt=0)
     n_heads: int = Field(gt=0)
-    n_kv_heads: int | None = Field(default=None, description="key/value heads (GQA); None = n_heads")
+    n_kv_heads: int | None = Field(default=None, gt=0, description="key/value heads (GQA); None = n_heads")
     d_ff: int = Field(gt=0, description="MLP inner size (per expert for MoE)")
     max_seq_len: int = Field(default=2048, gt=0)
     tie_embeddings: bool = False
@@ -293,8 +293,8 @@ def suggest_shape(target_params: float, family: Family = "llama", vocab_size: in
         per_layer, base = two - one, 2 * one - two
         min_layers = max(1, math.ceil(d / ASPECT_SEARCH_MAX))
         max_layers = min(MAX_LAYERS, math.floor(d / ASPECT_SEARCH_MIN))
-        if base + per_layer * min_layers > 2 * target_params:
-            break  # wider models only get bigger
+        if base + per_layer * min_layers > 2 * target_params or min_layers > MAX_LAYERS:
+            break  # wider models only get bigger, or need more layers than any shape searched
         ideal = (target_params - base) / per_layer
         for layers in {math.floor(ideal), math.ceil(ideal)}:
             layers = min(max(layers, min_layers), max_layers)

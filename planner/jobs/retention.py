@@ -12,6 +12,8 @@ The rule (README "Security and data safety", `python -m planner jobs --help`):
 """
 from __future__ import annotations
 
+import math
+
 import re
 import shutil
 import sys
@@ -64,8 +66,8 @@ def _size(folder: Path) -> int:
 def prune_checkpoints(store: JobStore | None = None, days: float = KEEP_DAYS, include_done: bool = False,
                       now: float | None = None) -> PruneReport:
     """Apply the retention rule to the state directory's checkpoints/ folder (see the module docstring)."""
-    if days < 0:
-        raise PlannerError(f"--days must be 0 or more (got {days:g})")
+    if not 0 <= days < math.inf:  # NaN fails too ("finished more than nan days ago" pruned nothing, silently)
+        raise PlannerError(f"--days must be 0 or more, and finite (got {days:g})")
     store, now, root = store or JobStore(), now or time.time(), checkpoints_root()
     rule = (f"delete checkpoints of failed/cancelled{' and done' if include_done else ''} jobs finished more "
             f"than {days:g} days ago; keep the rest")

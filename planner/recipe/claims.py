@@ -37,7 +37,7 @@ def parse_quoted(quoted: str) -> float:
         request = None
     if request is None or request.flops is None:
         raise PlannerError(f"'{quoted}' is not a compute figure; write it like '6000 PF-days' or '3.1e23 FLOPs'")
-    return request.flops
+    return budget.check_positive("the quoted figure", request.flops, "FLOPs")
 
 
 def _explain(ratio: float, params: float, active: float | None) -> str:
@@ -66,7 +66,7 @@ def check_claim(params: float, tokens: float, quoted: str, active_params: float 
         budget.check_positive("active params", active_params)
         if active_params > n:
             raise PlannerError(f"active params ({active_params:.3g}) exceed total params ({n:.3g})")
-    flops = FLOPS_PER_PARAM_TOKEN * (active_params or n) * d
+    flops = budget.check_positive("6ND", FLOPS_PER_PARAM_TOKEN * (active_params or n) * d, "FLOPs")  # may overflow
     return _claim(n, active_params, d, flops, quoted)
 
 
