@@ -87,6 +87,8 @@ def plan_for_law(name: str, resolved: budget.Budget, request: PlanRequest) -> La
         layout = search_layouts(shape, resolved.gpus, acc, request.seq_len, request.global_batch_tokens)
     except PlannerError as err:  # does not fit in any layout: the memory warning says what to change
         note = str(err)
+        if request.mfu_auto:  # nothing to predict an MFU for: say what the cost rests on instead
+            note += f"; no MFU could be predicted, so time and cost use MFU {resolved.mfu:g} and no goodput"
     if layout is not None and request.mfu_auto:
         cost = layout_cost(allocation.params, allocation.tokens, resolved.accelerator, resolved.gpus, layout,
                            request.goodput)
@@ -182,7 +184,7 @@ def fixed_allocations(law_names: list[str], resolved: budget.Budget, params: flo
 def budgets_around(flops: float, decades: int = 2) -> list[float]:
     """Budgets one and two decades either side of the user's, for IsoFLOP and frontier charts."""
     laws.check_flops(flops)
-    return [flops * 10.0**k for k in range(-decades, decades + 1)]
+    return [flops * 10.0**k for k in range(-decades, decades + 1) if flops * 10.0**k <= laws.MAX_FLOPS]
 
 
 def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: float = 30.0) -> pd.DataFrame:
@@ -190,7 +192,10 @@ def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: 
     law = laws.get_law(law_name)
     frames = []
     for flops in budgets:
-        opt = law.optimal(flops)
+        try:
+            opt = law.optimal(flops)
+        except PlannerError:  # two decades below a small budget: too small for any model under this law
+            continue
         sizes = np.geomspace(opt.params / span, opt.params * span, points)
         losses = law.isoflop_loss(flops, sizes)
         lowest = int(np.argmin(losses))
@@ -202,6 +207,9 @@ def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: 
             # curve; the chart marks both so the difference is visible rather than looking like a bug.
             "curve_min_params": sizes[lowest], "curve_min_loss": losses[lowest],
         }))
+    if not frames:
+        raise PlannerError(f"no IsoFLOP curve: every budget around {max(budgets):.3g} FLOPs is too small for a model "
+                           f"under {law_name}")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -214,7 +222,7 @@ def isoflop_panels(law_names: list[str], flops: float) -> pd.DataFrame:
 def frontier_range(flops: float, decades: float = 3.0) -> tuple[float, float]:
     """The compute range of the frontier chart: `decades` either side of the budget."""
     laws.check_flops(flops)
-    return flops / 10.0**decades, flops * 10.0**decades
+    return flops / 10.0**decades, min(flops * 10.0**decades, laws.MAX_FLOPS)
 
 
 def frontier(law_names: list[str], flops_min: float, flops_max: float, points: int = 40) -> pd.DataFrame:
@@ -225,7 +233,10 @@ def frontier(law_names: list[str], flops_min: float, flops_max: float, points: i
     for name in law_names:
         law = laws.get_law(name)
         for flops in np.geomspace(flops_min, flops_max, points):
-            opt = law.optimal(float(flops))
+            try:
+                opt = law.optimal(float(flops))
+            except PlannerError:  # the low end of the range is too small for any model under this law
+                continue
             rows.append({"law": name, "flops": opt.flops, "params": opt.params, "tokens": opt.tokens,
                          "tokens_per_param": opt.tokens_per_param, "loss": opt.loss})
     return pd.DataFrame(rows)

@@ -134,7 +134,7 @@ def test_parse_count_reads_counts_as_people_write_them():
 
 
 def test_budget_beyond_the_shape_search_still_plans_without_a_shape():
-    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(flops=1e33, gpus=256)))
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(flops=laws.MAX_FLOPS, gpus=256)))
     only = result.plans[0]
     assert only.shape is None and "no suggested shape" in only.shape_note
     assert only.cost.usd > 0
@@ -153,3 +153,26 @@ def test_memory_warnings_name_every_law_that_does_not_fit():
 def test_kaplan_curves_record_their_own_minimum():
     curves = plan.isoflop_curves("kaplan2020", [1e22])
     assert (curves["curve_min_params"] < 0.7 * curves["optimal_params"]).all()
+
+
+def test_a_law_that_no_gpu_count_fits_is_told_so_and_the_table_says_it_too():
+    """Under DDP (no sharding) more GPUs cannot help: the warning said 'use at least more than 4096 GPUs' and the
+    laws table showed NaN for the law's fewest GPUs."""
+    result = plan.make_plan(plan.PlanRequest(budget=budget.BudgetRequest(gpus=1, days=365),
+                                             laws=["besiroglu2024"], sharding="none"))
+    assert result.plans[0].min_gpus is None
+    warning, = plan_views.memory_warnings(result)
+    assert "no GPU count up to 4,096 fits it with these settings: shard the state" in warning
+    assert "more than 4" not in warning
+    assert plan_views.display_table(plan.plan_table(result))["min GPUs"].tolist() == ["> 4,096"]
+
+
+def test_charts_around_a_small_budget_leave_out_what_no_model_fits():
+    """Two decades below 1e15 FLOPs is too small for any model under Kaplan: those curves are left out, the
+    budget's own are drawn."""
+    curves = plan.isoflop_panels(["besiroglu2024", "kaplan2020"], 1e15)
+    kaplan = curves[curves["law"] == "kaplan2020"]
+    assert 1e15 in set(kaplan["flops"]) and kaplan["flops"].min() > 1e13
+    frontier = plan.frontier(["kaplan2020"], *plan.frontier_range(1e15))
+    assert len(frontier) and frontier["params"].min() >= laws.MIN_PARAMS
+    assert plan.frontier_range(1e29)[1] == laws.MAX_FLOPS  # never past the largest budget a law is asked for

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
 from planner.core.hardware import Accelerator, get_accelerator, names_and_aliases
-from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN, PF_DAY, check_flops
 from planner.core.numbers import SCALE as _SCALE, check_positive
 
 SECONDS_PER_HOUR = 3600.0
@@ -29,9 +29,13 @@ DEFAULT_MFU = 0.4  # typical of well-tuned large dense runs (LLaMA-65B ~0.48 imp
 # --- validation ------------------------------------------------------------------------------------
 
 
+MIN_MFU = 1e-3  # 0.1%: below it no run is training (an MFU of 1e-300 planned 1.7e302 GPUs)
+MIN_GOODPUT = 0.01  # a run that makes progress 1% of the time is not a plan (1e-300 gave 4.9e302 days)
+
+
 def check_mfu(mfu) -> float:
-    if isinstance(mfu, bool) or not isinstance(mfu, Real) or not (0 < mfu <= 1):
-        raise PlannerError(f"MFU must be a fraction in (0, 1], e.g. 0.4 for 40% (got {mfu!r})")
+    if isinstance(mfu, bool) or not isinstance(mfu, Real) or not (MIN_MFU <= mfu <= 1):
+        raise PlannerError(f"MFU must be a fraction from {MIN_MFU:g} to 1, e.g. 0.4 for 40% (got {mfu!r})")
     return float(mfu)
 
 
@@ -111,8 +115,8 @@ class Cost(BaseModel):
 
 
 def check_goodput(goodput) -> float:
-    if isinstance(goodput, bool) or not isinstance(goodput, Real) or not (0 < goodput <= 1):
-        raise PlannerError(f"goodput must be a fraction in (0, 1], e.g. 0.9 (got {goodput!r})")
+    if isinstance(goodput, bool) or not isinstance(goodput, Real) or not (MIN_GOODPUT <= goodput <= 1):
+        raise PlannerError(f"goodput must be a fraction from {MIN_GOODPUT:g} to 1, e.g. 0.9 (got {goodput!r})")
     return float(goodput)
 
 
@@ -203,8 +207,9 @@ def resolve_budget(req: BudgetRequest) -> Budget:
         check_gpus(req.gpus)
     given = _stated_quantity(req)
     gpu_hours = _gpu_hours_of(req, given, acc)
+    flops = check_flops(gpu_hours_to_flops(gpu_hours, acc, mfu))  # dollars or hours past any real run: refused
     gpus = assumed_gpus(gpu_hours) if req.gpus is None else int(req.gpus)
-    return Budget(flops=gpu_hours_to_flops(gpu_hours, acc, mfu), gpu_hours=gpu_hours, gpus=gpus,
+    return Budget(flops=flops, gpu_hours=gpu_hours, gpus=gpus,
                   gpus_assumed=req.gpus is None, days=gpu_hours_to_days(gpu_hours, gpus),
                   usd=gpu_hours_to_usd(gpu_hours, acc), accelerator=acc.name, mfu=mfu, given=given,
                   usd_per_gpu_hour=acc.usd_per_hour, price_date=acc.price_date)
@@ -233,6 +238,22 @@ def _mentioned_accelerator(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+# Words around a budget that say nothing more ("about $2M on H100", "a budget of 1e24 FLOPs").
+_FILLER = r"\b(?:about|approx(?:imately)?|around|roughly|a|an|the|of|on|with|using|budget|total|compute|training|" \
+          r"worth|for|in|at)\b"
+
+
+def _nothing_else(s: str, match: re.Match, text: str) -> None:
+    """Refuse a budget with more in it than the quantity read, an accelerator and filler words: '$2MM' read as $2,
+    '1e24 FLOPs for 3 days' with its days dropped, or '1e24 FLOPs $5' priced at $5 would each plan a wrong run."""
+    rest = s[:match.start()] + " " + s[match.end():]
+    rest = re.sub(rf"(?<![\w])(?:{_accelerator_pattern()})s?(?![\w])", " ", rest, flags=re.I)
+    rest = re.sub(_FILLER, " ", rest, flags=re.I)
+    if re.search(r"[^\s~,.:;()\-]", rest):
+        raise PlannerError(f"could not read '{' '.join(rest.split())}' in the budget '{text}': write one budget, "
+                           f"like {EXAMPLES}")
+
+
 def parse_budget(text: str, accelerator: str = DEFAULT_ACCELERATOR, mfu: float = DEFAULT_MFU,
                  gpus: int | None = None) -> BudgetRequest:
     """Read a budget written as people write them. An accelerator named in the text wins over
@@ -244,17 +265,22 @@ def parse_budget(text: str, accelerator: str = DEFAULT_ACCELERATOR, mfu: float =
     accelerator = get_accelerator(_mentioned_accelerator(s) or accelerator).name
     base = dict(accelerator=accelerator, mfu=mfu)
     if m := re.search(rf"{_NUM}\s*(?:x\s*)?{unit}\s+(?:for\s+)?{_NUM}\s*{_DURATION}", s, re.I):
+        _nothing_else(s, m, text)
         hours = _number(m[3], m[4]) * _DURATION_HOURS[m[5].lower()]
         return BudgetRequest(gpus=check_gpus(_number(m[1], m[2])), days=hours / HOURS_PER_DAY, **base)
     if m := re.search(rf"{_NUM}\s*{unit}[\s\-]?(hours?|hrs?|h|days?)\b", s, re.I):
+        _nothing_else(s, m, text)
         amount = _number(m[1], m[2])
         key = "gpu_days" if m[3].lower().startswith("d") else "gpu_hours"
         return BudgetRequest(**{key: amount}, gpus=gpus, **base)
     if m := re.search(rf"\$\s*{_NUM}|{_NUM}\s*(?:usd|dollars?)\b", s, re.I):
+        _nothing_else(s, m, text)
         digits, scale = (m[1], m[2]) if m[1] else (m[3], m[4])
         return BudgetRequest(usd=_number(digits, scale), gpus=gpus, **base)
     if m := re.search(rf"{_NUM}\s*pf[\s\-]?days?\b", s, re.I):
+        _nothing_else(s, m, text)
         return BudgetRequest(flops=_number(m[1], m[2]) * PF_DAY, gpus=gpus, **base)
     if m := (re.search(rf"{_NUM}\s*flops?\b", s, re.I) or re.fullmatch(_NUM, s, re.I)):
+        _nothing_else(s, m, text)
         return BudgetRequest(flops=_number(m[1], m[2]), gpus=gpus, **base)
     raise PlannerError(f"could not read the budget '{text}'; write it like {EXAMPLES}")

@@ -39,7 +39,17 @@ class Allocation(BaseModel):
     warning: str = Field(default="", description="why this law's answer should not be trusted as is")
 
 
+# Budgets past this are refused: over 10,000 x the 3.8e25 FLOPs of Llama 3.1 405B's pre-training (Dubey et al. 2024,
+# Table 1), the largest run with published compute, and 7+ orders past the runs any law here was fitted on.
+# Without a bound, a typo like 1e60 planned 3e38 GPUs (and the shape search ran for minutes).
+MAX_FLOPS = 1e30
+
+
 def check_flops(flops: float) -> float:
+    if isinstance(flops, (int, float)) and flops > MAX_FLOPS:  # infinity included: too large, not malformed
+        raise PlannerError(f"a compute budget of {flops:.3g} FLOPs is past {MAX_FLOPS:.0e}, over 10,000 times the "
+                           "largest training run with published compute (Llama 3.1 405B, 3.8e25): no scaling law "
+                           "speaks to it")
     return check_positive("compute budget", flops, "FLOPs")
 
 
@@ -83,12 +93,18 @@ class _LawBase(BaseModel):
 
     def optimal_for_params(self, params: float) -> Allocation:
         """The compute-optimal run of a model whose size is fixed (tokens and FLOPs follow)."""
+        if float(_positive("params", params)) < MIN_PARAMS:  # else the message spoke of a budget nobody typed
+            raise PlannerError(f"a model of {params:.3g} parameters is smaller than any transformer (at least "
+                               f"{MIN_PARAMS:.0e})")
         tokens = self.optimal_tokens(params)
         return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, float(params), tokens)
 
     def optimal_for_tokens(self, tokens: float) -> Allocation:
         """The compute-optimal run for a fixed amount of data (size and FLOPs follow)."""
         params = self.optimal_params(tokens)
+        if params < MIN_PARAMS:
+            raise PlannerError(f"{tokens:.3g} tokens are too few for any model: under {self.name} they make "
+                               f"a model of {params:.3g} parameters optimal (fewer than {MIN_PARAMS:.0e})")
         return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, params, float(tokens))
 
     def optimal_params(self, tokens: float) -> float:
@@ -371,14 +387,24 @@ def saved_laws_dir() -> Path:
 LAW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def save_law(law: ChinchillaLaw | PowerLawAllocation | KaplanLaw) -> Path:
-    """Store a (fitted) law so the Plan page and the CLI can pick it like a preset."""
-    if not LAW_NAME.fullmatch(law.name):  # the name becomes a file name: no paths, no empty names
-        raise PlannerError(f"law name '{law.name}' is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+def law_path(name: str, replace: bool = False) -> Path:
+    """Where a fitted law called `name` is stored, once the name is allowed; an existing saved law of that name is
+    replaced only when asked (a second fit saved under the same name silently lost the first)."""
+    if not LAW_NAME.fullmatch(name):  # the name becomes a file name: no paths, no empty names
+        raise PlannerError(f"law name '{name}' is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit")
-    if law.name in PRESETS:
-        raise PlannerError(f"'{law.name}' is a published preset; save the fitted law under another name")
-    path = saved_laws_dir() / f"{law.name}.json"
+    if name in PRESETS:
+        raise PlannerError(f"'{name}' is a published preset; save the fitted law under another name")
+    path = saved_laws_dir() / f"{name}.json"
+    if path.exists() and not replace:
+        raise PlannerError(f"a law named '{name}' is already saved: choose another name, or replace it (Fit page: "
+                           "'Replace a saved law of this name'; CLI: --replace)")
+    return path
+
+
+def save_law(law: ChinchillaLaw | PowerLawAllocation | KaplanLaw, replace: bool = False) -> Path:
+    """Store a (fitted) law so the Plan page and the CLI can pick it like a preset."""
+    path = law_path(law.name, replace)
     try:
         path.write_text(law.model_dump_json(indent=2))
     except OSError as err:  # full disk, read-only state directory: one clear line, not a traceback

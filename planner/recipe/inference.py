@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from planner.core import budget, hardware, laws
 from planner.core.laws import FLOPS_PER_PARAM_TOKEN
@@ -23,14 +23,27 @@ SARDANA = "Sardana et al. 2024, 'Beyond Chinchilla-Optimal' (arXiv 2401.00448), 
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # a forward pass: one multiply-add per parameter per token
 
 
+MAX_INFERENCE_TOKENS = 1e20
+
+
 class InferenceDemand(BaseModel):
     """Lifetime serving demand and the utilisation each kind of token runs at."""
 
-    tokens: float = Field(ge=0, description="lifetime inference tokens (prompt + generated)")
+    # Bounded: past 1e20 served tokens (thousands of years of the largest deployments' traffic) the optimum leaves
+    # every law's range, and at 1e300 the cost curve overflowed into NaN savings on the Plan page.
+    tokens: float = Field(description="lifetime inference tokens (prompt + generated), 0 to 1e20")
     prefill_share: float = Field(default=0.5, ge=0, le=1, description="share of them that are prompt tokens")
     mfu_train: float = Field(default=budget.DEFAULT_MFU, gt=0, le=1)
     mfu_prefill: float | None = Field(default=None, gt=0, le=1, description="None: as in training")
     mfu_generate: float | None = Field(default=None, gt=0, le=1, description="None: as in training")
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, value: float) -> float:
+        if not 0 <= value <= MAX_INFERENCE_TOKENS:  # NaN fails too
+            raise PlannerError(f"lifetime inference tokens must be between 0 and {MAX_INFERENCE_TOKENS:.0e} "
+                               f"(got {value:.3g})")
+        return value
 
     def weight(self) -> float:
         """Accelerator time per inference FLOP, relative to a training FLOP."""

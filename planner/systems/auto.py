@@ -6,7 +6,7 @@ default goodput, and gives the hours at the 10th-90th percentile of the share as
 """
 from __future__ import annotations
 
-from planner.core.architecture import ModelConfig, get_preset, suggest_shape
+from planner.core.architecture import ModelConfig, get_preset, param_counts, suggest_shape
 from planner.core.budget import Cost, check_mfu, training_cost
 from planner.errors import PlannerError
 from planner.systems.goodput import DEFAULT_GOODPUT, HOURS_CHECKED_SENTENCE
@@ -27,7 +27,15 @@ def parse_mfu(text: str) -> float | str:
 
 
 def shape_for(params: float, preset: str | None = None, seq_len: int = DEFAULT_SEQ_LEN) -> ModelConfig:
-    return get_preset(preset) if preset else suggest_shape(params, seq_len=seq_len)
+    if not preset:
+        return suggest_shape(params, seq_len=seq_len)
+    cfg = get_preset(preset)
+    # The layout's MFU must be the MFU of the model costed: a 'tiny' preset priced a 7B run at tiny's MFU.
+    active = param_counts(cfg).active
+    if not 0.5 <= params / active <= 2:
+        raise PlannerError(f"--preset {preset} has {active:.3g} (active) parameters, not the {params:.3g} costed: "
+                           "give the preset of that model, or leave --preset out for a suggested shape")
+    return cfg
 
 
 def layout_cost(params: float, tokens: float, gpu: str, gpus: int, layout: ParallelPlan,

@@ -1,4 +1,6 @@
 """Budget conversions: FLOPs <-> GPU-hours <-> days on K GPUs <-> dollars, free-text budgets, validation."""
+import re
+
 import pytest
 
 from planner.core.budget import (BudgetRequest, assumed_gpus, flops_to_gpu_hours, gpu_hours_to_flops, implied_mfu,
@@ -124,3 +126,35 @@ def test_palm_540b_mfu_of_46_2_percent_is_reproduced_from_its_throughput():
     flops_per_token = 6 * 540.35e9 + 12 * 118 * 48 * 256 * 2048
     mfu = mfu_from_throughput(238.3e3 * flops_per_token, chips=6144, accelerator="TPU-v4")
     assert mfu == pytest.approx(0.462, abs=0.0015)
+
+
+@pytest.mark.parametrize("text, unread", [
+    ("$2MM", "MM"),  # was read as $2
+    ("$2Mx", "Mx"),
+    ("1e24 FLOPs $5", "1e24 FLOPs"),  # two budgets: the $5 was used
+    ("1e24 FLOPs for 3 days", "3 days"),  # the days were dropped
+    ("512 H100 for 3 days and $5", "and $5"),
+    ("$2M on A100-80GB for 3 days", "3 days"),
+    ("1e24 flops flops", "flops"),
+])
+def test_a_budget_with_words_left_unread_is_refused(text, unread):
+    with pytest.raises(PlannerError, match=f"could not read '{re.escape(unread)}' in the budget"):
+        parse_budget(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("about $2M on H100", dict(usd=2e6, accelerator="H100-SXM")),
+    ("a budget of 1e24 FLOPs", dict(flops=1e24)),
+    ("512 GPUs for 30 days on A100-80GB", dict(gpus=512, days=30, accelerator="A100-80GB")),
+    ("~$2M", dict(usd=2e6)),
+])
+def test_filler_words_around_a_budget_are_fine(text, expected):
+    req = parse_budget(text)
+    assert all(getattr(req, key) == value for key, value in expected.items())
+
+
+@pytest.mark.parametrize("request_kwargs", [dict(usd=1e307), dict(gpu_hours=1e305), dict(flops=1e31)])
+def test_a_budget_past_any_real_run_is_refused(request_kwargs):
+    """$1e307 came out as inf FLOPs and ~1e302 GPUs."""
+    with pytest.raises(PlannerError, match="past 1e\\+30"):
+        resolve_budget(BudgetRequest(**request_kwargs))

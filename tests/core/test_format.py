@@ -21,7 +21,9 @@ def test_usd(x, text):
 
 @pytest.mark.parametrize("seconds, text", [(0.2, "< 1 s"), (42, "42 s"), (89, "89 s"), (186, "3.1 minutes"),
                                            (5 * 3600, "5.0 hours"), (12 * 86400, "12.0 days"),
-                                           (115 * 365.25 * 86400, "115 years")])
+                                           (115 * 365.25 * 86400, "115 years"),
+                                           (1.14 * 365.25 * 86400, "1.1 years"),  # was "1 years"
+                                           (1e300 * 3600, "1.1e+296 years")])  # was a 297-digit integer
 def test_duration_picks_the_unit_people_say(seconds, text):
     assert fmt.duration(seconds) == text
 

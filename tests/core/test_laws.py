@@ -100,10 +100,18 @@ def test_more_compute_lowers_the_optimal_loss():
         assert law.optimal(1e24).loss < law.optimal(1e22).loss
 
 
-@pytest.mark.parametrize("flops", [0, -1e20, float("nan"), float("inf")])
+@pytest.mark.parametrize("flops", [0, -1e20, float("nan")])
 def test_impossible_budgets_are_rejected_with_a_message(flops):
     with pytest.raises(PlannerError, match="compute budget must be a positive number of FLOPs"):
         laws.get_law("hoffmann2022").optimal(flops)
+
+
+@pytest.mark.parametrize("flops", [1.01e30, 1e60, float("inf")])
+def test_budgets_past_any_real_run_are_refused(flops):
+    """1e60 FLOPs planned 3e38 GPUs and searched shapes for minutes; past MAX_FLOPS no law speaks."""
+    with pytest.raises(PlannerError, match="past 1e\\+30, over 10,000 times the largest training run"):
+        laws.get_law("hoffmann2022").optimal(flops)
+    assert laws.get_law("hoffmann2022").optimal(laws.MAX_FLOPS).params > 0  # the bound itself still plans
 
 
 def test_budget_too_small_for_any_model():
@@ -163,3 +171,14 @@ def test_rounded_preset_is_kept_with_a_warning():
     opt = laws.get_law("hoffmann2022").optimal(5.76e23)
     assert 30e9 < opt.params < 34e9 and 85 < opt.tokens_per_param < 100
     assert "Besiroglu" in opt.warning
+
+
+def test_saving_under_a_saved_name_needs_replace():
+    """A second fit saved as 'my-fit' silently replaced the first one."""
+    first = laws.ChinchillaLaw(name="my-fit", E=1.8, A=400, B=900, alpha=0.33, beta=0.31, citation="fit")
+    laws.save_law(first)
+    with pytest.raises(PlannerError, match="a law named 'my-fit' is already saved"):
+        laws.save_law(first.model_copy(update={"E": 1.7}))
+    assert laws.get_law("my-fit").E == 1.8
+    laws.save_law(first.model_copy(update={"E": 1.7}), replace=True)
+    assert laws.get_law("my-fit").E == 1.7
