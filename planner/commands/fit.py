@@ -1,7 +1,10 @@
 """`fit`: fit scaling laws to uploaded runs (tidy or wide CSV / Parquet / JSON lines)."""
 from __future__ import annotations
 
+import warnings
 from typing import Callable
+
+import numpy as np
 
 from planner.core import laws
 from planner.core.numbers import check_positive
@@ -85,6 +88,7 @@ def fit_command(sub) -> Callable:
     p.add_argument("--tokens-per-step", type=float, help="tokens per step, for step-only files")
     p.add_argument("--sizes", help="side table (run, params[, tokens_per_step]) for wide exports")
     p.add_argument("--save-as", metavar="NAME", help="save the fitted law under NAME for the planner")
+    p.add_argument("--replace", action="store_true", help="with --save-as: replace a saved law of that name")
     return _run
 
 
@@ -92,6 +96,8 @@ def _run(args):
     # fitting needs pandas and scipy: imported here so that the other commands start without them
     from planner.fitting import FitOptions, fit_runs, results, to_law, uploads as io
 
+    if args.save_as is not None:  # before the fit: a name that cannot be saved must not cost the fit
+        laws.law_path(args.save_as, args.replace)
     target = _target_flops(args.target_flops, results)
     budgets = _budgets(args.budgets)
     fields = _pairs(args.map, "--map")
@@ -109,11 +115,13 @@ def _run(args):
                          target_flops=target, points=args.points, loss=args.loss, delta=args.delta,
                          budgets=budgets, dc_base=args.dc_base, solver=args.solver,
                          overestimate_penalty=args.overestimate_penalty, warmup_fraction=args.warmup_fraction)
-    result = fit_runs(table, options)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # extreme inputs: the verdict says it, not stderr
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = fit_runs(table, options)
     notes = [d.message() for d in table.dropped] + table.notes + result.notes
     if args.save_as is not None:
         try:
-            path = laws.save_law(to_law(result, args.save_as))
+            path = laws.save_law(to_law(result, args.save_as), replace=args.replace)
         except OSError as err:  # a full disk, a read-only state directory
             raise PlannerError(f"cannot save the law as '{args.save_as}': {err.strerror}") from None
         notes.append(f"saved as '{args.save_as}' ({path}); pick it with `optimal --law {args.save_as}`")

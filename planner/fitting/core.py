@@ -320,7 +320,18 @@ def _kaplan(df: pd.DataFrame, opt: FitOptions) -> KaplanFit:
     if opt.bootstrap:
         codes, n_runs = _run_index(pts)
         weights = bootstrap_weights(codes, n_runs, opt.bootstrap, opt.seed, opt.resample)
-        samples = [other_laws.fit_kaplan(pts, opt.loss, opt.delta, w, start=fit) for w in weights]
+        samples = []
+        for w in weights:
+            try:
+                samples.append(other_laws.fit_kaplan(pts, opt.loss, opt.delta, w, start=fit))
+            except PlannerError:  # this resample has no finite fit (its scales ran off): skipped, and counted
+                pass
+        if len(samples) < max(10, opt.bootstrap // 2):
+            note = f"bootstrap: only {len(samples)} of {opt.bootstrap} resamples could be fitted; no intervals"
+            return result.model_copy(update={"notes": result.notes + [note]})
+        if len(samples) < opt.bootstrap:
+            result = result.model_copy(update={"notes": result.notes + [
+                f"bootstrap: {opt.bootstrap - len(samples)} resamples could not be fitted"]})
         keys = ("N_c", "D_c", "alpha_N", "alpha_D", "a", "b")
         dist = {k: np.array([s[k] for s in samples]) for k in keys}
         if opt.target_flops:

@@ -28,7 +28,9 @@ def _power(log_x, log_loss, weights=None):
     """L = (X_c / X)^alpha by least squares in log space: (X_c, alpha)."""
     slope, intercept = np.polyfit(log_x, log_loss, 1, w=None if weights is None else np.sqrt(weights))
     alpha = -slope
-    return float(np.exp(intercept / alpha)) if alpha > 0 else float("nan"), float(alpha)
+    if alpha <= 0 or intercept / alpha > 700:  # no falling power law (or a scale past 1e300): none
+        return float("nan"), float(alpha)
+    return float(np.exp(intercept / alpha)), float(alpha)
 
 
 def fit_kaplan(pts: pd.DataFrame, loss: str = "huber", delta: float = 1e-3, weights=None, start=None) -> dict:
@@ -51,6 +53,9 @@ def fit_kaplan(pts: pd.DataFrame, loss: str = "huber", delta: float = 1e-3, weig
         if best is None or res.cost < best.cost:
             best = res
     log_nc, log_dc, alpha_n, alpha_d = best.x
+    if max(log_nc, log_dc) > 700:  # exp would overflow: the scales ran off to infinity, there is no law here
+        raise PlannerError("Kaplan's L(N, D) has no finite fit on these runs: its scales N_c, D_c run off past "
+                           "1e300 (the loss hardly changes with N or D)")
     frame = pts.assign(_w=w)
     by_n = frame[frame._w > 0].groupby("params")["loss"].min()
     by_d = frame[frame._w > 0].assign(d=frame["tokens"].round(-3)).groupby("d")["loss"].min()

@@ -26,6 +26,9 @@ METHODS: dict[str, str] = {
 }
 
 
+MIN_BOOTSTRAP = 20  # the 2.5th and 97.5th percentiles of fewer resamples are the extremes, not an interval
+
+
 class StartGrid(BaseModel):
     """Approach-3 starting points: every combination (Hoffmann et al. 2022: 6 x 6 x 5 x 5 x 5 = 4,500)."""
 
@@ -82,9 +85,11 @@ class FitOptions(BaseModel):
                                    "this fraction of each run's tokens (warmup)")
     compare: bool = Field(True, description="also fit the other applicable approaches (method comparison, trust)")
     loss: Literal["huber", "squared"] = Field("huber", description="Approach 3 / Kaplan objective on log loss")
-    delta: float = Field(HUBER_DELTA, gt=0, description="Huber delta (Hoffmann: 1e-3)")
+    delta: float = Field(HUBER_DELTA, gt=0, le=1, description="Huber delta on log loss (Hoffmann: 1e-3; past 1 it "
+                                                            "is the squared loss, and 1e300 overflowed the solver)")
     grid: StartGrid = StartGrid()
-    bootstrap: int = Field(0, ge=0, le=10_000, description="bootstrap resamples (0: none)")
+    bootstrap: int = Field(0, ge=0, le=10_000, description=f"bootstrap resamples (0: none; at least "
+                                                           f"{MIN_BOOTSTRAP} for a 95% interval)")
     seed: int = 0
     resample: Literal["runs", "points"] = "runs"
     target_flops: float | None = Field(None, gt=0, allow_inf_nan=False,
@@ -93,6 +98,15 @@ class FitOptions(BaseModel):
     dc_base: Literal["fit", "muennighoff2023"] = Field(
         "fit", description="data-constrained base law: fitted on single-epoch runs, or the published one")
     holdout_fraction: float = Field(0.2, ge=0, lt=1, description="share of runs (largest first) held out")
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _enough_resamples(cls, value: int) -> int:
+        # 1 or 2 resamples printed a "95%" interval of zero width that missed the estimate
+        if 0 < value < MIN_BOOTSTRAP:
+            raise PlannerError(f"a 95% interval needs at least {MIN_BOOTSTRAP} bootstrap resamples (got {value}); "
+                               "use 0 for none")
+        return value
 
 
 class Interval(BaseModel):
@@ -233,10 +247,17 @@ class KaplanFit(FitBase):
     D_c: float
     alpha_N: float
     alpha_D: float
-    N_c_only: float = Field(description="L(N) = (N_c/N)^alpha_N_only on each size's lowest loss")
-    alpha_N_only: float
-    D_c_only: float = Field(description="L(D) = (D_c/D)^alpha_D_only on each token count's lowest loss")
-    alpha_D_only: float
+    N_c_only: float | None = Field(description="L(N) = (N_c/N)^alpha_N_only on each size's lowest loss; None "
+                                               "where the loss does not fall with N (no such power law)")
+    alpha_N_only: float | None
+    D_c_only: float | None = Field(description="L(D) = (D_c/D)^alpha_D_only on each token count's lowest loss; "
+                                               "None where the loss does not fall with D")
+    alpha_D_only: float | None
+
+    @field_validator("N_c_only", "alpha_N_only", "D_c_only", "alpha_D_only", mode="before")
+    @classmethod
+    def _undefined_is_none(cls, value):  # the fit marks "no such power law" with NaN; JSON and tables get None
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 class DataConstrainedFit(FitBase):

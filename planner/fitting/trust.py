@@ -177,6 +177,11 @@ def extrapolation_orders(df: pd.DataFrame, target: float | None) -> float | None
 
 
 def extrapolation_checks(orders: float | None, df: pd.DataFrame, target: float | None) -> list[TrustWarning]:
+    if target and target < df["flops"].min() / 10 ** EXTRAPOLATION_ORDERS:  # below the runs is extrapolation too
+        below = math.log10(df["flops"].min() / target)
+        return [_warn("extrapolation", "caution", f"the target {target:.3g} FLOPs is {below:.1f} orders of "
+                      f"magnitude below the smallest run ({df['flops'].min():.3g} FLOPs; limit "
+                      f"{EXTRAPOLATION_ORDERS:g})", "set a target within or above the runs' compute")]
     if orders is None or orders <= EXTRAPOLATION_ORDERS:
         return []
     step = df["flops"].max() * 10 ** min(1.5, orders - 1)

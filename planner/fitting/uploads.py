@@ -217,6 +217,11 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
     return out
 
 
+# Values past these are not training runs (1e15 parameters, 1e18 tokens, 1e30 FLOPs are far beyond any run;
+# a loss of 1e3 nats per token is e^1000 perplexity). Uploads with losses near 1e300 crashed the solver.
+PLAUSIBLE_MAX = {"params": 1e15, "tokens": 1e18, "flops": 1e30, "loss": 1e3, "unique_tokens": 1e18}
+
+
 def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> tuple[pd.DataFrame, list[DroppedRows]]:
     """Drop unusable rows, saying which and why; fill tokens from flops (or flops from tokens) by C = 6ND.
 
@@ -254,6 +259,9 @@ def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> 
     for col in ("params", "tokens", "flops", "loss", "unique_tokens"):
         if col in df:
             drop((df[col] <= 0).to_numpy(), f"{col} must be positive")
+    for col, most in PLAUSIBLE_MAX.items():  # a run no one trained: a unit slip, or a corrupt cell
+        if col in df:
+            drop((df[col] > most).to_numpy(), f"{col} above {most:.0e} is not a training run (a unit slip?)")
     if "tokens" not in df:
         df["tokens"] = df["flops"] / (FLOPS_PER_PARAM_TOKEN * df["params"])
     elif "flops" not in df or df["flops"].isna().any():
@@ -310,6 +318,13 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
         dropped += bad
         names.append(name)
     df = pd.concat(frames, ignore_index=True)
+    if len(names) > 1:  # the same rows in two files (a file given twice) would count twice and narrow the intervals
+        numeric_key = [c for c in ("params", "tokens", "step", "loss") if c in df]
+        again = df.duplicated(subset=["run"] + numeric_key, keep="first")
+        if again.any():
+            notes.append(f"{int(again.sum())} row(s) repeat rows of an earlier file (same run, size, tokens and "
+                         "loss): counted once")
+            df = df.loc[~again].reset_index(drop=True)
     if df.empty:
         raise PlannerError("no usable rows left after validation: " + "; ".join(d.message() for d in dropped))
     df, size_notes = split_by_size(df)
@@ -339,6 +354,10 @@ def split_by_size(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def read_path(path) -> bytes:
+    if not str(path).strip():
+        raise PlannerError("no file given: name a CSV, Parquet or JSON-lines file of runs")
+    if Path(path).is_dir():
+        raise PlannerError(f"{path} is a folder: name a CSV, Parquet or JSON-lines file of runs")
     try:
         return Path(path).read_bytes()
     except OSError as err:

@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from planner.core import laws
+from planner.core.settings import DATA_TABLES
+from planner.errors import PlannerError
 from planner.fitting import FitOptions, fit_runs
 from planner.fitting import uploads as io
 from planner.fitting.trust import is_bimodal
@@ -221,3 +223,26 @@ def test_envelope_points_with_an_overestimate_penalty():
     assert r.n_points < len(runs) and not any("intermediate" in w for w in r.warnings)
     above = [p for p in r.diagnostics.residuals if p.residual_log > 1e-3]
     assert len(above) < 0.2 * r.n_points
+
+
+def test_a_target_far_below_the_runs_is_extrapolation_too():
+    """At 1e10 FLOPs the sample's law said '481k parameters on 3.46k tokens' with the verdict ok."""
+    r = fit_runs(io.load_runs([DATA_TABLES / "sample_runs.csv"]), FitOptions(target_flops=1e10))
+    assert r.verdict == "caution"
+    assert any("orders of magnitude below the smallest run" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize("options, message", [(dict(bootstrap=2), "at least 20 bootstrap resamples"),
+                                              (dict(delta=1e300), "less than or equal to 1")])
+def test_options_that_give_no_answer_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        FitOptions(**options)
+
+
+def test_kaplan_without_a_finite_fit_says_so_instead_of_infinity():
+    """Near-constant losses sent Kaplan's N_c past 1e308: the fit carried inf and NaN residuals."""
+    frame = final_grid(noise=0.0).assign(loss=lambda d: 3.0 * np.exp(np.random.default_rng(0).normal(0, 0.002, len(d))))
+    with pytest.raises(PlannerError, match="no finite fit"):
+        fit_runs(load_csv(frame), FitOptions(method="kaplan"))
+    comparison = fit_runs(load_csv(frame), FitOptions()).comparison
+    assert "no finite fit" in next(row.error for row in comparison if row.method == "kaplan")

@@ -209,3 +209,25 @@ def test_parse_size():
 def test_no_files():
     with pytest.raises(PlannerError, match="no file"):
         io.load_runs([])
+
+
+def test_values_no_training_run_has_are_dropped_with_the_reason():
+    """Losses near 1e300 crashed the solver; params of 1e207 overflowed 6ND into infinity."""
+    rows = "".join(f"r{i},{1e8 * (i + 1)},{2e9 * (i + 1)},{3.0 - 0.1 * i}\n" for i in range(4))
+    table = load(b"run,params,tokens,loss\n" + rows.encode() + b"big,1e207,1e9,3.0\nbad,1e8,1e9,6.6e300\n")
+    assert table.n_rows == 4
+    reasons = " ".join(d.reason for d in table.dropped)
+    assert "params above 1e+15 is not a training run" in reasons and "loss above 1e+03" in reasons
+
+
+def test_a_file_given_twice_is_counted_once():
+    data = (DATA_TABLES / "sample_runs.csv").read_bytes()
+    once = io.load_runs([("a.csv", data)])
+    twice = io.load_runs([("a.csv", data), ("b.csv", data)])
+    assert twice.n_rows == once.n_rows and any("repeat rows of an earlier file" in n for n in twice.notes)
+
+
+@pytest.mark.parametrize("path, message", [("", "no file given"), (".", "is a folder")])
+def test_a_path_that_is_not_a_file_says_so(path, message):
+    with pytest.raises(PlannerError, match=message):
+        io.read_path(path)

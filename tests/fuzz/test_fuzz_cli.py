@@ -23,7 +23,7 @@ EXPECT = {
     "pq_nested_list": ("fit", "0 rows dropped"), "pq_struct": ("fit", "0 rows dropped"),
     "pq_bool_loss": ("error", "loss is not a number"), "pq_many_rows": ("error", "rows (limit 1,000,000)"),
     "pq_many_columns": ("error", "columns (limit 2,000)"), "pq_string_bomb": ("error", "when decoded (limit 512 MB)"), "shape_10k_columns": ("error", "columns (limit 2,000)"),
-    "jl_huge_ints": ("fit", "1 rows dropped"), "jl_big_ints_valid": ("fit", "0 rows dropped"),
+    "jl_huge_ints": ("fit", "1 rows dropped"), "jl_big_ints_valid": ("error", "tokens above 1e+18 is not a training run"),  # read, then refused by value
     "jl_booleans": ("fit", "6 rows dropped"), "jl_nested": ("fit", "0 rows dropped"),
     "jl_broken_line": ("error", "line 17"), "size_over_limit": ("error", "over the 100 MB upload limit"),
     "size_1_1m_rows": ("error", "rows (limit 1,000,000)"),
