@@ -14,6 +14,7 @@ from planner.core import budget, hardware
 from planner.errors import PlannerError
 from planner.views import adapt as plots
 from planner.views.errors import INPUT_ERRORS, error_sentence
+from planner.views.paths import file_names_only
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -154,7 +155,7 @@ def show_runs():
         return
     result = adapt_jobs.result_of(job)
     if result is None:
-        st.error(f"job {job.id} {job.status}: {job.error}")
+        st.error(file_names_only(f"job {job.id} {job.status}: {job.error}"))  # never the server's paths
         return
     st.markdown(f"Base: {result.base}.")
     for line in plots.skipped_lines(result):

@@ -109,14 +109,15 @@ with left:
                            "all: every point after warmup (intermediate checkpoints overstate the loss); "
                            "envelope: the lowest loss reached so far by each model size")
     boot = st.number_input("Bootstrap resamples", min_value=0, max_value=2000, value=0, step=100, key="boot",
-                           help="resampling runs; 200-1000 gives 95% intervals")
+                           help="resampling runs: 0 for none, at least 20 for an interval; 200-1000 gives "
+                                "steady 95% intervals")
     seed = st.number_input("Seed", min_value=0, value=0)
     target_text = st.text_input("Target budget (FLOPs)", "1e21", key="target",
                                 help="report the optimum at this compute: 1e21, 1e21 FLOPs or 5e3 PF-days; "
                                      "empty for none")
     with st.expander("Approach 3 settings"):
         loss_fn = st.radio("Objective", ["huber", "squared"], horizontal=True)
-        delta = st.number_input("Huber delta", min_value=1e-6, value=1e-3, format="%g")
+        delta = st.number_input("Huber delta", min_value=1e-6, max_value=1.0, value=1e-3, format="%g")
         solver = st.radio("Solver", ["varpro", "hoffmann"], horizontal=True, key="solver",
                           help="varpro: E, A, B solved exactly for each (alpha, beta), ~5 starts; hoffmann: the "
                                "4,500-start grid of Hoffmann et al. Same objective, same optimum")
@@ -135,8 +136,8 @@ try:
         options = options.model_copy(update={"seed": 0})
     table_json, options_json = table.model_dump_json(), options.model_dump_json()
     result = fit(table_json, options_json)
-except ValueError as err:  # PlannerError, pydantic's ValidationError of an option, or numpy/pandas refusing
-    with right:
+except (ValueError, ArithmeticError) as err:  # PlannerError, an option's ValidationError, numpy/pandas refusing,
+    with right:                                # or a value past what floats hold (an overflow in the solver)
         st.error(plain(error_sentence(err)))
     st.stop()
 
@@ -192,9 +193,10 @@ with save_col:
     st.session_state["law_name_default"] = default_name
     name = st.text_input("Law name", key="law_name",
                          help="the name it will have on the Plan page: letters, digits, '.', '_' or '-'")
+    replace = st.checkbox("Replace a saved law of this name", key="law_replace")
     if st.button("Save law for the Plan page"):
         try:
-            path = laws.save_law(to_law(result, name))
+            path = laws.save_law(to_law(result, name), replace=replace)
             st.success(f"Saved '{name}'; pick it on the Plan page or with `python -m planner optimal --law {name}`.")
         except ValueError as err:  # PlannerError (a name that is not allowed, a preset's name)
             st.error(error_sentence(err))

@@ -143,6 +143,8 @@ with right:
         }
 
 law_names_used = chosen or [laws.DEFAULT_LAW]
+if not chosen:
+    st.caption(f"No law chosen: planning with the default, {laws.DEFAULT_LAW}.")
 laws_json = law_key(law_names_used, known_laws)
 try:
     if request is None:
@@ -184,14 +186,17 @@ st.dataframe(plots.display_table(table), hide_index=True, width="stretch")
 
 # Only the open tab is drawn (on_change="rerun" makes .open known): each chart costs a figure's serialisation.
 tabs = st.tabs(["IsoFLOP curves", "N* and D* frontier", "Memory per GPU"], key="plan_charts", on_change="rerun")
-if tabs[0].open:
-    tabs[0].plotly_chart(isoflop_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
-    if note := plots.isoflop_budget_note(result):
-        tabs[0].caption(note)
-if tabs[1].open:
-    tabs[1].plotly_chart(frontier_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
-if tabs[2].open:
-    tabs[2].plotly_chart(memory_chart(request_json, laws_json), width="stretch")
+try:
+    if tabs[0].open:
+        tabs[0].plotly_chart(isoflop_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
+        if note := plots.isoflop_budget_note(result):
+            tabs[0].caption(note)
+    if tabs[1].open:
+        tabs[1].plotly_chart(frontier_chart(tuple(law_names_used), b.flops, laws_json), width="stretch")
+    if tabs[2].open:
+        tabs[2].plotly_chart(memory_chart(request_json, laws_json), width="stretch")
+except INPUT_ERRORS as err:  # a chart a budget this small cannot draw; the plan above stands
+    st.error(error_sentence(err))
 
 
 @st.fragment

@@ -19,10 +19,12 @@ def does_not_fit(label: str, model: str, e: AdaptEstimate) -> str:
             f"({e.accelerator_memory_gb:.0f} GB): {TRY}")
 
 
-def cheapest(best_label: str | None, best: AdaptEstimate | None, accelerator: str) -> str:
+def cheapest(best_label: str | None, best: AdaptEstimate | None, accelerator: str,
+             checkpointing: bool = False) -> str:
     if best is None:
-        return (f"no trained method fits on one {accelerator}: turn on gradient checkpointing, "
-                "shorten sequences, shard over several GPUs or pick a larger accelerator")
+        first = "" if checkpointing else "turn on gradient checkpointing, "  # never advise what is already on
+        return (f"no trained method fits on one {accelerator}: {first}shorten sequences, use a smaller micro-batch, "
+                "shard over several GPUs or pick a larger accelerator")
     return (f"cheapest method that fits on one {best.accelerator}: {best_label} "
             f"({best.memory_gb:.1f} GB, {best.gpu_hours:.3g} GPU-hours, ${best.usd:,.0f})")
 

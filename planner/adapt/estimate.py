@@ -73,6 +73,9 @@ def resolve_model(model: str | ModelConfig) -> ModelConfig:
                        f"or a model-table entry ({', '.join(m.name for m in catalog())})")
 
 
+MAX_ADAPT_TOKENS = 1e15
+
+
 def _validate_shared(req: AdaptRequest) -> None:
     """The knobs every method uses: a bad one concerns them all."""
     for field, value in (("micro_batch", req.micro_batch), ("seq_len", req.seq_len)):
@@ -80,6 +83,10 @@ def _validate_shared(req: AdaptRequest) -> None:
             raise PlannerError(f"{field} must be at least 1 (got {value})")
     check_positive("dataset_tokens", req.dataset_tokens)  # the one check: NaN and inf are refused too
     check_positive("epochs", req.epochs)
+    if req.dataset_tokens * req.epochs > MAX_ADAPT_TOKENS:  # 1e300 tokens overflowed every method's FLOPs
+        raise PlannerError(f"dataset tokens x epochs = {req.dataset_tokens * req.epochs:.3g}: past "
+                           f"{MAX_ADAPT_TOKENS:.0e}, 60 times Llama 3's 15.6T pre-training tokens; adaptation data "
+                           "is far smaller")
     check_mfu(req.mfu)
     get_accelerator(req.accelerator)
 
@@ -207,7 +214,7 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
     return AdaptComparison(model=estimates[0].model, accelerator=estimates[0].accelerator, estimates=estimates,
                            cheapest_fitting=best.method if best else None,
                            advice=advice.cheapest(get_method(best.method).label if best else None, best,
-                                                  estimates[0].accelerator),
+                                                  estimates[0].accelerator, req.gradient_checkpointing),
                            too_big=advice.too_big(big), invalid=invalid)
 
 

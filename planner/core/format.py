@@ -43,7 +43,10 @@ def duration(seconds: float) -> str:
         return f"{seconds / 3600:.1f} hours"
     if seconds < 365 * 86400:
         return f"{seconds / 86400:,.1f} days"
-    return f"{seconds / (365.25 * 86400):,.0f} years"
+    years = seconds / (365.25 * 86400)
+    if years >= 1e6:  # a 300-digit count of years is not read at a glance
+        return f"{years:.1e} years"
+    return f"{years:,.1f} years" if years < 10 else f"{years:,.0f} years"
 
 
 def days(x: float) -> str:

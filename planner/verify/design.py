@@ -137,7 +137,7 @@ def _check_budgets(runs, g: Grid) -> None:
         minimum = _minimum_gpu_hours(g)
         raise PlannerError(f"a device-time budget of {g.req.gpu_hours:.3g} hours is too small for a ladder ({need}; "
                            f"got {got}): give at least {_round_up(minimum):.2g} hours "
-                           f"({fmt.duration(minimum * 3600)}), or 0 for the preset's budgets")
+                           f"({fmt.duration(_round_up(minimum) * 3600)}), or 0 for the preset's budgets")
     raise PlannerError(f"these FLOP budgets are too small for a ladder ({need}; got {got}, "
                        f"since every run needs {MIN_STEPS}+ steps): raise the smallest budget")
 

@@ -40,14 +40,20 @@ def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ..
     for label, law in laws.items():
         if law is None:
             continue
-        try:
-            optima = [law.optimal(c) for c in flops]
-        except ValueError:  # budgets too small for any model under this law
+        optima = []
+        for c in flops:
+            try:
+                optima.append(law.optimal(c))
+            except ValueError:  # a budget too small for any model under this law (or past MAX_FLOPS)
+                pass
+        if not optima:
             continue
         no_loss = label == "fitted" and isinstance(result, AllocationFit)  # that loss is another law's
-        rows.append(pd.DataFrame({"law": label, "flops": flops, "params": [o.params for o in optima],
-                                  "tokens": [o.tokens for o in optima],
+        rows.append(pd.DataFrame({"law": label, "flops": [o.flops for o in optima],
+                                  "params": [o.params for o in optima], "tokens": [o.tokens for o in optima],
                                   "loss": [np.nan if no_loss else o.loss for o in optima]}))
+    if not rows:  # runs too small for any law's optimum: the chart shows the runs alone
+        return pd.DataFrame(columns=["law", "flops", "params", "tokens", "loss"])
     return pd.concat(rows, ignore_index=True)
 
 

@@ -98,6 +98,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown["cost (USD)"] = shown["cost (USD)"].map(fmt.usd)
     shown["tokens/param"] = shown["tokens/param"].map(fmt.ratio)
     shown["days"] = table["days"].map(fmt.days)
+    # None: no memory estimate (no shape) or no count up to MAX_GPUS fits; a table cell must say which, not NaN
+    shown["min GPUs"] = [("—" if pd.isna(mem) else f"> {MAX_GPUS:,}") if pd.isna(n) else f"{int(n):,}"
+                         for n, mem in zip(table["min_gpus"], table["memory_per_gpu_gb"])]
     if table["mfu"].nunique() > 1:  # a predicted MFU per law: why the same budget buys each law other FLOPs
         shown.insert(shown.columns.get_loc("GPU-hours"), "MFU", table["mfu"].map("{:.1%}".format))
         shown.insert(shown.columns.get_loc("MFU"), "FLOPs", table["flops"].map("{:.3g}".format))
@@ -108,8 +111,10 @@ def memory_warnings(plan: Plan) -> list[str]:
     """One line per law whose training state does not fit the accelerator on the budget's GPUs."""
     gpu_memory_gb = hardware.get_accelerator(plan.budget.accelerator).memory_gb
     return [f"{p.law}: the training state needs {fmt.gb(p.memory.peak_gb)} per GPU on {plan.budget.gpus:,} GPUs "
-            f"(with runtime overheads), more than the {plan.budget.accelerator}'s {gpu_memory_gb:g} GiB; use at "
-            f"least {p.min_gpus if p.min_gpus else f'more than {MAX_GPUS}'} GPUs, more sharding or recomputation"
+            f"(with runtime overheads), more than the {plan.budget.accelerator}'s {gpu_memory_gb:g} GiB; "
+            + (f"use at least {p.min_gpus:,} GPUs, more sharding or recomputation" if p.min_gpus else
+               f"no GPU count up to {MAX_GPUS:,} fits it with these settings: shard the state (ZeRO-3 / FSDP), "
+               "recompute activations, or use a shorter sequence or smaller micro-batch")
             for p in plan.plans if p.memory and not fits_on(p.memory.total_gb, gpu_memory_gb)]
 
 

@@ -1,6 +1,8 @@
 """Figures and tables of the Verify and Runs pages: pure functions of a ladder design or report."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -23,7 +25,8 @@ def method_label(method: str) -> str:
 
 
 def _num(value, fmt: str) -> str:
-    return BLANK if value is None else format(value, fmt)
+    """A stored metric as text; missing, NaN or infinite (a diverged run) shows as a blank, not 'nan'."""
+    return BLANK if value is None or not math.isfinite(value) else format(value, fmt)
 
 
 def best_holdout_error(check: HoldoutCheck | None) -> tuple[str, float] | None:
@@ -111,6 +114,7 @@ def loss_curves_figure(curves: dict[str, list[dict]], budgets: dict[str, float])
     colors = _budget_colors(budgets.values())
     fig = go.Figure()
     for name, rows in curves.items():
+        rows = [m for m in rows if "tokens" in m and "loss" in m]  # a metric row of another kind has no curve
         if not rows:
             continue
         color = colors[budgets[name]]

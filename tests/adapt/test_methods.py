@@ -122,3 +122,23 @@ def test_a_registered_method_runs_measured(toy):
     run = result.runs[0]
     assert run.done and run.trainable_params == run.estimated_trainable_params == 128
     assert len(run.train_curve) == 2
+
+
+def test_a_lora_rank_past_the_matrices_is_refused():
+    """Rank 100,000 on llama-2-7b counted 52B trainable parameters, 8x the model."""
+    with pytest.raises(PlannerError, match="LoRA rank 100,000 is above 4,096"):
+        estimate("llama-2-7b", AdaptRequest(method="lora", rank=100_000))
+    assert estimate("llama-2-7b", AdaptRequest(method="qlora", rank=4096)).trainable_params > 0
+
+
+def test_nothing_fits_advice_never_asks_for_what_is_on():
+    """With checkpointing already on, 'turn on gradient checkpointing' was the first advice."""
+    on = compare("llama-2-70b", AdaptRequest(gradient_checkpointing=True, accelerator="L4"), ["full", "lora"])
+    off = compare("llama-2-70b", AdaptRequest(gradient_checkpointing=False, accelerator="L4"), ["full", "lora"])
+    assert on.cheapest_fitting is None and "gradient checkpointing" not in on.advice
+    assert "turn on gradient checkpointing" in off.advice
+
+
+def test_adaptation_data_past_any_corpus_is_refused():
+    with pytest.raises(PlannerError, match="dataset tokens x epochs = 1e\\+300"):
+        compare("llama-2-7b", AdaptRequest(dataset_tokens=1e300))

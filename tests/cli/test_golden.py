@@ -53,7 +53,9 @@ DELIBERATE: dict[str, dict[str, str]] = {
     "adapt_all": {f"adapt_all.estimates[{m}].{key}": ISSUE_12_ADAPT
                   for m in ("full", "lora", "qlora", "prompt", "prefix", "ia3", "bitfit", "probe", "zero-shot")
                   for key in ("assumptions", "advice", "memory", "memory_gb", "fits")}
-                 | {"adapt_all.too_big": ISSUE_12_ADAPT}
+                 | {"adapt_all.too_big": ISSUE_12_ADAPT,
+                    "adapt_all.advice": "edge sweep (issue 12 stop): when nothing fits, the advice adds a smaller "
+                                        "micro-batch and no longer asks to turn on checkpointing that is already on"}
                  | {f"adapt_all.estimates[{m}].{key}": ISSUE_9_MFU for m in ADAPT_METHODS
                     for key in ("gpu_hours", "usd", "assumptions")},
 }

@@ -157,3 +157,15 @@ def test_bootstrap_gives_prediction_intervals(app):
     assert not app.exception
     caption = next(c.value for c in app.caption if c.value.startswith("95% prediction interval at 1e21 FLOPs"))
     assert "loss " in caption and "N_opt " in caption
+
+
+def test_saving_again_under_a_saved_name_asks_to_replace(app):
+    """A second save under the same name silently replaced the first fit."""
+    app.text_input(key="law_name").set_value("page-fit").run()
+    save = lambda: next(b for b in app.button if b.label == "Save law for the Plan page").click().run()  # noqa: E731
+    save()
+    save()
+    assert not app.exception and any("already saved" in e.value for e in app.error)
+    app.checkbox(key="law_replace").check().run()
+    save()
+    assert not app.exception and any("Saved 'page-fit'" in s.value for s in app.success)

@@ -23,7 +23,7 @@ def test_a_law_saved_again_under_the_same_name_is_planned_anew():
     at.multiselect[0].set_value(["mine"]).run()
     assert not at.exception and at.subheader[0].value.endswith("mine")
     first = _n_star(at)
-    laws.save_law(base.model_copy(update={"name": "mine", "alpha": base.alpha * 1.5}))
+    laws.save_law(base.model_copy(update={"name": "mine", "alpha": base.alpha * 1.5}), replace=True)
     at.run()
     assert not at.exception and _n_star(at) != first
 

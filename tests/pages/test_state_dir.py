@@ -70,7 +70,7 @@ def test_verify_page_keeps_its_design_when_the_store_is_corrupt(scaleplan_home):
     path = corrupt(scaleplan_home)
     at = page("verify").run()
     assert not at.exception
-    assert f"job store {path} is corrupt" in errors(at)
+    assert f"job store {path.name} is corrupt" in errors(at) and str(path) not in errors(at)  # no server paths
     assert len(at.dataframe) >= 1 and at.metric  # the design (runs, time) still shows
 
 
@@ -79,5 +79,5 @@ def test_adapt_page_keeps_its_estimates_when_the_store_is_corrupt(scaleplan_home
     path = corrupt(scaleplan_home)
     at = page("adapt").run()
     assert not at.exception
-    assert f"job store {path} is corrupt" in errors(at)
+    assert f"job store {path.name} is corrupt" in errors(at) and str(path) not in errors(at)
     assert "cheapest method that fits" in at.success[0].value and len(at.dataframe) >= 1

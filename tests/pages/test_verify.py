@@ -202,3 +202,12 @@ def test_a_finished_wsd_ladder_shows_its_approach3_fit_and_holdout(gpu):
     metrics = {m.label: m.value for m in at.metric}
     assert abs(float(metrics["Fitted a (N_opt ∝ C^a, Approach 3)"]) - law.a) < 0.08
     assert metrics["Held-out prediction error (Approach 3)"].endswith("%")
+
+
+def test_metric_rows_without_a_curve_are_left_out_of_the_loss_chart():
+    """A job that logged loss without tokens (another kind of job) raised KeyError on the Runs page."""
+    from planner.views import verify as plots
+
+    fig = plots.loss_curves_figure({"a": [{"loss": 1.0}, {"tokens": 10, "loss": 2.0}]}, {"a": 1e15})
+    assert [list(t.x) for t in fig.data if t.mode == "lines"] == [[10]]
+    assert plots._num(float("nan"), ".4f") == plots._num(None, ".4f")  # a diverged run: blank, not 'nan'

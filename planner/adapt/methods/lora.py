@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from planner.adapt.methods.base import PeftMethod, select_linears
+from planner.errors import PlannerError
 
 # peft's defaults (peft/utils/constants.py, TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING), per family.
 DEFAULT_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
@@ -30,7 +31,10 @@ class LoRA(PeftMethod):
 
     def check(self, cfg, req):
         self.knobs(req)
-        select_linears(cfg, self.targets(cfg, req))
+        smallest = min(min(m.d_in, m.d_out) for m in select_linears(cfg, self.targets(cfg, req)))
+        if req.rank > smallest:  # rank 100,000 counted more adapter weights than the model has
+            raise PlannerError(f"LoRA rank {req.rank:,} is above {smallest:,}, the smallest side of a target "
+                               "matrix: a rank past min(d_in, d_out) adds weights but no expressiveness")
 
     def trainable_params(self, cfg, req):
         return sum(req.rank * (m.d_in + m.d_out) * m.count for m in select_linears(cfg, self.targets(cfg, req)))
