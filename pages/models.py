@@ -28,7 +28,8 @@ accelerator = left.selectbox("Accelerator", names, index=names.index(budget.DEFA
                              help="prices each model's training run (dense BF16 peak, on-demand price)")
 mfu = mid.number_input("MFU", min_value=0.01, max_value=1.0, value=budget.DEFAULT_MFU, step=0.05,
                        help="model-FLOPs utilisation you expect: 0.35-0.5 is typical of large dense runs")
-gpus = right.number_input("GPUs", min_value=1, value=1024, step=64, help="sets the wall-clock days")
+gpus = right.number_input("GPUs", min_value=1, max_value=budget.MAX_GPU_COUNT, value=1024, step=64,
+                          help="sets the wall-clock days")
 
 chosen = hardware.get_accelerator(accelerator)
 try:

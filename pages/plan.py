@@ -83,7 +83,7 @@ with left:
     accelerators = list(hardware.accelerators())
     accelerator = st.selectbox("Accelerator", accelerators, index=accelerators.index(budget.DEFAULT_ACCELERATOR))
     a, b = st.columns(2)
-    gpus = a.number_input("GPUs", min_value=1, value=256, step=64,
+    gpus = a.number_input("GPUs", min_value=1, max_value=budget.MAX_GPU_COUNT, value=256, step=64,
                           help="GPUs the run uses; sets wall-clock days and memory per GPU")
     # Read before the checkbox below draws: with a predicted MFU the slider has no effect, so it is greyed out.
     mfu = b.slider("MFU", 0.05, 0.80, budget.DEFAULT_MFU, 0.01, disabled=st.session_state.get("sys_mfu_auto", False),

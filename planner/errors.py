@@ -16,4 +16,5 @@ def validation_sentence(err: ValidationError) -> str:
     got = first.get("input")
     shown = f" (got {str(got)[:40]!r})" if got is not None and not isinstance(got, (dict, list)) else ""
     msg = first["msg"].replace("Input should be", "should be").replace("Value error, ", "")
-    return f"{where}{shown}: {msg[:1].lower() + msg[1:]}"
+    keep = msg[1:2].isupper()  # "GPT-2 blocks ..." keeps its capital; "Should be ..." loses it
+    return f"{where}{shown}: {msg if keep else msg[:1].lower() + msg[1:]}"

@@ -75,6 +75,15 @@ def _memory(args):
         check_positive("--gpu-memory-gb", args.gpu_memory_gb, "GB")
         if args.gpus != 1:
             raise PlannerError("give --gpus or --gpu-memory-gb (which picks the fewest GPUs), not both")
+    # Each mode reads its own flags: one given for the other mode would change nothing, so it is refused.
+    unused = ({"--optimizer": ("optimizer", "adam-mixed"), "--sharding": ("sharding", "none"),
+               "--recompute": ("recompute", "none"), "--attention": ("attention", "flash")} if args.inference else
+              {"--weights-dtype": ("weights_dtype", "bf16"), "--kv-dtype": ("kv_dtype", "bf16")})
+    given = [flag for flag, (name, default) in unused.items() if getattr(args, name) != default]
+    if given:
+        other = "training memory (without --inference)" if args.inference else "serving memory (--inference)"
+        raise PlannerError(f"{' and '.join(given)} only change{'s' if len(given) == 1 else ''} {other}; "
+                           f"leave {'it' if len(given) == 1 else 'them'} out")
     if args.inference:
         kwargs = dict(weights_dtype=args.weights_dtype, batch=args.batch, seq_len=args.seq, kv_dtype=args.kv_dtype)
         gpus = _fewest(memory.min_gpus_for_inference(cfg, args.gpu_memory_gb, **kwargs), args) \

@@ -19,6 +19,8 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
             raise PlannerError(f"{what} '{item}' must look like NAME=VALUE")
+        if key.strip() in out:  # the second silently replaced the first
+            raise PlannerError(f"{what} names '{key.strip()}' twice; give each name once")
         out[key.strip()] = value.strip()
     return out
 

@@ -42,6 +42,14 @@ def _optimal(args):
         raise PlannerError("give --flops, --params, --tokens, or --params with --tokens")
     if args.inference_tokens is not None and given != ["flops"]:
         raise PlannerError("--inference-tokens needs --flops (the budget whose optimum sets the loss)")
+    serving = {"--mfu": args.mfu != budget.DEFAULT_MFU, "--prefill-share": args.prefill_share != 0.5,
+               "--mfu-prefill": args.mfu_prefill is not None, "--mfu-generate": args.mfu_generate is not None,
+               "--gpu": args.gpu is not None}
+    if args.inference_tokens is None and any(serving.values()):  # they price serving: without it, ignored
+        flags = [f for f, on in serving.items() if on]
+        raise PlannerError(f"{' and '.join(flags)} only matter{'s' if len(flags) == 1 else ''} for the serving-aware "
+                           "optimum: give --inference-tokens too, or leave "
+                           f"{'it' if len(flags) == 1 else 'them'} out")
     law = laws.get_law(args.law)
     if given == ["params", "tokens"]:
         return overtrain.overtrain_point(args.law, args.params, args.tokens)

@@ -56,6 +56,7 @@ def ladder_command(sub) -> Callable:
 
         if args.ladder is not None:  # `--ladder ""` is a (bad) id, not "start a new ladder"
             return analysis.analyze_ladder(args.ladder)
+        _no_ignored_options(args)
         extra = {"cooldown_share": args.cooldown_share} if args.cooldown_share is not None else {}
         if args.horizons:
             extra["horizons"] = _numbers(args.horizons, "--horizons")
@@ -88,13 +89,26 @@ def _corpus(path: str | None) -> CorpusSpec | None:
     return CorpusSpec(source=path)
 
 
+def _no_ignored_options(args) -> None:
+    """Options the chosen design would not read are refused, not dropped without a word."""
+    if args.budgets and args.gpu_hours is not None:
+        raise PlannerError("give --budgets or --gpu-hours (which scales the preset's budgets to that device time), "
+                           "not both")
+    if args.design != "wsd" and (args.cooldown_share is not None or args.horizons):
+        raise PlannerError("--cooldown-share and --horizons shape the cooldown branches of --design wsd; the "
+                           "isoflop design trains every run from scratch")
+
+
 def _numbers(text: str | None, flag: str) -> list[float] | None:
     if not text:
         return None
     try:
-        return [float(x) for x in text.split(",")]
+        values = [float(x) for x in text.split(",")]
     except ValueError:
         raise PlannerError(f"{flag} must be numbers separated by commas (got {text!r})") from None
+    if len(set(values)) < len(values):  # --budgets 1e15,1e15 designed every run twice
+        raise PlannerError(f"{flag} lists a value twice (got {text!r}); give each once")
+    return values
 
 
 def worker_command(sub) -> Callable:

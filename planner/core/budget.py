@@ -39,10 +39,16 @@ def check_mfu(mfu) -> float:
     return float(mfu)
 
 
+# 50 x the largest clusters built (~200k GPUs); past it wall-clock came out as "< 1 s" for any real run.
+MAX_GPU_COUNT = 10_000_000
+
+
 def check_gpus(gpus) -> int:
     if isinstance(gpus, bool) or not isinstance(gpus, Real) or not math.isfinite(gpus) or gpus < 1 \
             or int(gpus) != gpus:
         raise PlannerError(f"the number of GPUs must be a whole number of at least 1 (got {gpus!r})")
+    if gpus > MAX_GPU_COUNT:
+        raise PlannerError(f"{int(gpus):,} GPUs is past {MAX_GPU_COUNT:,}, 50 times the largest clusters built")
     return int(gpus)
 
 

@@ -277,11 +277,15 @@ def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> 
 
 
 def apply_filters(df: pd.DataFrame, filters: dict[str, str] | None, name: str) -> pd.DataFrame:
-    """Keep the rows where each column equals the given value (compared as text), e.g. {"hparams": "tuned"}."""
+    """Keep the rows where each column equals the given value, e.g. {"hparams": "tuned"}: as numbers where both are
+    numbers (1.9e8 matches 190000000 and 1.9e+08), else as text."""
     for col, value in (filters or {}).items():
         if col not in df.columns:
             raise PlannerError(f"cannot filter on '{col}': {name} has no such column (columns: {', '.join(map(str, df.columns))})")
         keep = df[col].astype(str) == str(value)
+        number = parse_number(str(value))
+        if number is not None:
+            keep |= pd.to_numeric(df[col], errors="coerce").to_numpy() == number
         if not keep.any():
             raise PlannerError(f"no row of {name} has {col} = {value}; values there: "
                                f"{', '.join(map(str, df[col].astype(str).unique()[:10]))}")

@@ -25,7 +25,7 @@ CRITICAL_BATCH = (
     "Batch sizes past the critical batch buy no fewer steps, only more tokens per step: Kaplan et al. 2020 "
     "(§5.1, eq. 5.3) find it grows as the loss falls (B_crit ~ 2e8 tokens / L^4.8 on WebText2), and Zhang "
     "et al. 2025 ('How Does Critical Batch Size Scale in Pre-training?', ICLR 2025) find it grows with the "
-    "amount of data, roughly independent of model size. Both rules below were fitted on runs far smaller "
+    "amount of data, roughly independent of model size. Both rules here were fitted on runs far smaller "
     "than frontier runs: treat them as a starting point for a short sweep, not a guarantee.")
 SCHEDULE = (
     "Warm up linearly over ~2,000 steps (DeepSeek LLM §2.3) or ~1% of the steps. A cosine decay to ~10% of "
@@ -82,6 +82,9 @@ def deepseek_rule(flops_non_embedding: float) -> tuple[float, float]:
 
 
 def _rule(law: str, citation: str, lr: float, batch: float, tokens: float, seq_len: int, note="") -> HparamRule:
+    if batch < seq_len:  # one sequence per step would already overshoot the rule's batch
+        raise PlannerError(f"{law}'s batch for this run is {batch:,.0f} tokens, less than one sequence of "
+                           f"{seq_len:,}: use a shorter --seq")
     return HparamRule(law=law, citation=citation, lr=lr, batch_tokens=batch,
                       batch_sequences=max(1, round(batch / seq_len)), steps=max(1, round(tokens / batch)),
                       note=note)

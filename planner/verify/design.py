@@ -23,13 +23,12 @@ from planner.core.settings import data_dir
 from planner.errors import PlannerError
 from planner.train.corpus import CorpusSpec, estimated_bytes
 from planner.train.loop import TrainConfig
-from planner.verify.grid import (DEFAULT_ACCELERATOR, MIN_STEPS, Grid, LadderPreset, LadderRequest, LadderRun,
-                                 make_run, measured_throughput, sizes_for)
+from planner.verify.grid import (DEFAULT_ACCELERATOR, MIN_BUDGETS, MIN_SIZES, MIN_STEPS, Grid, LadderPreset,
+                                 LadderRequest, LadderRun, make_run, measured_throughput, sizes_for)
 from planner.verify.wsd import wsd_runs
 
 BYTES_PER_TOKEN = 3.0  # byte-level BPE on source code, vocab 8k-32k (~2.3 at vocab 512): a rough guide
 MAX_EPOCHS = 4  # Muennighoff et al. 2023: up to ~4 epochs of repeated data are almost as good as fresh
-MIN_BUDGETS, MIN_SIZES = 3, 3  # fewer usable IsoFLOP curves (or points on one) do not pin down an exponent
 MAX_GPU_HOURS = 1000.0  # ~6 weeks of one device: beyond it, a "verification" ladder is a training campaign
 
 
@@ -137,7 +136,8 @@ def _check_budgets(runs, g: Grid) -> None:
         minimum = _minimum_gpu_hours(g)
         raise PlannerError(f"a device-time budget of {g.req.gpu_hours:.3g} hours is too small for a ladder ({need}; "
                            f"got {got}): give at least {_round_up(minimum):.2g} hours "
-                           f"({fmt.duration(_round_up(minimum) * 3600)}), or 0 for the preset's budgets")
+                           f"({fmt.duration(_round_up(minimum) * 3600)}), or none (0 on the page) for the "
+                           "preset's budgets")
     raise PlannerError(f"these FLOP budgets are too small for a ladder ({need}; got {got}, "
                        f"since every run needs {MIN_STEPS}+ steps): raise the smallest budget")
 
@@ -193,8 +193,10 @@ def design_ladder(req: LadderRequest) -> LadderDesign:
     warnings = warnings + _epochs_warning(corpus, runs)
     seconds = sum(r.est_seconds for r in runs)
     if seconds > MAX_GPU_HOURS * 3600:
-        raise PlannerError(f"this ladder would take ~{fmt.duration(seconds)} on one device, more than "
-                           f"{MAX_GPU_HOURS:.0f} hours: lower the budgets")
+        hint = (" or run it on a GPU (device cuda): the gpu preset is sized for one"
+                if req.device == "cpu" and req.preset == "gpu" else "")
+        raise PlannerError(f"this ladder would take ~{fmt.duration(seconds)} on one {req.device} device, more than "
+                           f"{MAX_GPU_HOURS:.0f} hours: lower the budgets{hint}")
     hours, usd = _gpu_cost(req, seconds)
     return LadderDesign(request=req, design=req.design, device=req.device, runs=runs, train=g.train,
                         corpus=corpus, total_flops=sum(r.device_flops for r in runs), est_seconds=seconds,

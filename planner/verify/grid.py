@@ -25,6 +25,7 @@ from planner.verify.job import read_result
 from planner.verify.shapes import compute_params, ladder_shape, smallest_params
 
 MIN_STEPS = 20  # fewer optimizer steps than this is not a training run
+MIN_BUDGETS, MIN_SIZES = 3, 3  # fewer usable IsoFLOP curves (or points on one) do not pin down an exponent
 # Assumed throughput before any run was measured on this machine. CPU: what one thread did (FLOP/s) for
 # 20k-300k parameter models on the 2-core dev box; CUDA: this share of the accelerator's dense BF16 peak.
 ASSUMED_CPU_FLOPS_PER_S = 3e9

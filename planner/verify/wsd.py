@@ -26,7 +26,8 @@ import math
 import numpy as np
 
 from planner.core.architecture import flops_per_token
-from planner.verify.grid import MIN_STEPS, Grid, LadderRun, make_run, shapes_near
+from planner.errors import PlannerError
+from planner.verify.grid import MIN_SIZES, MIN_STEPS, Grid, LadderRun, make_run, shapes_near
 from planner.verify.shapes import compute_params
 
 MIN_BRANCHES = 2  # a size with fewer horizons adds no information on D
@@ -102,5 +103,9 @@ def wsd_runs(g: Grid, smallest_params: float, held: LadderRun) -> tuple[list[Lad
             continue
         stables.append(runs[0])
         branches += runs[1:]
+    if len(stables) < MIN_SIZES:  # a held-out run alone (or two sizes) has nothing to fit: refuse, as IsoFLOP does
+        raise PlannerError(f"only {len(stables)} model size(s) have {MIN_BRANCHES}+ of the horizons "
+                           f"{horizons_of(g)} tokens/param between {MIN_STEPS} steps and the largest budget (a fit "
+                           f"needs {MIN_SIZES}): choose horizons nearer 5-80 tokens/param, or raise the budgets")
     last = [r for r in branches if r.role == "holdout"] or [held]
     return stables + [r for r in branches if r.role != "holdout"] + last, warnings

@@ -67,7 +67,7 @@ def budget_summary(b: budget.Budget, goodput: float | None = None) -> str:
     is the first law's, split into the steady-state MFU the laws table shows and the goodput."""
     assumed = " — GPU count assumed" if b.gpus_assumed else ""
     mfu = (f"{b.mfu / goodput:.1%} MFU × {goodput:.0%} goodput (the first law's run)" if goodput
-           else f"{b.mfu:.0%} MFU")
+           else f"{b.mfu:.{0 if b.mfu >= 0.01 else 1}%} MFU")  # 0.001 is 0.1%, not "0%"
     return (f"**Budget:** {fmt.flops(b.flops)} = {fmt.hours(b.gpu_hours)} = {fmt.days(b.days)} on {b.gpus:,} × "
             f"{b.accelerator} at {mfu} = {fmt.usd(b.usd)} (${b.usd_per_gpu_hour:.2f}/GPU-h, price of "
             f"{b.price_date}){assumed}")

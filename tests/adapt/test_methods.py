@@ -47,8 +47,10 @@ def test_matcher_agrees_with_peft_on_a_real_model():
 def test_knob_errors_name_the_knob_and_the_limit():
     with pytest.raises(PlannerError, match=r"^LoRA rank must be at least 1 \(got 0\)$"):
         methods.get_method("lora").knobs(AdaptRequest(rank=0))
-    with pytest.raises(PlannerError, match="LoRA alpha must be at least 0"):
+    with pytest.raises(PlannerError, match=r"LoRA alpha must be above 0 \(got -1"):
         methods.get_method("lora").knobs(AdaptRequest(alpha=-1))
+    with pytest.raises(PlannerError, match=r"LoRA alpha must be a finite number \(got inf\)"):  # was accepted
+        methods.get_method("lora").knobs(AdaptRequest(alpha=float("inf")))
     assert methods.get_method("full").knobs(AdaptRequest(rank=0)) is not None  # full FT reads no rank
 
 

@@ -51,6 +51,20 @@ EDGES = [
     (["fit", "planner"], "planner is a folder"),
     (["fit", "data/sample_runs.csv", "--bootstrap", "2"], "at least 20 bootstrap resamples"),
     (["fit", "data/sample_runs.csv", "--delta", "inf"], "delta"),
+    # second sweep: options a design or a mode would not read, repeated values, advice that did not work
+    (["fit", "data/sample_runs.csv", "--filter", "run=a", "--filter", "run=b"], "--filter names 'run' twice"),
+    (["ladder", "--design-only", "--gpu-hours", "1", "--budgets", "1e15,3e15"], "not both"),
+    (["ladder", "--design-only", "--horizons", "5,10"], "shape the cooldown branches of --design wsd"),
+    (["ladder", "--design-only", "--budgets", "1e15,1e15"], "lists a value twice"),
+    (["ladder", "--design-only", "--design", "wsd", "--horizons", "1e9,1e10,1e11"], "only 0 model size(s)"),
+    (["ladder", "--design-only", "--preset", "gpu"], "or run it on a GPU (device cuda)"),
+    (["memory", "--preset", "llama-2-7b", "--weights-dtype", "int4"], "only changes serving memory"),
+    (["memory", "--preset", "llama-2-7b", "--inference", "--sharding", "zero3"], "only changes training memory"),
+    (["optimal", "--flops", "1e23", "--mfu", "0.5"], "only matters for the serving-aware optimum"),
+    (["hparams", "--flops", "1e21", "--seq", "100000000"], "less than one sequence"),
+    (["adapt-estimate", "--method", "lora", "--alpha", "inf"], "finite"),
+    (["models", "--gpus", "1000000000"], "past 10,000,000"),
+    (["params", "--preset", "gpt2", "--kv-heads", "4"], "GPT-2 blocks"),  # was "gPT-2"
 ]
 
 
@@ -134,3 +148,4 @@ def test_a_bug_is_one_line_and_exit_1(monkeypatch, capsys):
     assert cli.main(["laws"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: internal error (ZeroDivisionError") and "bug" in err[0]
+

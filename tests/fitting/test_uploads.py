@@ -231,3 +231,11 @@ def test_a_file_given_twice_is_counted_once():
 def test_a_path_that_is_not_a_file_says_so(path, message):
     with pytest.raises(PlannerError, match=message):
         io.read_path(path)
+
+
+@pytest.mark.parametrize("value", ["190000000", "1.9e8", "1.9e+08", "190000000.0"])
+def test_a_numeric_filter_matches_the_number_however_it_is_written(value):
+    """--filter params=1.9e8 was refused: only pandas' own text for the number (190000000.0) matched."""
+    df = pd.DataFrame({"params": [1.9e8, 3.7e8, 1.9e8], "run": ["a", "b", "c"]})
+    assert list(io.apply_filters(df, {"params": value}, "runs.csv")["run"]) == ["a", "c"]
+    assert list(io.apply_filters(df, {"run": "b"}, "runs.csv")["run"]) == ["b"]  # text still matches as text

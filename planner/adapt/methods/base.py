@@ -150,9 +150,13 @@ def _knob_message(label: str, knobs: type[BaseModel], err: ValidationError) -> s
     first = err.errors()[0]
     field = knobs.model_fields.get(str(first["loc"][0])) if first["loc"] else None
     title = (field.title if field and field.title else str(first["loc"][0] if first["loc"] else label))
-    limit = (first.get("ctx") or {}).get("ge")
-    if first["type"] == "greater_than_equal" and limit is not None:
-        return f"{title} must be at least {limit} (got {first['input']})"
+    ctx = first.get("ctx") or {}
+    if first["type"] == "greater_than_equal" and ctx.get("ge") is not None:
+        return f"{title} must be at least {ctx['ge']} (got {first['input']})"
+    if first["type"] == "greater_than" and ctx.get("gt") is not None:
+        return f"{title} must be above {ctx['gt']:g} (got {first['input']:g})"
+    if first["type"] == "finite_number":
+        return f"{title} must be a finite number (got {first['input']})"
     return f"{label}: {title}: {first['msg']}"
 
 

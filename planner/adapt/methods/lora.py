@@ -14,7 +14,8 @@ DEFAULT_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "mistral":
 class LoraKnobs(BaseModel):
     rank: int = Field(8, ge=1, title="LoRA rank", description="r: trains r·(d_in + d_out) per target layer; "
                                                              "typical ranks are 8 to 64")
-    alpha: float = Field(8.0, ge=0, title="LoRA alpha", description="scales the update by alpha/r; costs nothing")
+    alpha: float = Field(8.0, gt=0, allow_inf_nan=False, title="LoRA alpha",
+                         description="scales the update by alpha/r (0 would switch it off); costs nothing")
     target_modules: list[str] | None = Field(None, title="LoRA target modules",
                                              description="module names as peft matches them; None = peft's defaults")
 
