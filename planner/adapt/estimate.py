@@ -13,7 +13,7 @@ from planner.adapt import advice
 from planner.adapt.methods import AdaptMethod, get_method, method_names
 from planner.adapt.methods.base import AdaptRequest, MemoryBreakdown, linear_modules, trained_state_bytes
 from planner.catalog import catalog
-from planner.core.architecture import PRESETS, ModelConfig, param_counts, suggest_shape
+from planner.core.architecture import PRESETS, ModelConfig, check_context, param_counts, suggest_shape
 from planner.core.budget import check_mfu, flops_to_gpu_hours, gpu_hours_to_usd
 from planner.core.hardware import Accelerator, get_accelerator
 from planner.core.memory import (ALLOCATOR_OVERHEAD, CUDA_CONTEXT_BYTES, GB, GIB, fits_on, peak_bytes,
@@ -141,6 +141,7 @@ def estimate(model: str | ModelConfig, req: AdaptRequest) -> AdaptEstimate:
     """Trainable parameters, peak memory per GPU, FLOPs, GPU-hours and dollars of one method."""
     cfg, method = resolve_model(model), get_method(req.method)
     _validate_shared(req)
+    check_context(cfg, req.seq_len)
     method.check(cfg, req)
     accel = get_accelerator(req.accelerator)
     trainable = method.trainable_params(cfg, req)
@@ -208,6 +209,7 @@ def compare(model: str | ModelConfig, req: AdaptRequest, methods: list[str] | No
     cfg = resolve_model(model)
     methods = [get_method(name).name for name in methods or method_names()]
     _validate_shared(req)
+    check_context(cfg, req.seq_len)  # shared by every method: one message, not one per method
     estimates, invalid = _estimate_each(cfg, req, methods)
     best = cheapest_fitting(estimates)
     big = [(get_method(e.method).label, e) for e in estimates if not e.fits_one_gpu]

@@ -5,9 +5,10 @@ from typing import Callable, get_args
 
 from planner.adapt import estimate as adaptation
 from planner.adapt.estimate import AdaptRequest
-from planner.adapt.methods import method_names
+from planner.adapt.methods import get_method, method_names
 from planner.adapt.methods.base import Attention, Precision
 from planner.commands import add_gpu_argument
+from planner.errors import PlannerError
 
 
 def _knobs(p) -> None:
@@ -19,7 +20,8 @@ def _knobs(p) -> None:
                    help="LoRA target modules, comma-separated (default: peft's), or all-linear")
     p.add_argument("--virtual-tokens", type=int, default=d.virtual_tokens, help="prompt/prefix tokens")
     p.add_argument("--batch", type=int, default=d.micro_batch, help="micro-batch (sequences per GPU)")
-    p.add_argument("--seq", type=int, default=d.seq_len, help="sequence length in tokens")
+    p.add_argument("--seq", type=int, default=None,
+                   help=f"sequence length in tokens (default {d.seq_len}, or a GPT-2 model's positions if fewer)")
     p.add_argument("--precision", default=d.precision, choices=get_args(Precision))
     p.add_argument("--attention", default=d.attention, choices=get_args(Attention))
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward")
@@ -48,11 +50,32 @@ def adapt_estimate_command(sub) -> Callable:
     p.add_argument("--mfu", type=float, default=d.mfu, help=f"model-FLOPs utilisation, 0-1 (default {d.mfu})")
 
     def run(args):
+        if args.seq is None:  # the default fits the model: GPT-2 has 1,024 learned positions, not 2,048
+            cfg, default = adaptation.resolve_model(args.preset), AdaptRequest().seq_len
+            args.seq = min(default, cfg.max_seq_len) if cfg.family == "gpt2" else default
         if args.method == "all":
             return adaptation.compare(args.preset, _request(args, "lora"))
+        _only_its_knobs(args)
         return adaptation.estimate(args.preset, _request(args, args.method))
 
     return run
+
+
+# The method-specific flags and the AdaptRequest field each sets (a method's Knobs name the fields it reads).
+METHOD_FLAGS = {"--rank": "rank", "--alpha": "alpha", "--targets": "target_modules",
+                "--virtual-tokens": "virtual_tokens"}
+
+
+def _only_its_knobs(args) -> None:
+    """A knob of another method (`--method full --rank 16`) changed nothing and said nothing: refused."""
+    d, reads = AdaptRequest(), set(get_method(args.method).Knobs.model_fields)
+    given = {"--rank": args.rank != d.rank, "--alpha": args.alpha != d.alpha, "--targets": args.targets is not None,
+             "--virtual-tokens": args.virtual_tokens != d.virtual_tokens}
+    unused = [flag for flag, on in given.items() if on and METHOD_FLAGS[flag] not in reads]
+    if unused:
+        raise PlannerError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
+                           f"{args.method} (it reads {', '.join(sorted(reads)) or 'no method knob'}); leave "
+                           f"{'it' if len(unused) == 1 else 'them'} out, or use --method all")
 
 
 def adapt_command(sub) -> Callable:

@@ -46,13 +46,20 @@ def flops_command(sub) -> Callable:
     _add_shape_args(p)
     p.add_argument("--seq", type=int, help="context length T (default: the model's max_seq_len)")
     p.add_argument("--inference", action="store_true", help="inference (forward only) instead of training")
-    return lambda args: architecture.flops_per_token(_config(args), args.seq, training=not args.inference)
+    def handle(args):
+        cfg = _config(args)
+        if args.seq is not None:
+            architecture.check_context(cfg, args.seq)
+        return architecture.flops_per_token(cfg, args.seq, training=not args.inference)
+
+    return handle
 
 
 def memory_command(sub) -> Callable:
     p = sub.add_parser("memory", help="memory per GPU to train (default) or serve a model")
     _add_shape_args(p)
-    p.add_argument("--seq", type=int, help="sequence length (default 2048 training, max_seq_len inference)")
+    p.add_argument("--seq", type=int, help="sequence length (default 2048 training, or fewer for GPT-2's 1,024 "
+                                           "positions; max_seq_len inference)")
     p.add_argument("--batch", type=int, default=1, help="micro-batch per GPU (training) or sequences (inference)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs to shard over")
     p.add_argument("--gpu-memory-gb", type=float, help="instead of --gpus: pick the fewest GPUs of this size")
@@ -71,6 +78,9 @@ def _memory(args):
     # 0 is a value, not "not given": `--seq 0` planned 2,048 tokens and `--gpu-memory-gb 0` one GPU
     if args.seq is not None and args.seq <= 0:
         raise PlannerError(f"--seq must be a positive number of tokens (got {args.seq})")
+    if args.seq is None and not args.inference:  # the training default fits the model (GPT-2: 1,024 positions)
+        args.seq = min(2048, cfg.max_seq_len) if cfg.family == "gpt2" else 2048
+    architecture.check_context(cfg, args.seq or cfg.max_seq_len)
     if args.gpu_memory_gb is not None:
         check_positive("--gpu-memory-gb", args.gpu_memory_gb, "GB")
         if args.gpus != 1:

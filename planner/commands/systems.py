@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from planner.commands import add_gpu_argument
-from planner.core.architecture import get_preset
-from planner.errors import PlannerError
+from planner.core.architecture import check_context, get_preset
 from planner.systems.goodput import published_goodputs
 from planner.systems.layout import search_layouts
 
@@ -22,8 +21,7 @@ def parallel_command(sub) -> Callable:
     def handle(args):
         cfg = get_preset(args.preset)
         seq = min(4096, cfg.max_seq_len) if args.seq is None else args.seq  # gpt2-xl holds 1,024 positions
-        if cfg.family == "gpt2" and seq > cfg.max_seq_len:  # learned positions: no longer sequence exists
-            raise PlannerError(f"{args.preset} has {cfg.max_seq_len:,} learned positions: --seq {seq:,} is longer")
+        check_context(cfg, seq)
         return search_layouts(cfg, args.gpus, args.gpu, seq, args.global_batch_tokens)
 
     return handle

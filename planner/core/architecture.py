@@ -124,6 +124,14 @@ def get_preset(name: str) -> ModelConfig:
 
 
 # ---------------------------------------------------------------- parameter counts
+def check_context(cfg: ModelConfig, seq_len: int) -> None:
+    """A GPT-2-family model has learned positions for `max_seq_len` tokens and none beyond: a longer sequence
+    is not a run of that model. (RoPE models can be run past their trained context, at their own risk.)"""
+    if cfg.family == "gpt2" and seq_len > cfg.max_seq_len:
+        raise PlannerError(f"{cfg.name} has {cfg.max_seq_len:,} learned positions: a sequence of {seq_len:,} "
+                           "tokens is longer")
+
+
 class ParamCounts(BaseModel):
     total: int
     non_embedding: int

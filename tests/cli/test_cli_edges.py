@@ -65,6 +65,12 @@ EDGES = [
     (["adapt-estimate", "--method", "lora", "--alpha", "inf"], "finite"),
     (["models", "--gpus", "1000000000"], "past 10,000,000"),
     (["params", "--preset", "gpt2", "--kv-heads", "4"], "GPT-2 blocks"),  # was "gPT-2"
+    (["adapt-estimate", "--method", "full", "--rank", "16"], "--rank does not apply to full"),
+    (["adapt-estimate", "--method", "prompt", "--alpha", "16"], "--alpha does not apply to prompt"),
+    # GPT-2 has learned positions for 1,024 tokens: a longer sequence is not a run of that model
+    (["adapt-estimate", "--preset", "gpt2", "--seq", "4096"], "gpt2 has 1,024 learned positions"),
+    (["flops-per-token", "--preset", "gpt2", "--seq", "100000"], "gpt2 has 1,024 learned positions"),
+    (["memory", "--preset", "gpt2", "--seq", "4096"], "gpt2 has 1,024 learned positions"),
 ]
 
 
@@ -149,3 +155,10 @@ def test_a_bug_is_one_line_and_exit_1(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: internal error (ZeroDivisionError") and "bug" in err[0]
 
+
+
+def test_defaults_fit_a_gpt2_models_positions(run_cli):
+    """The 2,048-token defaults of `memory` and `adapt-estimate` are cut to GPT-2's 1,024 positions."""
+    assert _strict_json(run_cli("--json", "memory", "--preset", "gpt2").stdout)["seq_len"] == 1024
+    estimate = _strict_json(run_cli("--json", "adapt-estimate", "--preset", "gpt2").stdout)
+    assert any("x 1024 tokens" in line for line in estimate["assumptions"])
