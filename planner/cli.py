@@ -38,10 +38,10 @@ def _emit(data, as_json: bool) -> None:
         _print_human(data)
 
 
-def _not_finite(data, path: str = "") -> str | None:
-    """Where in a result a number is NaN or infinite (the first one), or None: such a number is never an answer."""
+def _not_finite(data, path: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinite number in a result, with where it is: such a number is never an answer."""
     if isinstance(data, float) and not math.isfinite(data):
-        return path or "the result"
+        return path or "the result", data
     children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in children:
         if found := _not_finite(value, f"{path}.{key}" if path else str(key)):
@@ -57,12 +57,6 @@ def _plain(result):
     if isinstance(result, dict):
         return {k: _plain(v) for k, v in result.items()}
     return result
-
-
-def _at(data, path: str):
-    for key in path.split("."):
-        data = data[int(key)] if isinstance(data, list) else data[key]
-    return data
 
 
 def _print_human(data, depth: int = 0) -> None:
@@ -129,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         data = _plain(handlers[args.command](args))
-        if where := _not_finite(data):  # an input past what floats hold: say so, and print nothing wrong
-            raise PlannerError(f"{where} comes out as {_readable(_at(data, where))}: an input is too large or too "
-                               "small to compute with; use values closer to real training runs")
+        if found := _not_finite(data):  # an input past what floats hold: say so, and print nothing wrong
+            raise PlannerError(f"{found[0]} comes out as {_readable(found[1])}: an input is too large or too small "
+                               "to compute with; use values closer to real training runs")
     except PlannerError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

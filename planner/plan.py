@@ -191,11 +191,8 @@ def isoflop_curves(law_name: str, budgets: list[float], points: int = 60, span: 
     """Loss vs model size along each IsoFLOP budget (sizes from optimum/span to optimum*span)."""
     law = laws.get_law(law_name)
     frames = []
-    for flops in budgets:
-        try:
-            opt = law.optimal(flops)
-        except PlannerError:  # two decades below a small budget: too small for any model under this law
-            continue
+    for opt in law.optima(budgets):  # two decades below a small budget may be too small for any model
+        flops = opt.flops
         sizes = np.geomspace(opt.params / span, opt.params * span, points)
         losses = law.isoflop_loss(flops, sizes)
         lowest = int(np.argmin(losses))
@@ -232,11 +229,7 @@ def frontier(law_names: list[str], flops_min: float, flops_max: float, points: i
     rows = []
     for name in law_names:
         law = laws.get_law(name)
-        for flops in np.geomspace(flops_min, flops_max, points):
-            try:
-                opt = law.optimal(float(flops))
-            except PlannerError:  # the low end of the range is too small for any model under this law
-                continue
+        for opt in law.optima(np.geomspace(flops_min, flops_max, points)):
             rows.append({"law": name, "flops": opt.flops, "params": opt.params, "tokens": opt.tokens,
                          "tokens_per_param": opt.tokens_per_param, "loss": opt.loss})
     return pd.DataFrame(rows)

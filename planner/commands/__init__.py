@@ -46,3 +46,13 @@ def mfu_value(text: str) -> float:
     except ValueError as err:  # not a number, or out of range (PlannerError is a ValueError)
         message = str(err) if isinstance(err, PlannerError) else f"MFU must be a number such as 0.4 (got {text!r})"
         raise argparse.ArgumentTypeError(message) from None
+
+
+def refuse_unused(flags: list[str], where: str) -> None:
+    """The one refusal of options a command would not read in this combination: they changed nothing and said
+    nothing (`--method full --rank 16`, `memory --weights-dtype` for training). `where` ends the sentence
+    "<flags> do(es) not apply ..."."""
+    if flags:
+        one = len(flags) == 1
+        raise PlannerError(f"{' and '.join(flags)} {'does' if one else 'do'} not apply {where}; leave "
+                           f"{'it' if one else 'them'} out")

@@ -7,8 +7,8 @@ from planner.adapt import estimate as adaptation
 from planner.adapt.estimate import AdaptRequest
 from planner.adapt.methods import get_method, method_names
 from planner.adapt.methods.base import Attention, Precision
-from planner.commands import add_gpu_argument
-from planner.errors import PlannerError
+from planner.commands import add_gpu_argument, refuse_unused
+from planner.core.architecture import default_seq
 
 
 def _knobs(p) -> None:
@@ -51,8 +51,7 @@ def adapt_estimate_command(sub) -> Callable:
 
     def run(args):
         if args.seq is None:  # the default fits the model: GPT-2 has 1,024 learned positions, not 2,048
-            cfg, default = adaptation.resolve_model(args.preset), AdaptRequest().seq_len
-            args.seq = min(default, cfg.max_seq_len) if cfg.family == "gpt2" else default
+            args.seq = default_seq(adaptation.resolve_model(args.preset), AdaptRequest().seq_len)
         if args.method == "all":
             return adaptation.compare(args.preset, _request(args, "lora"))
         _only_its_knobs(args)
@@ -71,11 +70,9 @@ def _only_its_knobs(args) -> None:
     d, reads = AdaptRequest(), set(get_method(args.method).Knobs.model_fields)
     given = {"--rank": args.rank != d.rank, "--alpha": args.alpha != d.alpha, "--targets": args.targets is not None,
              "--virtual-tokens": args.virtual_tokens != d.virtual_tokens}
-    unused = [flag for flag, on in given.items() if on and METHOD_FLAGS[flag] not in reads]
-    if unused:
-        raise PlannerError(f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
-                           f"{args.method} (it reads {', '.join(sorted(reads)) or 'no method knob'}); leave "
-                           f"{'it' if len(unused) == 1 else 'them'} out, or use --method all")
+    refuse_unused([flag for flag, on in given.items() if on and METHOD_FLAGS[flag] not in reads],
+                  f"to {args.method} (it reads {', '.join(sorted(reads)) or 'no method knob'}; --method all "
+                  "estimates every method)")
 
 
 def adapt_command(sub) -> Callable:

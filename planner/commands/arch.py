@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from planner.commands import refuse_unused
 from planner.core import architecture, memory
 from planner.core.numbers import check_positive
 from planner.errors import PlannerError
@@ -46,6 +47,7 @@ def flops_command(sub) -> Callable:
     _add_shape_args(p)
     p.add_argument("--seq", type=int, help="context length T (default: the model's max_seq_len)")
     p.add_argument("--inference", action="store_true", help="inference (forward only) instead of training")
+
     def handle(args):
         cfg = _config(args)
         if args.seq is not None:
@@ -79,7 +81,7 @@ def _memory(args):
     if args.seq is not None and args.seq <= 0:
         raise PlannerError(f"--seq must be a positive number of tokens (got {args.seq})")
     if args.seq is None and not args.inference:  # the training default fits the model (GPT-2: 1,024 positions)
-        args.seq = min(2048, cfg.max_seq_len) if cfg.family == "gpt2" else 2048
+        args.seq = architecture.default_seq(cfg, 2048)
     architecture.check_context(cfg, args.seq or cfg.max_seq_len)
     if args.gpu_memory_gb is not None:
         check_positive("--gpu-memory-gb", args.gpu_memory_gb, "GB")
@@ -89,17 +91,15 @@ def _memory(args):
     unused = ({"--optimizer": ("optimizer", "adam-mixed"), "--sharding": ("sharding", "none"),
                "--recompute": ("recompute", "none"), "--attention": ("attention", "flash")} if args.inference else
               {"--weights-dtype": ("weights_dtype", "bf16"), "--kv-dtype": ("kv_dtype", "bf16")})
-    given = [flag for flag, (name, default) in unused.items() if getattr(args, name) != default]
-    if given:
-        other = "training memory (without --inference)" if args.inference else "serving memory (--inference)"
-        raise PlannerError(f"{' and '.join(given)} only change{'s' if len(given) == 1 else ''} {other}; "
-                           f"leave {'it' if len(given) == 1 else 'them'} out")
+    refuse_unused([flag for flag, (name, default) in unused.items() if getattr(args, name) != default],
+                  "to serving memory (--inference): it sets training memory" if args.inference else
+                  "to training memory: it sets serving memory (--inference)")
     if args.inference:
         kwargs = dict(weights_dtype=args.weights_dtype, batch=args.batch, seq_len=args.seq, kv_dtype=args.kv_dtype)
         gpus = _fewest(memory.min_gpus_for_inference(cfg, args.gpu_memory_gb, **kwargs), args) \
             if args.gpu_memory_gb is not None else args.gpus
         return memory.inference_memory(cfg, gpus=gpus, **kwargs)
-    kwargs = dict(seq_len=2048 if args.seq is None else args.seq, micro_batch=args.batch, optimizer=args.optimizer,
+    kwargs = dict(seq_len=args.seq, micro_batch=args.batch, optimizer=args.optimizer,
                   sharding=args.sharding, recompute=args.recompute, attention=args.attention)
     gpus = _fewest(memory.min_gpus_for_training(cfg, args.gpu_memory_gb, **kwargs), args) \
         if args.gpu_memory_gb is not None else args.gpus

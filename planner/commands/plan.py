@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from planner.commands import add_gpu_argument, mfu_value
+from planner.commands import add_gpu_argument, mfu_value, refuse_unused
 from planner.core import budget, laws
 from planner.errors import PlannerError
 from planner.recipe import hparams, overtrain
@@ -45,11 +45,9 @@ def _optimal(args):
     serving = {"--mfu": args.mfu != budget.DEFAULT_MFU, "--prefill-share": args.prefill_share != 0.5,
                "--mfu-prefill": args.mfu_prefill is not None, "--mfu-generate": args.mfu_generate is not None,
                "--gpu": args.gpu is not None}
-    if args.inference_tokens is None and any(serving.values()):  # they price serving: without it, ignored
-        flags = [f for f, on in serving.items() if on]
-        raise PlannerError(f"{' and '.join(flags)} only matter{'s' if len(flags) == 1 else ''} for the serving-aware "
-                           "optimum: give --inference-tokens too, or leave "
-                           f"{'it' if len(flags) == 1 else 'them'} out")
+    if args.inference_tokens is None:  # they price serving: without it, ignored
+        refuse_unused([flag for flag, on in serving.items() if on],
+                      "without --inference-tokens (they price the serving-aware optimum)")
     law = laws.get_law(args.law)
     if given == ["params", "tokens"]:
         return overtrain.overtrain_point(args.law, args.params, args.tokens)

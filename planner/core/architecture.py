@@ -124,6 +124,11 @@ def get_preset(name: str) -> ModelConfig:
 
 
 # ---------------------------------------------------------------- parameter counts
+def default_seq(cfg: ModelConfig, preferred: int) -> int:
+    """A command's default sequence length, cut to what the model can hold (see check_context)."""
+    return min(preferred, cfg.max_seq_len) if cfg.family == "gpt2" else preferred
+
+
 def check_context(cfg: ModelConfig, seq_len: int) -> None:
     """A GPT-2-family model has learned positions for `max_seq_len` tokens and none beyond: a longer sequence
     is not a run of that model. (RoPE models can be run past their trained context, at their own risk.)"""

@@ -71,12 +71,13 @@ class _LawBase(BaseModel):
     note: str = ""
     warning: str = ""
 
-    def allocation(self, flops: float, params: float, tokens: float, loss_note: str = "") -> Allocation:
+    def allocation(self, flops: float, params: float, tokens: float, loss_note: str = "", given: str = "") -> Allocation:
+        """`given` names what the user fixed (default: the budget), for the message when no model is that small."""
         if params < MIN_PARAMS:
             raise PlannerError(
-                f"a budget of {flops:.3g} FLOPs is too small for any model: the optimum under {self.name} "
-                f"has {params:.3g} parameters (fewer than {MIN_PARAMS:.0e}, about the smallest transformer); raise the budget"
-            )
+                f"{given or f'a budget of {flops:.3g} FLOPs'} is too small for any model: the optimum under "
+                f"{self.name} has {params:.3g} parameters (fewer than {MIN_PARAMS:.0e}, about the smallest "
+                "transformer); raise it")
         return Allocation(law=self.name, flops=flops, params=params, tokens=tokens,
                           tokens_per_param=tokens / params, loss=float(self.loss(params, tokens)),
                           loss_note=loss_note, warning=self.warning)
@@ -93,19 +94,26 @@ class _LawBase(BaseModel):
 
     def optimal_for_params(self, params: float) -> Allocation:
         """The compute-optimal run of a model whose size is fixed (tokens and FLOPs follow)."""
-        if float(_positive("params", params)) < MIN_PARAMS:  # else the message spoke of a budget nobody typed
-            raise PlannerError(f"a model of {params:.3g} parameters is smaller than any transformer (at least "
-                               f"{MIN_PARAMS:.0e})")
         tokens = self.optimal_tokens(params)
-        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, float(params), tokens)
+        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, float(params), tokens,
+                               given=f"a fixed size of {params:.3g} parameters")
 
     def optimal_for_tokens(self, tokens: float) -> Allocation:
         """The compute-optimal run for a fixed amount of data (size and FLOPs follow)."""
         params = self.optimal_params(tokens)
-        if params < MIN_PARAMS:
-            raise PlannerError(f"{tokens:.3g} tokens are too few for any model: under {self.name} they make "
-                               f"a model of {params:.3g} parameters optimal (fewer than {MIN_PARAMS:.0e})")
-        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, params, float(tokens))
+        return self.allocation(FLOPS_PER_PARAM_TOKEN * params * tokens, params, float(tokens),
+                               given=f"a fixed {tokens:.3g} tokens")
+
+    def optima(self, budgets) -> list[Allocation]:
+        """The optimum at each budget this law can size: a budget too small for any model (the low end of a
+        chart's range around a small budget) is left out rather than failing the chart."""
+        found = []
+        for flops in budgets:
+            try:
+                found.append(self.optimal(float(flops)))
+            except PlannerError:
+                continue
+        return found
 
     def optimal_params(self, tokens: float) -> float:
         """Model size for which `tokens` is the compute-optimal token count."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, computed_field
 
-from planner.core.laws import FLOPS_PER_PARAM_TOKEN
+from planner.core.laws import FLOPS_PER_PARAM_TOKEN, MAX_FLOPS
 from planner.core.numbers import NUMBER_EXAMPLES, SCALE, is_bool, parse_number
 from planner.errors import PlannerError
 from planner.fitting import runs
@@ -217,9 +217,11 @@ def _tidy_columns(df: pd.DataFrame, mapping: ColumnMapping, name: str) -> pd.Dat
     return out
 
 
-# Values past these are not training runs (1e15 parameters, 1e18 tokens, 1e30 FLOPs are far beyond any run;
+# Values past these are not training runs (1e15 parameters, 1e18 tokens, MAX_FLOPS are far beyond any run;
 # a loss of 1e3 nats per token is e^1000 perplexity). Uploads with losses near 1e300 crashed the solver.
-PLAUSIBLE_MAX = {"params": 1e15, "tokens": 1e18, "flops": 1e30, "loss": 1e3, "unique_tokens": 1e18}
+PLAUSIBLE_MAX = {"params": 1e15, "tokens": 1e18, "flops": MAX_FLOPS, "loss": 1e3, "unique_tokens": 1e18}
+# What makes a row the same measurement as another (with its run): dropped within a file and across files.
+SAME_ROW = ("params", "tokens", "step", "loss")
 
 
 def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> tuple[pd.DataFrame, list[DroppedRows]]:
@@ -267,8 +269,7 @@ def clean(df: pd.DataFrame, name: str, mapping: ColumnMapping | None = None) -> 
     elif "flops" not in df or df["flops"].isna().any():
         df["flops"] = df["flops"].fillna(FLOPS_PER_PARAM_TOKEN * df["params"] * df["tokens"]) if "flops" in df \
             else FLOPS_PER_PARAM_TOKEN * df["params"] * df["tokens"]
-    numeric_key = [c for c in ("params", "tokens", "step", "loss") if c in df]
-    drop(df.duplicated(subset=["run"] + numeric_key, keep="first").to_numpy(),
+    drop(df.duplicated(subset=["run"] + [c for c in SAME_ROW if c in df], keep="first").to_numpy(),
          "exact duplicate of an earlier row; the first one is kept")
     if "step" in df and df["step"].notna().all():  # a resumed run often logs a step twice: keep the later
         drop(df.duplicated(subset=["run", "step"], keep="last").to_numpy(),
@@ -323,8 +324,7 @@ def load_runs(files: list[tuple[str, bytes]] | list[str | Path], mapping: Column
         names.append(name)
     df = pd.concat(frames, ignore_index=True)
     if len(names) > 1:  # the same rows in two files (a file given twice) would count twice and narrow the intervals
-        numeric_key = [c for c in ("params", "tokens", "step", "loss") if c in df]
-        again = df.duplicated(subset=["run"] + numeric_key, keep="first")
+        again = df.duplicated(subset=["run"] + [c for c in SAME_ROW if c in df], keep="first")
         if again.any():
             notes.append(f"{int(again.sum())} row(s) repeat rows of an earlier file (same run, size, tokens and "
                          "loss): counted once")

@@ -13,7 +13,6 @@ The rule (README "Security and data safety", `python -m planner jobs --help`):
 from __future__ import annotations
 
 import math
-
 import re
 import shutil
 import sys

@@ -40,12 +40,7 @@ def frontier_table(runs: pd.DataFrame, result: FitResult, compare: tuple[str, ..
     for label, law in laws.items():
         if law is None:
             continue
-        optima = []
-        for c in flops:
-            try:
-                optima.append(law.optimal(c))
-            except ValueError:  # a budget too small for any model under this law (or past MAX_FLOPS)
-                pass
+        optima = law.optima(flops)
         if not optima:
             continue
         no_loss = label == "fitted" and isinstance(result, AllocationFit)  # that loss is another law's

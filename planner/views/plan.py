@@ -20,10 +20,18 @@ class Headline(BaseModel):
     help: str | None = None
 
 
+def min_gpus_text(min_gpus: int | None, has_memory: bool) -> str:
+    """The fewest GPUs as shown: '—' without a memory estimate (no shape), '> 4,096' when no count up to
+    MAX_GPUS fits, never NaN."""
+    if not has_memory:
+        return "—"
+    return f"> {MAX_GPUS:,}" if min_gpus is None else f"{min_gpus:,}"
+
+
 def headline(p: LawPlan) -> list[Headline]:
     """The ten numbers of a law's plan as the page shows them (formatted; '—' where there is no shape)."""
     mem, inf = p.memory, p.inference
-    gpus = "—" if mem is None else (f"> {MAX_GPUS}" if p.min_gpus is None else f"{p.min_gpus:,}")
+    gpus = min_gpus_text(p.min_gpus, mem is not None)
     return [
         Headline(label="Parameters N*", value=fmt.count(p.allocation.params)),
         Headline(label="Tokens D*", value=fmt.count(p.allocation.tokens)),
@@ -98,8 +106,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown["cost (USD)"] = shown["cost (USD)"].map(fmt.usd)
     shown["tokens/param"] = shown["tokens/param"].map(fmt.ratio)
     shown["days"] = table["days"].map(fmt.days)
-    # None: no memory estimate (no shape) or no count up to MAX_GPUS fits; a table cell must say which, not NaN
-    shown["min GPUs"] = [("—" if pd.isna(mem) else f"> {MAX_GPUS:,}") if pd.isna(n) else f"{int(n):,}"
+    shown["min GPUs"] = [min_gpus_text(None if pd.isna(n) else int(n), not pd.isna(mem))
                          for n, mem in zip(table["min_gpus"], table["memory_per_gpu_gb"])]
     if table["mfu"].nunique() > 1:  # a predicted MFU per law: why the same budget buys each law other FLOPs
         shown.insert(shown.columns.get_loc("GPU-hours"), "MFU", table["mfu"].map("{:.1%}".format))
