@@ -239,8 +239,13 @@ def _accelerator_pattern() -> str:
     return "|".join(r"[\s\-_]?".join(map(re.escape, re.split(r"[\s\-_]", n))) for n in names)
 
 
+def _accelerator_mention() -> str:
+    """An accelerator named as a word of its own ('on H100s', not 'xH100y')."""
+    return rf"(?<![\w])({_accelerator_pattern()})s?(?![\w])"
+
+
 def _mentioned_accelerator(text: str) -> str | None:
-    match = re.search(rf"(?<![\w])({_accelerator_pattern()})s?(?![\w])", text, re.I)
+    match = re.search(_accelerator_mention(), text, re.I)
     return match.group(1) if match else None
 
 
@@ -253,7 +258,7 @@ def _nothing_else(s: str, match: re.Match, text: str) -> None:
     """Refuse a budget with more in it than the quantity read, an accelerator and filler words: '$2MM' read as $2,
     '1e24 FLOPs for 3 days' with its days dropped, or '1e24 FLOPs $5' priced at $5 would each plan a wrong run."""
     rest = s[:match.start()] + " " + s[match.end():]
-    rest = re.sub(rf"(?<![\w])(?:{_accelerator_pattern()})s?(?![\w])", " ", rest, flags=re.I)
+    rest = re.sub(_accelerator_mention(), " ", rest, flags=re.I)
     rest = re.sub(_FILLER, " ", rest, flags=re.I)
     if re.search(r"[^\s~,.:;()\-]", rest):
         raise PlannerError(f"could not read '{' '.join(rest.split())}' in the budget '{text}': write one budget, "
